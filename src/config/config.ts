@@ -1,0 +1,157 @@
+import { z } from "zod";
+
+/**
+ * Every environment variable the server reads, parsed, validated and frozen.
+ * Bad configuration stops start-up with one clear line naming the variable (API.md).
+ */
+
+const DURATION_RE = /^(\d+)\s*(ms|s|m|h|d)?$/i;
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** Parses "500ms", "30s", "15m", "24h", "7d" or a bare number of seconds into milliseconds. */
+export function parseDuration(value: string): number {
+  const m = DURATION_RE.exec(value.trim());
+  if (!m) throw new Error(`expected a duration such as 30s, 15m, 24h or 7d, got "${value}"`);
+  return Number(m[1]) * UNIT_MS[(m[2] ?? "s").toLowerCase()]!;
+}
+
+/** Parses "1mb", "512kb", "100000" into bytes. */
+export function parseBytes(value: string): number {
+  const m = /^(\d+)\s*(b|kb|mb|gb)?$/i.exec(value.trim());
+  if (!m) throw new Error(`expected a size such as 512kb or 1mb, got "${value}"`);
+  const unit = (m[2] ?? "b").toLowerCase();
+  return Number(m[1]) * ({ b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 } as Record<string, number>)[unit]!;
+}
+
+const int = (min: number, max: number) =>
+  z.string().trim().regex(/^\d+$/, "expected a whole number").transform(Number).pipe(z.number().int().min(min).max(max));
+const duration = (minMs: number) =>
+  z.string().transform((v, ctx) => {
+    try {
+      const ms = parseDuration(v);
+      if (ms < minMs) ctx.addIssue({ code: "custom", message: `must be at least ${minMs} ms` });
+      return ms;
+    } catch (e) {
+      ctx.addIssue({ code: "custom", message: (e as Error).message });
+      return z.NEVER;
+    }
+  });
+const bytes = z.string().transform((v, ctx) => {
+  try {
+    return parseBytes(v);
+  } catch (e) {
+    ctx.addIssue({ code: "custom", message: (e as Error).message });
+    return z.NEVER;
+  }
+});
+const bool = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .pipe(z.enum(["1", "0", "true", "false", "yes", "no", "on", "off"]))
+  .transform((v) => ["1", "true", "yes", "on"].includes(v));
+const url = (protocols: string[]) =>
+  z
+    .string()
+    .trim()
+    .refine((v) => {
+      try {
+        return protocols.includes(new URL(v).protocol);
+      } catch {
+        return false;
+      }
+    }, `expected a URL starting with ${protocols.join(" or ")}//`);
+const nonEmpty = z.string().trim().min(1);
+
+const schema = z.object({
+  NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
+  /** @default 4000 */
+  PORT: int(0, 65535).default(4000),
+  /** @default "0.0.0.0" */
+  HOST: nonEmpty.default("0.0.0.0"),
+  /** @default ".data" */
+  DATA_DIR: nonEmpty.default(".data"),
+  /** unset: embedded PostgreSQL under DATA_DIR */
+  DATABASE_URL: url(["postgres:", "postgresql:"]).optional(),
+  /** @default 50 */
+  DATABASE_POOL_SIZE: int(1, 10_000).default(50),
+  /** @default 5s */
+  DATABASE_CONNECT_TIMEOUT: duration(100).default(5_000),
+  /** @default 30s */
+  DATABASE_IDLE_TIMEOUT: duration(100).default(30_000),
+  /** how long start-up waits for PostgreSQL/Redis before giving up. @default 60s */
+  STARTUP_TIMEOUT: duration(1_000).default(60_000),
+  /** unset: in-memory pub/sub and in-process scan queue */
+  REDIS_URL: url(["redis:", "rediss:"]).optional(),
+  /** prefix for every Redis key and channel, so several deployments can share one Redis. @default "dg" */
+  REDIS_PREFIX: z.string().trim().regex(/^[A-Za-z0-9_:-]{1,40}$/, "letters, digits, _ : - only").default("dg"),
+  JWT_SECRET: z.string().min(32, "must be at least 32 characters").optional(),
+  JWT_ISSUER: nonEmpty.optional(),
+  JWT_AUDIENCE: nonEmpty.optional(),
+  JWKS_URL: url(["https:", "http:"]).optional(),
+  /** comma list of accepted JWT algorithms. @default HS256 (RS256,ES256,... with JWKS_URL) */
+  JWT_ALGORITHMS: z.string().optional(),
+  ENCRYPTION_KEY: z.string().optional(),
+  /** @default 3 */
+  MAX_SCANS_PER_USER: int(1, 1000).default(3),
+  /** @default 8 */
+  MAX_CONCURRENT_SCANS: int(1, 10_000).default(8),
+  /** @default 200 */
+  MAX_QUEUED_SCANS: int(0, 1_000_000).default(200),
+  /** @default 24h */
+  SESSION_TTL: duration(1_000).default(86_400_000),
+  /** @default 8 */
+  SCAN_WORKERS: int(0, 256).default(8),
+  DATABASE_SCAN_ALLOWED_HOSTS: z.string().optional(),
+  /** largest HTTP request body (document scans carry their documents). @default 16mb */
+  MAX_BODY_SIZE: bytes.default(1024 * 1024 * 16),
+  /** @default 12 */
+  MAX_QUERY_DEPTH: int(1, 100).default(12),
+  /** @default 15 */
+  MAX_QUERY_ALIASES: int(0, 1000).default(15),
+  /** @default 2000 */
+  MAX_QUERY_TOKENS: int(10, 1_000_000).default(2000),
+  /** @default 5000 */
+  MAX_QUERY_COST: int(1, 10_000_000).default(5000),
+  /** @default 20 */
+  MAX_SUBSCRIPTIONS_PER_CONNECTION: int(1, 10_000).default(20),
+  /** largest WebSocket message accepted. @default 64kb */
+  MAX_WS_MESSAGE_SIZE: bytes.default(64 * 1024),
+  /** @default 10s */
+  SHUTDOWN_GRACE: duration(0).default(10_000),
+  /** introspection for every user (admins always may). @default true in development */
+  INTROSPECTION: bool.optional(),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+});
+
+type Parsed = z.infer<typeof schema>;
+
+export interface Config extends Parsed {
+  readonly isProduction: boolean;
+  readonly introspectionForAll: boolean;
+}
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/** Parses configuration from an environment; throws one ConfigError line naming the first bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Config> {
+  // Empty strings count as unset: `FOO= npm start` must not mean "FOO is the empty string".
+  const cleaned: Record<string, string> = {};
+  for (const key of Object.keys(schema.shape)) {
+    const v = env[key];
+    if (v !== undefined && v !== "") cleaned[key] = v;
+  }
+  const result = schema.safeParse(cleaned);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    const name = String(issue.path[0] ?? "configuration");
+    const shown = name in cleaned && !/SECRET|KEY|URL/.test(name) ? ` (got "${cleaned[name]}")` : "";
+    throw new ConfigError(`Invalid ${name}${shown}: ${issue.message}`);
+  }
+  const c = result.data;
+  if (c.JWKS_URL && c.JWT_SECRET) throw new ConfigError("Invalid JWT_SECRET: set either JWT_SECRET or JWKS_URL, not both");
+  const isProduction = c.NODE_ENV === "production";
+  return Object.freeze({ ...c, isProduction, introspectionForAll: c.INTROSPECTION ?? !isProduction });
+}

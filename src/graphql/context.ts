@@ -1,0 +1,56 @@
+import { randomUUID } from "node:crypto";
+import type { Logger } from "../platform/observability/logger.js";
+import { AuthError, parseBearer, type AuthUser, type TokenVerifier } from "../platform/auth/jwt.js";
+import { AppError } from "../shared/errors.js";
+import type { AppServices } from "./services.js";
+import { createLoaders, type Loaders } from "./loaders.js";
+
+/** What every resolver receives: the caller, per-request DataLoaders and the services. */
+export interface GraphQLContext {
+  readonly user: AuthUser | null;
+  readonly requestId: string;
+  readonly transport: "http" | "ws";
+  readonly loaders: Loaders;
+  readonly services: AppServices;
+  readonly log: Logger;
+}
+
+/** A context with a user: what `@Authorized()` resolvers can rely on. */
+export type AuthedContext = GraphQLContext & { readonly user: AuthUser };
+
+export interface ContextDeps {
+  readonly verifier: TokenVerifier;
+  readonly services: AppServices;
+  readonly log: Logger;
+}
+
+/**
+ * Authenticates a request's bearer token. No token: an anonymous caller (only `__typename`
+ * and, in development, introspection answer); a bad token: UNAUTHENTICATED, never anonymous.
+ */
+export async function authenticate(deps: ContextDeps, authorization: string | null | undefined): Promise<AuthUser | null> {
+  if (authorization == null || authorization === "") return null;
+  const token = parseBearer(authorization);
+  if (!token) throw new AppError("UNAUTHENTICATED", "Authorization must be 'Bearer <token>'");
+  try {
+    const user = await deps.verifier.verify(token);
+    await deps.services.users.ensure(user);
+    deps.services.activity.touchUser(user.id);
+    return user;
+  } catch (err) {
+    if (err instanceof AuthError) throw new AppError("UNAUTHENTICATED", `Invalid token: ${err.message}`);
+    throw err;
+  }
+}
+
+export function buildContext(deps: ContextDeps, user: AuthUser | null, transport: "http" | "ws"): GraphQLContext {
+  const requestId = randomUUID();
+  return {
+    user,
+    requestId,
+    transport,
+    loaders: createLoaders(deps.services, user),
+    services: deps.services,
+    log: deps.log,
+  };
+}

@@ -1,0 +1,26 @@
+import "reflect-metadata";
+import { type GraphQLSchema, lexicographicSortSchema, printSchema } from "graphql";
+import { GraphQLDateTime } from "graphql-scalars";
+import { buildSchema, type NonEmptyArray, type PubSub } from "type-graphql";
+import { ViewerResolver } from "../modules/viewer/viewer.resolver.js";
+import { authChecker } from "./auth-checker.js";
+
+/** Every resolver class of the API; the schema is printed from these (npm run schema). */
+export const resolvers: NonEmptyArray<Function> = [ViewerResolver];
+
+export async function buildAppSchema(pubSub?: PubSub): Promise<GraphQLSchema> {
+  return buildSchema({
+    resolvers,
+    authChecker,
+    authMode: "error",
+    pubSub,
+    // class-validator runs on every input class; failures become BAD_USER_INPUT (graphql/errors.ts).
+    validate: { forbidUnknownValues: false, stopAtFirstError: false },
+    scalarsMap: [{ type: Date, scalar: GraphQLDateTime }],
+  });
+}
+
+/** The deterministic SDL of the schema: sorted, so `schema.graphql` diffs stay readable. */
+export function printAppSchema(schema: GraphQLSchema): string {
+  return `${printSchema(lexicographicSortSchema(schema))}\n`;
+}

@@ -1,0 +1,171 @@
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { ApolloServer, type ApolloServerPlugin } from "@apollo/server";
+import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHttpServer";
+import { expressMiddleware } from "@as-integrations/express5";
+import express from "express";
+import type { GraphQLSchema } from "graphql";
+import type { Config } from "../config/config.js";
+import { authenticate, buildContext, type ContextDeps, type GraphQLContext } from "../graphql/context.js";
+import { maskError } from "../graphql/errors.js";
+import { INTROSPECTION_DENIED, introspectionAllowed, usesIntrospection, type QueryLimits } from "../graphql/limits.js";
+import type { Metrics } from "../platform/observability/metrics.js";
+import { withTimeout } from "../shared/async.js";
+import { AppError } from "../shared/errors.js";
+import { bodyErrorHandler, requireJsonBody, sendErrors } from "./http-errors.js";
+import { attachWebSocket, type WsHandle } from "./ws.js";
+
+/** A dependency /readyz checks: resolves when it answers, rejects (or times out) when not. */
+export type ReadinessCheck = { name: string; check: () => Promise<void> };
+
+export interface HttpApp {
+  readonly server: Server;
+  readonly ws: WsHandle;
+  listen(port: number, host: string): Promise<number>;
+  /** Stops accepting, closes sockets with 1001, drains in-flight requests up to the grace period. */
+  close(): Promise<void>;
+}
+
+const KNOWN_ROUTES = new Set(["/graphql", "/healthz", "/readyz", "/metrics"]);
+
+export async function createHttpApp(options: {
+  config: Config;
+  schema: GraphQLSchema;
+  limits: QueryLimits;
+  deps: ContextDeps;
+  metrics: Metrics;
+  readiness: ReadinessCheck[];
+  /** Extra routes mounted before the 404 handler (the SPA, the explorer). */
+  mount?: (app: express.Express) => void;
+}): Promise<HttpApp> {
+  const { config, schema, limits, deps, metrics } = options;
+  const log = deps.log;
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("trust proxy", false);
+  const server = createServer(app);
+  server.requestTimeout = 120_000;
+  server.headersTimeout = 30_000;
+  server.keepAliveTimeout = 65_000;
+
+  app.use((req, res, next) => {
+    const end = metrics.httpDuration.startTimer();
+    res.on("finish", () => {
+      const route = KNOWN_ROUTES.has(req.path) ? req.path : "other";
+      end({ method: req.method, route });
+      metrics.httpRequests.inc({ method: req.method, route, status: String(res.statusCode) });
+    });
+    next();
+  });
+
+  app.get("/healthz", (_req, res) => {
+    res.json({ status: "ok" });
+  });
+
+  app.get("/readyz", async (_req, res) => {
+    const results = await Promise.all(
+      options.readiness.map(async ({ name, check }) => {
+        try {
+          await withTimeout(check(), 2_000);
+          return [name, "up"] as const;
+        } catch {
+          return [name, "down"] as const;
+        }
+      }),
+    );
+    const checks = Object.fromEntries(results);
+    const ready = results.every(([, state]) => state === "up") && !closing;
+    res.status(ready ? 200 : 503).json({ status: ready ? "ready" : "unavailable", checks });
+  });
+
+  app.get("/metrics", async (_req, res) => {
+    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+
+  const ws = attachWebSocket({ server, schema, config, limits, deps, metrics });
+
+  const plugins: ApolloServerPlugin<GraphQLContext>[] = [
+    ApolloServerPluginDrainHttpServer({ httpServer: server, stopGracePeriodMillis: config.SHUTDOWN_GRACE }),
+    { async serverWillStart() { return { drainServer: () => ws.close() }; } },
+    operationGuards(config, metrics),
+  ];
+
+  const apollo = new ApolloServer<GraphQLContext>({
+    schema,
+    introspection: true, // gated per caller by operationGuards
+    validationRules: limits.validationRules,
+    parseOptions: limits.parseOptions,
+    includeStacktraceInErrorResponses: false,
+    hideSchemaDetailsFromClientErrors: !config.introspectionForAll,
+    formatError: (formatted, error) => maskError(formatted, error, log),
+    csrfPrevention: true,
+    plugins,
+  });
+  await apollo.start();
+
+  app.use(
+    "/graphql",
+    requireJsonBody,
+    express.json({ limit: config.MAX_BODY_SIZE, type: ["application/json", "application/graphql-response+json"] }),
+    expressMiddleware(apollo, {
+      context: async ({ req }) => {
+        const user = await authenticate(deps, req.headers.authorization).catch((err: unknown) => {
+          if (err instanceof AppError) {
+            throw new AppError(err.code, err.message, { http: { status: 401 } });
+          }
+          throw err;
+        });
+        return buildContext(deps, user, "http");
+      },
+    }),
+  );
+  options.mount?.(app);
+  app.use((_req, res) => sendErrors(res, 404, "Not found", "NOT_FOUND"));
+  app.use(bodyErrorHandler(log));
+
+  let closing: Promise<void> | null = null;
+  return {
+    server,
+    ws,
+    listen(port, host) {
+      return new Promise((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(port, host, () => {
+          server.off("error", reject);
+          resolve((server.address() as AddressInfo).port);
+        });
+      });
+    },
+    close() {
+      // Apollo's stop runs the drain plugins: stop accepting, close sockets with 1001, wait for
+      // in-flight requests up to the grace period, then force-close what is left.
+      closing ??= apollo.stop().finally(() => ws.close());
+      return closing;
+    },
+  };
+}
+
+/** Per-operation checks shared with the WebSocket path: introspection by role, metrics. */
+function operationGuards(config: Config, metrics: Metrics): ApolloServerPlugin<GraphQLContext> {
+  return {
+    async requestDidStart() {
+      const started = process.hrtime.bigint();
+      let type = "unknown";
+      let name = "anonymous";
+      return {
+        async didResolveOperation({ document, operation, operationName, contextValue }) {
+          type = operation?.operation ?? "unknown";
+          name = metrics.operationLabel(operationName);
+          if (usesIntrospection(document) && !introspectionAllowed(contextValue.user, config)) {
+            throw new AppError("FORBIDDEN", INTROSPECTION_DENIED);
+          }
+        },
+        async willSendResponse({ response, errors }) {
+          const failed = Boolean(errors?.length) || (response.body.kind === "single" && Boolean(response.body.singleResult.errors?.length));
+          metrics.graphqlOperations.inc({ type, name, outcome: failed ? "error" : "ok", transport: "http" });
+          metrics.graphqlDuration.observe({ type, name, transport: "http" }, Number(process.hrtime.bigint() - started) / 1e9);
+        },
+      };
+    },
+  };
+}

@@ -1,0 +1,47 @@
+import { iterateTopic, type PubSub } from "./pubsub.js";
+
+/** In-process PubSub for a single instance (the embedded default). */
+export class MemoryPubSub implements PubSub {
+  private readonly listeners = new Map<string, Set<(payload: unknown) => void>>();
+
+  async publish(topic: string, payload: unknown): Promise<void> {
+    const set = this.listeners.get(topic);
+    if (!set) return;
+    // Deliver a structured clone so a subscriber can never mutate the publisher's object,
+    // matching what subscribers see through Redis (where dates arrive as Dates via reviver).
+    for (const listener of [...set]) {
+      try {
+        listener(structuredClone(payload));
+      } catch {
+        // a failing listener must not stop delivery to the others
+      }
+    }
+  }
+
+  async listen(topic: string, listener: (payload: unknown) => void): Promise<() => Promise<void>> {
+    let set = this.listeners.get(topic);
+    if (!set) this.listeners.set(topic, (set = new Set()));
+    set.add(listener);
+    return async () => {
+      set.delete(listener);
+      if (set.size === 0 && this.listeners.get(topic) === set) this.listeners.delete(topic);
+    };
+  }
+
+  subscribe(topic: string): AsyncIterableIterator<unknown> {
+    return iterateTopic((l) => this.listen(topic, l));
+  }
+
+  onConnectionChange(): () => void {
+    return () => undefined;
+  }
+
+  /** Number of topics with at least one listener (for tests and metrics). */
+  get topicCount(): number {
+    return this.listeners.size;
+  }
+
+  async close(): Promise<void> {
+    this.listeners.clear();
+  }
+}
