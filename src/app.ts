@@ -9,7 +9,16 @@ import type { AppServices } from "./graphql/services.js";
 import { createQueryLimits } from "./graphql/limits.js";
 import { createHttpApp, type HttpApp, type ReadinessCheck } from "./http/server.js";
 import { ActivityTracker } from "./modules/viewer/activity.service.js";
+import { CapacityMonitor, capacitySettingsFrom } from "./modules/capacity/capacity.service.js";
 import { UserRepo } from "./modules/viewer/user.repo.js";
+import { SessionRepo } from "./modules/sessions/session.repo.js";
+import { noopBeforeDelete, SessionService, type BeforeSessionsDelete } from "./modules/sessions/session.service.js";
+import { SessionExpiryJob } from "./modules/sessions/session-expiry.job.js";
+import { ConnectionRepo } from "./modules/connections/connection.repo.js";
+import { ConnectionService } from "./modules/connections/connection.service.js";
+import { PaymentRepo } from "./modules/payments/payment.repo.js";
+import { PaymentService } from "./modules/payments/payment.service.js";
+import { parseAllowedHosts } from "./platform/net/host-policy.js";
 import { createTokenVerifier, type JwtSettings } from "./platform/auth/jwt.js";
 import { loadOrCreateSecret } from "./platform/auth/secret-store.js";
 import { loadKeyring, type Keyring } from "./platform/crypto/secret-box.js";
@@ -24,6 +33,11 @@ import type { PubSub } from "./platform/pubsub/pubsub.js";
 import { RedisPubSub } from "./platform/pubsub/redis.pubsub.js";
 import { createRedis, waitForRedis } from "./platform/redis/redis.js";
 import { Gauge } from "prom-client";
+import { ScanRepo } from "./modules/scans/scan.repo.js";
+import { ScanEvents } from "./modules/scans/scan-events.js";
+import { ScanService } from "./modules/scans/scan.service.js";
+import { ScanMaintenanceJob } from "./modules/scans/scan-maintenance.job.js";
+import { createScanQueue, startScanWorker } from "./modules/scans/scan.wiring.js";
 
 /** Everything a running instance holds, in the order it is shut down (reverse of start). */
 export interface RunningApp {
@@ -36,7 +50,8 @@ export interface RunningApp {
   readonly services: AppServices;
   readonly metrics: Metrics;
   readonly pubsub: PubSub;
-  readonly http: HttpApp;
+  /** Null in a worker process (`npm run worker`), which serves no HTTP. */
+  readonly http: HttpApp | null;
   /** The HMAC secret in use (generated under DATA_DIR when JWT_SECRET is unset); null with JWKS. */
   readonly jwtSecret: string | null;
   readonly keyring: Keyring;
@@ -48,7 +63,8 @@ export interface RunningApp {
  * The composition root: config → platform → services → schema → HTTP + WS. Used by
  * `npm start` (src/main.ts) and by the tests that need a whole server in-process.
  */
-export async function startApp(config: Config, log: Logger): Promise<RunningApp> {
+export async function startApp(config: Config, log: Logger, options: { role?: "api" | "worker" } = {}): Promise<RunningApp> {
+  const role = options.role ?? "api";
   const instanceId = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
   const cleanups: Array<{ name: string; run: () => Promise<unknown> }> = [];
   const onStop = (name: string, run: () => Promise<unknown>) => cleanups.unshift({ name, run });
@@ -119,7 +135,82 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
     const activity = new ActivityTracker(prisma, log, { sessionTtlMs: config.SESSION_TTL });
     activity.start();
     onStop("activity tracker", () => activity.stop());
-    const services: AppServices = { users: new UserRepo(prisma), activity };
+    // Sessions, connections, payments (issue 3). Running scans in a closed or expired session are
+    // cancelled first: the scans module assigns `beforeSessionsDelete` once it exists.
+    let beforeSessionsDelete: BeforeSessionsDelete = noopBeforeDelete;
+    const sessions = new SessionService(new SessionRepo(prisma), activity, {
+      sessionTtlMs: config.SESSION_TTL,
+      maxSessionsPerUser: config.MAX_SESSIONS_PER_USER,
+      beforeDelete: (ownerId, sessionIds) => beforeSessionsDelete(ownerId, sessionIds),
+    });
+    const connections = new ConnectionService(new ConnectionRepo(prisma), sessions, keyring, log, {
+      hostPolicy: parseAllowedHosts(config.DATABASE_SCAN_ALLOWED_HOSTS),
+      connectTimeoutMs: config.DATABASE_CONNECT_TIMEOUT,
+    });
+    const payments = new PaymentService(new PaymentRepo(prisma), sessions, log);
+    const sessionExpiry = new SessionExpiryJob(prisma, log, {
+      instanceId,
+      sessionTtlMs: config.SESSION_TTL,
+      beforeDelete: sessions.beforeDelete,
+      registry: metrics.registry,
+    });
+    sessionExpiry.start();
+    onStop("session expiry job", () => sessionExpiry.stop());
+    // Capacity monitor (issue 6): built with the services, started once HTTP + WS exist (it reads their counts).
+    let httpForCapacity: HttpApp | null = null;
+    const capacity = new CapacityMonitor({
+      instanceId,
+      prisma,
+      pool,
+      pubsub,
+      activity,
+      metrics,
+      log: log.child({ module: "capacity" }),
+      settings: capacitySettingsFrom(config),
+      connections: () => ({ clients: httpForCapacity?.ws.clientCount() ?? 0, subscriptions: httpForCapacity?.ws.subscriptionCount() ?? 0 }),
+    });
+    // Scans (issue 5): the queue port (BullMQ on Redis, or in-process), workers in this process
+    // unless SCAN_WORKERS=0, and the maintenance job that sweeps lost workers' scans.
+    const scanRepo = new ScanRepo(prisma);
+    const scanEvents = new ScanEvents(pubsub, log);
+    const scanQueue = await createScanQueue(config, log, redis);
+    onStop("scan queue", () => scanQueue.close());
+    const scans = new ScanService({
+      repo: scanRepo,
+      events: scanEvents,
+      queue: scanQueue,
+      log,
+      limits: {
+        perUser: config.MAX_SCANS_PER_USER,
+        maxConcurrent: config.MAX_CONCURRENT_SCANS,
+        maxQueued: config.MAX_QUEUED_SCANS,
+        maxDocuments: config.MAX_DOCUMENTS_PER_SCAN,
+        maxDocumentBytes: config.MAX_DOCUMENT_BYTES,
+        maxScanBytes: config.MAX_SCAN_BYTES,
+      },
+      collaborators: {
+        requireSession: async (ownerId, sessionId) => void (await sessions.requireOwned(ownerId, sessionId)),
+        requireConnection: async (ownerId, connectionId) => void (await connections.requireOwned(ownerId, connectionId)),
+        touchSession: (ownerId, sessionId) => sessions.touch(ownerId, sessionId),
+        admissionVerdict: () => capacity.admissionVerdict(),
+      },
+    });
+    beforeSessionsDelete = (ownerId, sessionIds) => scans.cancelInSessions(ownerId, sessionIds);
+    const scanWorker = await startScanWorker({ config, log, instanceId, keyring, repo: scanRepo, events: scanEvents, queue: scanQueue, pubsub, connections });
+    if (scanWorker) onStop("scan worker", () => scanWorker.stop(config.SHUTDOWN_GRACE));
+    const scanMaintenance = new ScanMaintenanceJob(
+      { repo: scanRepo, queue: scanQueue, events: scanEvents, log },
+      {
+        stallMs: config.SCAN_STALL_TIMEOUT,
+        maxAttempts: config.SCAN_MAX_ATTEMPTS,
+        intervalMs: Math.max(500, Math.min(5_000, Math.floor(config.SCAN_STALL_TIMEOUT / 3))),
+        reconcileAfterMs: 10_000,
+      },
+    );
+    await scanMaintenance.start();
+    onStop("scan maintenance", () => scanMaintenance.stop());
+
+    const services: AppServices = { users: new UserRepo(prisma), activity, sessions, connections, payments, capacity, scans, pubsub };
 
     const schema = await buildAppSchema(pubsub);
     const limits = createQueryLimits(config);
@@ -127,12 +218,25 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
       { name: "database", check: async () => void (await pool.query("select 1")) },
       ...(redis ? [{ name: "redis", check: async () => void (await redis!.ping()) }] : []),
     ];
-    const http = await createHttpApp({ config, schema, limits, deps: { verifier, services, log }, metrics, readiness });
-    onStop("http", () => http.close());
-    const port = await http.listen(config.PORT, config.HOST);
-    const shownHost = config.HOST === "0.0.0.0" || config.HOST === "::" ? "localhost" : config.HOST;
-    const url = `http://${shownHost}:${port}/graphql`;
-    log.info({ port, instanceId, embedded: Boolean(embedded), redis: Boolean(redis) }, `server ready at ${url}`);
+    let http: HttpApp | null = null;
+    let port = 0;
+    let url = "";
+    if (role === "api") {
+      const app = await createHttpApp({ config, schema, limits, deps: { verifier, services, log }, metrics, readiness });
+      http = app;
+      onStop("http", () => app.close());
+      port = await app.listen(config.PORT, config.HOST);
+      httpForCapacity = app;
+    }
+    await capacity.start();
+    onStop("capacity monitor", () => capacity.close());
+    if (http) {
+      const shownHost = config.HOST === "0.0.0.0" || config.HOST === "::" ? "localhost" : config.HOST;
+      url = `http://${shownHost}:${port}/graphql`;
+      log.info({ port, instanceId, embedded: Boolean(embedded), redis: Boolean(redis) }, `server ready at ${url}`);
+    } else {
+      log.info({ instanceId, scanWorkers: config.SCAN_WORKERS, redis: Boolean(redis) }, "scan worker ready");
+    }
 
     let stopping: Promise<void> | null = null;
     return {

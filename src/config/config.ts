@@ -62,6 +62,13 @@ const url = (protocols: string[]) =>
       }
     }, `expected a URL starting with ${protocols.join(" or ")}//`);
 const nonEmpty = z.string().trim().min(1);
+/** A fraction: "0.85" or "85%", between 0 and 1. */
+const ratio = z
+  .string()
+  .trim()
+  .regex(/^(\d+(\.\d+)?%|0(\.\d+)?|1(\.0+)?)$/, "expected a fraction such as 0.85 or 85%")
+  .transform((v) => (v.endsWith("%") ? Number(v.slice(0, -1)) / 100 : Number(v)))
+  .pipe(z.number().min(0).max(1));
 
 const schema = z.object({
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
@@ -103,6 +110,26 @@ const schema = z.object({
   /** @default 8 */
   SCAN_WORKERS: int(0, 256).default(8),
   DATABASE_SCAN_ALLOWED_HOSTS: z.string().optional(),
+  /** live sessions one user may hold. @default 100 */
+  MAX_SESSIONS_PER_USER: int(1, 100_000).default(100),
+  /** documents or files in one scan. @default 1000 */
+  MAX_DOCUMENTS_PER_SCAN: int(1, 100_000).default(1000),
+  /** decoded bytes of one document or file. @default 10mb */
+  MAX_DOCUMENT_BYTES: bytes.default(10 * 1024 * 1024),
+  /** decoded bytes of all documents of one scan. @default 12mb */
+  MAX_SCAN_BYTES: bytes.default(12 * 1024 * 1024),
+  /** a RUNNING scan whose worker has not sent a heartbeat for this long is resumed or failed. @default 30s */
+  SCAN_STALL_TIMEOUT: duration(1_000).default(30_000),
+  /** how often workers heartbeat their running scans. @default 5s */
+  SCAN_HEARTBEAT_INTERVAL: duration(100).default(5_000),
+  /** runs of one scan before a lost worker fails it (WORKER_LOST). @default 2 */
+  SCAN_MAX_ATTEMPTS: int(1, 10).default(2),
+  /** least time between two progress writes of one scan. @default 250ms */
+  SCAN_PROGRESS_INTERVAL: duration(0).default(250),
+  /** statement timeout for queries on scanned databases. @default 30s */
+  DATABASE_SCAN_STATEMENT_TIMEOUT: duration(100).default(30_000),
+  /** worker threads for detection (0: in the scan's own thread). @default number of CPUs */
+  DETECTION_THREADS: int(0, 256).optional(),
   /** largest HTTP request body (document scans carry their documents). @default 16mb */
   MAX_BODY_SIZE: bytes.default(1024 * 1024 * 16),
   /** @default 12 */
@@ -121,6 +148,28 @@ const schema = z.object({
   SHUTDOWN_GRACE: duration(0).default(10_000),
   /** introspection for every user (admins always may). @default true in development */
   INTROSPECTION: bool.optional(),
+  // Capacity monitor (issue 6). Ratios accept 0.85 or 85%; thresholds equal to 0 force that level.
+  /** how often every instance samples its capacity. @default 5s */
+  CAPACITY_SAMPLE_INTERVAL: duration(200).default(5_000),
+  /** how long capacity samples are kept before they are pruned. @default 7d */
+  CAPACITY_RETENTION: duration(60_000).default(7 * 86_400_000),
+  /** machine (or container) memory in use. @default 85% / 95% */
+  CAPACITY_MEMORY_WARN: ratio.default(0.85),
+  CAPACITY_MEMORY_CRIT: ratio.default(0.95),
+  /** machine CPU busy. @default 75% / 90% */
+  CAPACITY_CPU_WARN: ratio.default(0.75),
+  CAPACITY_CPU_CRIT: ratio.default(0.9),
+  /** database pool connections in use, of DATABASE_POOL_SIZE. @default 80% / 95% */
+  CAPACITY_POOL_WARN: ratio.default(0.8),
+  CAPACITY_POOL_CRIT: ratio.default(0.95),
+  /** p95 of the time scans wait in the queue. @default 60s / 300s */
+  CAPACITY_QUEUE_WAIT_WARN: duration(0).default(60_000),
+  CAPACITY_QUEUE_WAIT_CRIT: duration(0).default(300_000),
+  /** event-loop delay p99. @default 200ms / 1000ms */
+  CAPACITY_LOOP_DELAY_WARN: duration(0).default(200),
+  CAPACITY_LOOP_DELAY_CRIT: duration(0).default(1_000),
+  /** operator override of the computed level (drills, emergencies). @default unset (computed) */
+  CAPACITY_FORCE_LEVEL: z.string().trim().toUpperCase().pipe(z.enum(["OK", "WARNING", "CRITICAL"])).optional(),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 

@@ -3,17 +3,25 @@ import { type GraphQLSchema, lexicographicSortSchema, printSchema } from "graphq
 import { GraphQLDateTime } from "graphql-scalars";
 import { buildSchema, type NonEmptyArray, type PubSub } from "type-graphql";
 import { ViewerResolver } from "../modules/viewer/viewer.resolver.js";
+import { SessionResolver } from "../modules/sessions/session.resolver.js";
+import { ConnectionResolver } from "../modules/connections/connection.resolver.js";
+import { PaymentResolver } from "../modules/payments/payment.resolver.js";
+import { CapacityResolver } from "../modules/capacity/capacity.resolver.js";
+import { ScanResolver, SessionScansResolver } from "../modules/scans/scan.resolver.js";
+import { MemoryPubSub } from "../platform/pubsub/memory.pubsub.js";
 import { authChecker } from "./auth-checker.js";
 
 /** Every resolver class of the API; the schema is printed from these (npm run schema). */
-export const resolvers: NonEmptyArray<Function> = [ViewerResolver];
+export const resolvers: NonEmptyArray<Function> = [ViewerResolver, SessionResolver, ConnectionResolver, PaymentResolver, CapacityResolver, ScanResolver, SessionScansResolver];
 
 export async function buildAppSchema(pubSub?: PubSub): Promise<GraphQLSchema> {
   return buildSchema({
     resolvers,
     authChecker,
     authMode: "error",
-    pubSub,
+    // Subscriptions bring their own `subscribe` (ScanEventStream, capacity); type-graphql still
+    // insists on a PubSub, so printing the schema works without the app's.
+    pubSub: pubSub ?? new MemoryPubSub(),
     // class-validator runs on every input class; failures become BAD_USER_INPUT (graphql/errors.ts).
     validate: { forbidUnknownValues: false, stopAtFirstError: false },
     scalarsMap: [{ type: Date, scalar: GraphQLDateTime }],

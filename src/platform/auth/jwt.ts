@@ -188,10 +188,10 @@ export async function signToken(
 function pickAlgorithms(requested: string[] | undefined, allowed: readonly string[], mode: string): string[] {
   // HS384/HS512 only on request: one secret, one algorithm, unless configured otherwise.
   if (!requested) return mode === "JWT_SECRET" ? ["HS256"] : [...allowed];
-  if (requested.length === 0) throw new Error(`JWT algorithms: the list is empty`);
+  if (requested.length === 0) throw new Error("JWT_ALGORITHMS: the list is empty");
   for (const alg of requested) {
     if (!allowed.includes(alg)) {
-      throw new Error(`JWT algorithm "${alg}" is not allowed with ${mode} (allowed: ${allowed.join(", ")})`);
+      throw new Error(`JWT_ALGORITHMS: "${alg}" is not allowed with ${mode} (allowed: ${allowed.join(", ")})`);
     }
   }
   return [...new Set(requested)];
@@ -219,7 +219,7 @@ function userFromClaims(payload: JWTPayload): AuthUser {
   }
   const role = payload["role"];
   if (role === undefined || role === "user") return { id: sub, role: "USER" };
-  if (role === "admin") return { id: sub, role: "USER" };
+  if (role === "admin") return { id: sub, role: "ADMIN" };
   throw new AuthError("invalid", "authentication token has an unknown role");
 }
 

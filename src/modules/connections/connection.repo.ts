@@ -1,0 +1,90 @@
+import type { PrismaClient } from "../../generated/prisma/client.js";
+import { isUuid } from "../sessions/session.repo.js";
+
+/** Prisma's Bytes want a Uint8Array over a plain ArrayBuffer (a Buffer may sit on a shared pool). */
+const bytes = (b: Uint8Array): Uint8Array<ArrayBuffer> => new Uint8Array(b);
+
+/** The public columns: never the ciphertext. */
+const PUBLIC = {
+  id: true, ownerId: true, sessionId: true, name: true, engine: true, host: true, port: true, database: true, user: true, ssl: true, createdAt: true,
+} as const;
+
+export interface ConnectionRow {
+  id: string;
+  ownerId: string;
+  sessionId: string;
+  name: string;
+  engine: "POSTGRESQL" | "MYSQL";
+  host: string;
+  port: number;
+  database: string;
+  user: string;
+  ssl: boolean;
+  createdAt: Date;
+}
+
+export interface ConnectionSecretRow extends ConnectionRow {
+  passwordCiphertext: Uint8Array;
+  keyId: string;
+}
+
+export interface NewConnection extends Omit<ConnectionRow, "ownerId" | "createdAt"> {
+  passwordCiphertext: Buffer;
+  keyId: string;
+}
+
+/**
+ * Database connection rows. Every function takes `ownerId` and puts it in the `where`;
+ * rows of expired sessions (not yet deleted by the cleanup job) count as gone.
+ */
+export class ConnectionRepo {
+  constructor(private readonly prisma: PrismaClient) {}
+
+  insert(ownerId: string, row: NewConnection): Promise<ConnectionRow> {
+    return this.prisma.databaseConnection.create({ data: { ...row, passwordCiphertext: bytes(row.passwordCiphertext), ownerId }, select: PUBLIC });
+  }
+
+  listBySession(ownerId: string, sessionId: string): Promise<ConnectionRow[]> {
+    if (!isUuid(sessionId)) return Promise.resolve([]);
+    return this.prisma.databaseConnection.findMany({
+      where: { ownerId, sessionId },
+      select: PUBLIC,
+      orderBy: [{ createdAt: "asc" }, { id: "asc" }],
+    });
+  }
+
+  /** With the sealed password, for the two places that decrypt it. */
+  async findForUse(ownerId: string, id: string): Promise<ConnectionSecretRow | null> {
+    if (!isUuid(id)) return null;
+    return this.prisma.databaseConnection.findFirst({
+      where: { id, ownerId, session: { ownerId, expiresAt: { gt: new Date() } } },
+      select: { ...PUBLIC, passwordCiphertext: true, keyId: true },
+    });
+  }
+
+  async findOwned(ownerId: string, id: string): Promise<ConnectionRow | null> {
+    if (!isUuid(id)) return null;
+    return this.prisma.databaseConnection.findFirst({
+      where: { id, ownerId, session: { ownerId, expiresAt: { gt: new Date() } } },
+      select: PUBLIC,
+    });
+  }
+
+  async deleteOwned(ownerId: string, id: string): Promise<boolean> {
+    if (!isUuid(id)) return false;
+    const { count } = await this.prisma.databaseConnection.deleteMany({ where: { id, ownerId } });
+    return count > 0;
+  }
+
+  /**
+   * Replaces the sealed password with one under the current key, only if the row still holds
+   * the old key's ciphertext (two concurrent re-seals: the second is a no-op).
+   */
+  async reseal(ownerId: string, id: string, fromKeyId: string, sealed: { ciphertext: Buffer; keyId: string }): Promise<boolean> {
+    const { count } = await this.prisma.databaseConnection.updateMany({
+      where: { id, ownerId, keyId: fromKeyId },
+      data: { passwordCiphertext: bytes(sealed.ciphertext), keyId: sealed.keyId },
+    });
+    return count > 0;
+  }
+}

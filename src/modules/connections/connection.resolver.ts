@@ -1,0 +1,36 @@
+import { Arg, Authorized, Ctx, ID, Mutation, Query, Resolver } from "type-graphql";
+import type { AuthedContext } from "../../graphql/context.js";
+import { DatabaseConnectionInput } from "./connection.input.js";
+import { ConnectionTestResult, DatabaseConnection } from "./connection.type.js";
+
+@Resolver(() => DatabaseConnection)
+export class ConnectionResolver {
+  @Authorized()
+  @Mutation(() => DatabaseConnection, { description: "Stores a database to scan in one of the caller's sessions." })
+  async saveDatabaseConnection(
+    @Ctx() ctx: AuthedContext,
+    @Arg("input", () => DatabaseConnectionInput) input: DatabaseConnectionInput,
+  ): Promise<DatabaseConnection> {
+    return (await ctx.services.connections.save(ctx.user.id, input)) as DatabaseConnection;
+  }
+
+  @Authorized()
+  @Query(() => [DatabaseConnection], { description: "The session's stored connections (never their passwords)." })
+  async databaseConnections(@Ctx() ctx: AuthedContext, @Arg("sessionId", () => ID) sessionId: string): Promise<DatabaseConnection[]> {
+    return (await ctx.services.connections.list(ctx.user.id, sessionId)) as DatabaseConnection[];
+  }
+
+  @Authorized()
+  @Mutation(() => Boolean)
+  deleteDatabaseConnection(@Ctx() ctx: AuthedContext, @Arg("id", () => ID) id: string): Promise<boolean> {
+    return ctx.services.connections.delete(ctx.user.id, id);
+  }
+
+  @Authorized()
+  @Mutation(() => ConnectionTestResult, {
+    description: "Tries to connect with a stored connection (honouring DATABASE_SCAN_ALLOWED_HOSTS); ok, or a code and reason.",
+  })
+  testDatabaseConnection(@Ctx() ctx: AuthedContext, @Arg("id", () => ID) id: string): Promise<ConnectionTestResult> {
+    return ctx.services.connections.test(ctx.user.id, id);
+  }
+}

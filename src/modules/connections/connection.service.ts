@@ -1,0 +1,170 @@
+import { randomUUID } from "node:crypto";
+import type { Logger } from "../../platform/observability/logger.js";
+import type { HostPolicy } from "../../platform/net/host-policy.js";
+import { isValidHostSyntax } from "../../platform/net/host-policy.js";
+import { DecryptError, needsRotation, open, seal, type Keyring } from "../../platform/crypto/secret-box.js";
+import { AppError, badInput, notFound } from "../../shared/errors.js";
+import type { DatabaseTarget } from "../scans/scanners/database.scanner.js";
+import { cleanText, type SessionService } from "../sessions/session.service.js";
+import type { DatabaseConnectionInput } from "./connection.input.js";
+import type { ConnectionRepo, ConnectionRow, ConnectionSecretRow } from "./connection.repo.js";
+import { DatabaseEngine, type ConnectionTestResult } from "./connection.type.js";
+
+/** The secret-box purpose of a stored database password (part of the associated data). */
+export const PASSWORD_PURPOSE = "db-password";
+
+export const LIMITS = { name: 100, host: 255, database: 63, user: 63, password: 1024 } as const;
+
+/** A stored password that cannot be opened (its key left ENCRYPTION_KEY, or the row was tampered with). */
+export class ConnectionSecretError extends Error {
+  override name = "ConnectionSecretError";
+  readonly code = "SECRET_UNAVAILABLE";
+}
+
+export interface ConnectionServiceOptions {
+  /** From DATABASE_SCAN_ALLOWED_HOSTS (parseAllowedHosts). */
+  hostPolicy: HostPolicy;
+  /** testDatabaseConnection gives up after this long. @default 10000 */
+  connectTimeoutMs?: number;
+}
+
+/**
+ * Database connections: validated, password sealed with AES-256-GCM bound to (owner, row,
+ * purpose), never returned or logged. The password is opened in exactly two places:
+ * {@link ConnectionService.test} and {@link ConnectionService.loadScanTarget}.
+ */
+export class ConnectionService {
+  constructor(
+    private readonly repo: ConnectionRepo,
+    private readonly sessions: SessionService,
+    private readonly keyring: Keyring,
+    private readonly log: Logger,
+    private readonly options: ConnectionServiceOptions,
+  ) {}
+
+  async save(ownerId: string, input: DatabaseConnectionInput): Promise<ConnectionRow> {
+    const valid = validateConnectionInput(input);
+    const session = await this.sessions.requireOwned(ownerId, input.sessionId, "sessionId");
+    // The row id exists before the insert so the ciphertext's associated data binds this row.
+    const id = randomUUID();
+    const sealed = seal(this.keyring, input.password, { ownerId, rowId: id, purpose: PASSWORD_PURPOSE });
+    const row = await this.repo.insert(ownerId, {
+      id,
+      sessionId: session.id,
+      ...valid,
+      passwordCiphertext: sealed.ciphertext,
+      keyId: sealed.keyId,
+    });
+    this.log.info({ connectionId: row.id, sessionId: session.id, engine: row.engine }, "database connection saved");
+    return row;
+  }
+
+  /** The session's connections; a foreign or unknown session is NOT_FOUND. */
+  async list(ownerId: string, sessionId: string): Promise<ConnectionRow[]> {
+    const session = await this.sessions.requireOwned(ownerId, sessionId, "sessionId");
+    return this.repo.listBySession(ownerId, session.id);
+  }
+
+  /**
+   * The owner's connection (in a live session), or NOT_FOUND naming `field`: unknown and
+   * foreign ids alike. For other modules taking a `connectionId` argument (startDatabaseScan).
+   */
+  async requireOwned(ownerId: string, id: string, field = "connectionId"): Promise<ConnectionRow> {
+    const row = await this.repo.findOwned(ownerId, id);
+    if (!row) throw new AppError("NOT_FOUND", "Database connection not found", { field });
+    this.sessions.touch(ownerId, row.sessionId);
+    return row;
+  }
+
+  async delete(ownerId: string, id: string): Promise<true> {
+    const row = await this.repo.findOwned(ownerId, id);
+    if (!row) throw notFound("Database connection");
+    if (!(await this.repo.deleteOwned(ownerId, row.id))) throw notFound("Database connection");
+    this.sessions.touch(ownerId, row.sessionId);
+    return true;
+  }
+
+  /** Tries to connect with the stored settings (honouring the host policy); answers ok or a code and reason. */
+  async test(ownerId: string, id: string): Promise<ConnectionTestResult> {
+    const row = await this.repo.findForUse(ownerId, id);
+    if (!row) throw notFound("Database connection");
+    this.sessions.touch(ownerId, row.sessionId);
+    let target: DatabaseTarget;
+    try {
+      target = await this.toTarget(ownerId, row);
+    } catch (err) {
+      if (err instanceof ConnectionSecretError) return { ok: false, code: err.code, message: err.message, serverVersion: null };
+      throw err;
+    }
+    // Loaded on first use: the scanner brings both database drivers, which most API calls never need.
+    const { testDatabaseConnection } = await import("../scans/scanners/database.scanner.js");
+    const result = await testDatabaseConnection(target, {
+      hostPolicy: this.options.hostPolicy,
+      connectTimeoutMs: this.options.connectTimeoutMs ?? 10_000,
+    });
+    this.log.info({ connectionId: row.id, ok: result.ok, code: result.ok ? undefined : result.code }, "database connection tested");
+    return result.ok
+      ? { ok: true, code: null, message: null, serverVersion: result.serverVersion }
+      : { ok: false, code: result.code, message: result.message, serverVersion: null };
+  }
+
+  /**
+   * For the scan worker: the connection with its decrypted password, or null when it is not
+   * the owner's (or gone). Never put the result in a job or a log line.
+   * @throws ConnectionSecretError when the stored password cannot be opened.
+   */
+  async loadScanTarget(ownerId: string, connectionId: string): Promise<DatabaseTarget | null> {
+    const row = await this.repo.findForUse(ownerId, connectionId);
+    if (!row) return null;
+    return this.toTarget(ownerId, row);
+  }
+
+  /** Opens the password; re-seals rows of an older key with the current one (rotation re-reads old rows). */
+  private async toTarget(ownerId: string, row: ConnectionSecretRow): Promise<DatabaseTarget> {
+    const context = { ownerId, rowId: row.id, purpose: PASSWORD_PURPOSE };
+    let password: string;
+    try {
+      password = open(this.keyring, { ciphertext: Buffer.from(row.passwordCiphertext), keyId: row.keyId }, context);
+    } catch (err) {
+      if (err instanceof DecryptError) {
+        this.log.error({ connectionId: row.id, keyId: row.keyId, reason: err.reason }, "stored database password cannot be decrypted");
+        throw new ConnectionSecretError(
+          err.reason === "unknown-key"
+            ? `the key "${row.keyId}" that sealed this password is no longer configured; save the connection again`
+            : "the stored password cannot be decrypted; save the connection again",
+        );
+      }
+      throw err;
+    }
+    if (needsRotation(this.keyring, row.keyId)) {
+      try {
+        const resealed = seal(this.keyring, password, context);
+        if (await this.repo.reseal(ownerId, row.id, row.keyId, resealed)) {
+          this.log.info({ connectionId: row.id, from: row.keyId, to: resealed.keyId }, "database password re-sealed with the current key");
+        }
+      } catch (err) {
+        // Rotation is best effort: the password opened, the next read tries again.
+        this.log.warn({ err, connectionId: row.id }, "re-sealing a database password failed");
+      }
+    }
+    return { engine: row.engine, host: row.host, port: row.port, database: row.database, user: row.user, password, ssl: row.ssl };
+  }
+}
+
+/** Field-by-field validation; the first failure is BAD_USER_INPUT naming its field. */
+export function validateConnectionInput(input: DatabaseConnectionInput): Omit<ConnectionRow, "id" | "ownerId" | "sessionId" | "createdAt"> {
+  const name = cleanText(input.name, "name", LIMITS.name);
+  if (!Object.values(DatabaseEngine).includes(input.engine)) throw badInput("engine must be POSTGRESQL or MYSQL", "engine");
+  const host = cleanText(input.host, "host", LIMITS.host);
+  if (!isValidHostSyntax(host)) throw badInput("host must be a hostname or an IP address", "host");
+  if (!Number.isInteger(input.port) || input.port < 1 || input.port > 65_535) throw badInput("port must be between 1 and 65535", "port");
+  const database = cleanText(input.database, "database", LIMITS.database);
+  const user = cleanText(input.user, "user", LIMITS.user);
+  const password = input.password;
+  if (typeof password !== "string") throw badInput("password is required", "password");
+  if ([...password].length > LIMITS.password) throw badInput(`password must be at most ${LIMITS.password} characters`, "password");
+  // NUL cannot travel in either wire protocol; lone surrogates do not survive UTF-8.
+  if (password.includes("\u0000") || /\p{Cs}/u.test(password)) throw badInput("password contains characters that cannot be sent", "password");
+  const ssl = input.ssl ?? false;
+  return { name, engine: input.engine, host, port: input.port, database, user, ssl };
+}

@@ -1,0 +1,282 @@
+/**
+ * The detection engine: a prefilter finds trigger points (digits, '@', ':', '=', '_', '-',
+ * and a few literals: "AKIA", "ASIA", "AIza", "eyJ"), each with a fast native scan
+ * (`indexOf`, a one-character-class regex) instead of one full regex pass per type.
+ * Around each trigger a finder reads the candidate, validates it (Luhn, mod-97, 11-check,
+ * numbering plans...), then context words adjust confidence, overlaps are resolved by
+ * priority, values are masked and hashed, and repeats on one line are merged.
+ */
+import { createHash, createHmac } from "node:crypto";
+import { contextVerdict, hasContextRules, hintWords, type ContextVerdict } from "./context.js";
+import { scanAt, scanIPv6, scanNumberAt, type Sink } from "./patterns.js";
+import { scanAssignment, scanAws, scanJwt, scanPrivateKey, scanProviderKey } from "./secrets.js";
+import { FINDING_TYPES, type Candidate, type DetectOptions, type Detection, type FindingType, type Severity } from "./types.js";
+
+const SEVERITY: Record<FindingType, Severity> = {
+  BSN: "CRITICAL",
+  CREDIT_CARD: "CRITICAL",
+  PRIVATE_KEY: "CRITICAL",
+  IBAN: "HIGH",
+  PASSWORD: "HIGH",
+  AWS_ACCESS_KEY: "HIGH",
+  API_KEY: "HIGH",
+  JWT: "HIGH",
+  EMAIL: "MEDIUM",
+  PHONE_NUMBER: "MEDIUM",
+  IP_ADDRESS: "LOW",
+};
+
+const SEVERITY_RANK: Record<Severity, number> = { LOW: 0, MEDIUM: 1, HIGH: 2, CRITICAL: 3 };
+
+export function severityOf(type: FindingType): Severity {
+  return SEVERITY[type];
+}
+
+/** The highest of a list, or null for an empty list. */
+export function highestSeverity(list: readonly Severity[]): Severity | null {
+  let best: Severity | null = null;
+  for (const s of list) if (best === null || SEVERITY_RANK[s] > SEVERITY_RANK[best]) best = s;
+  return best;
+}
+
+/** Where two candidates overlap, the higher priority keeps the span. */
+const PRIORITY: Record<FindingType, number> = {
+  PRIVATE_KEY: 100,
+  JWT: 90,
+  AWS_ACCESS_KEY: 85,
+  API_KEY: 80,
+  PASSWORD: 75,
+  IBAN: 70,
+  CREDIT_CARD: 60,
+  EMAIL: 55,
+  BSN: 50,
+  PHONE_NUMBER: 40,
+  IP_ADDRESS: 30,
+};
+
+/** Confidence after context: [positive, negative]; "none" keeps the finder's value. */
+const CONTEXT_CONFIDENCE: Partial<Record<FindingType, readonly [number, number]>> = {
+  BSN: [0.95, 0.3],
+  CREDIT_CARD: [0.97, 0.45],
+  PHONE_NUMBER: [0.92, 0.4],
+  IP_ADDRESS: [0.9, 0.3],
+};
+
+const DIGIT_RE = /[0-9]/g;
+const ALL_TYPES: ReadonlySet<FindingType> = new Set(FINDING_TYPES);
+const NUMERIC_TYPES: readonly FindingType[] = ["BSN", "CREDIT_CARD", "PHONE_NUMBER", "IP_ADDRESS", "IBAN"];
+
+function wantsAny(want: ReadonlySet<FindingType>, types: readonly FindingType[]): boolean {
+  for (const t of types) if (want.has(t)) return true;
+  return false;
+}
+
+/** Every candidate the finders report, before context, overlap and grouping. */
+export function findCandidates(text: string, want: ReadonlySet<FindingType> = ALL_TYPES): Candidate[] {
+  const sink: Sink = { want, out: [] };
+  const len = text.length;
+
+  if (wantsAny(want, NUMERIC_TYPES)) {
+    DIGIT_RE.lastIndex = 0;
+    while (DIGIT_RE.test(text)) {
+      const i = DIGIT_RE.lastIndex - 1;
+      DIGIT_RE.lastIndex = scanNumberAt(text, i, sink);
+    }
+  }
+
+  if (want.has("EMAIL") || want.has("PASSWORD")) {
+    for (let a = text.indexOf("@"); a !== -1; ) a = text.indexOf("@", scanAt(text, a, sink));
+  }
+
+  const assignments = want.has("PASSWORD") || want.has("API_KEY");
+  if (assignments || want.has("IP_ADDRESS")) {
+    for (let c = text.indexOf(":"); c !== -1; c = text.indexOf(":", c + 1)) {
+      if (want.has("IP_ADDRESS")) {
+        const e = scanIPv6(text, c, sink);
+        if (e > c) {
+          c = e - 1;
+          continue;
+        }
+      }
+      if (!assignments) continue;
+      const next = c + 1 < len ? text.charCodeAt(c + 1) : 0;
+      if (next === 58 || next === 47 /* :: and :// */) continue;
+      if (c > 0 && text.charCodeAt(c - 1) === 58) continue;
+      scanAssignment(text, c, next === 61 ? c + 2 : c + 1, sink);
+    }
+  }
+
+  if (assignments) {
+    for (let e = text.indexOf("="); e !== -1; ) {
+      const p = e > 0 ? text.charCodeAt(e - 1) : 0;
+      let end = e + 1;
+      while (end < len && text.charCodeAt(end) === 61) end++;
+      if (end < len && text.charCodeAt(end) === 62 /* => */) end++;
+      // "!=", "<=", ">=" compare; ":=" was handled with ':'.
+      if (p !== 33 && p !== 60 && p !== 62 && p !== 58 && p !== 61) scanAssignment(text, e, end, sink);
+      e = text.indexOf("=", end);
+    }
+  }
+
+  if (want.has("API_KEY")) {
+    for (let u = text.indexOf("_"); u !== -1; ) {
+      const p = u > 0 ? text.charCodeAt(u - 1) : 0;
+      // sk_, rk_, gh?_, github_, npm_
+      const next = p === 107 || p === 112 || p === 111 || p === 117 || p === 115 || p === 114 || p === 98 || p === 109 ? scanProviderKey(text, u, sink) : u + 1;
+      u = text.indexOf("_", next);
+    }
+    for (let a = text.indexOf("AIza"); a !== -1; ) a = text.indexOf("AIza", scanProviderKey(text, a, sink));
+  }
+
+  if (want.has("API_KEY") || want.has("PRIVATE_KEY")) {
+    for (let h = text.indexOf("-"); h !== -1; ) {
+      let next = h + 1;
+      const n = h + 1 < len ? text.charCodeAt(h + 1) : 0;
+      if (n === 45) {
+        if (want.has("PRIVATE_KEY") && text.startsWith("-----BEGIN ", h)) next = scanPrivateKey(text, h, sink);
+        else while (next < len && text.charCodeAt(next) === 45) next++;
+      } else if (want.has("API_KEY")) {
+        const p = h > 0 ? text.charCodeAt(h - 1) : 0;
+        // xox?-, glpat-, sk-
+        if (p === 98 || p === 112 || p === 97 || p === 111 || p === 114 || p === 115 || p === 116 || p === 107) next = scanProviderKey(text, h, sink);
+      }
+      h = text.indexOf("-", next);
+    }
+  }
+
+  if (want.has("AWS_ACCESS_KEY")) {
+    for (let a = text.indexOf("AKIA"); a !== -1; ) a = text.indexOf("AKIA", scanAws(text, a, sink));
+    for (let a = text.indexOf("ASIA"); a !== -1; ) a = text.indexOf("ASIA", scanAws(text, a, sink));
+  }
+
+  if (want.has("JWT")) {
+    for (let y = text.indexOf("yJ"); y !== -1; ) {
+      const next = y > 0 && text.charCodeAt(y - 1) === 101 ? scanJwt(text, y - 1, sink) : y + 2;
+      y = text.indexOf("yJ", Math.max(next, y + 2));
+    }
+  }
+
+  return sink.out;
+}
+
+/** Keeps, among overlapping candidates, the one with the higher priority (then confidence). */
+export function resolveOverlaps(cands: Candidate[]): Candidate[] {
+  cands.sort((a, b) => a.start - b.start || PRIORITY[b.type] - PRIORITY[a.type] || b.end - a.end);
+  const kept: Candidate[] = [];
+  outer: for (const c of cands) {
+    while (kept.length > 0) {
+      const last = kept[kept.length - 1]!;
+      if (last.end <= c.start) break;
+      const lp = PRIORITY[last.type];
+      const cp = PRIORITY[c.type];
+      if (lp > cp || (lp === cp && last.confidence >= c.confidence)) continue outer;
+      kept.pop();
+    }
+    // An earlier, longer span (a private key block) may still cover c.
+    for (let k = kept.length - 2; k >= 0 && k >= kept.length - 4; k--) {
+      if (kept[k]!.end > c.start && PRIORITY[kept[k]!.type] >= PRIORITY[c.type]) continue outer;
+    }
+    kept.push(c);
+  }
+  return kept;
+}
+
+function applyContext(c: Candidate, text: string, hint: readonly string[]): number {
+  const table = CONTEXT_CONFIDENCE[c.type];
+  if (!table || !hasContextRules(c.type)) return c.confidence;
+  const v: ContextVerdict = contextVerdict(c.type, text, c.start, c.end, hint);
+  if (v === "positive") return Math.max(c.confidence, table[0]);
+  if (v === "negative") return Math.min(c.confidence, table[1]);
+  return c.confidence;
+}
+
+/**
+ * HMAC-SHA256 (RFC 2104) of `type:value`, hex. The keyed inner and outer states are
+ * computed once per key and copied per value, which is cheaper than `createHmac` each time.
+ */
+export function hashValue(key: Uint8Array | string, type: FindingType, value: string): string {
+  return keyedHasher(key)(`${type}:${value}`);
+}
+
+let lastKey: string | null = null;
+let lastHasher: ((msg: string) => string) | null = null;
+
+function keyedHasher(key: Uint8Array | string): (msg: string) => string {
+  const id = typeof key === "string" ? `s:${key}` : `b:${Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString("hex")}`;
+  if (lastHasher && id === lastKey) return lastHasher;
+  let k = typeof key === "string" ? Buffer.from(key, "utf8") : Buffer.from(key);
+  if (k.length > 64) k = createHash("sha256").update(k).digest();
+  const block = Buffer.alloc(64);
+  k.copy(block);
+  const ipad = Buffer.alloc(64);
+  const opad = Buffer.alloc(64);
+  for (let i = 0; i < 64; i++) {
+    ipad[i] = block[i]! ^ 0x36;
+    opad[i] = block[i]! ^ 0x5c;
+  }
+  const inner = createHash("sha256").update(ipad);
+  const outer = createHash("sha256").update(opad);
+  lastKey = id;
+  lastHasher = (msg: string) => outer.copy().update(inner.copy().update(msg, "utf8").digest()).digest("hex");
+  return lastHasher;
+}
+
+/** Reference implementation, for tests: Node's HMAC. */
+export function hmacHex(key: Uint8Array | string, message: string): string {
+  return createHmac("sha256", key).update(message).digest("hex");
+}
+
+/**
+ * Finds personal data and secrets in `text`. Synchronous and pure (no I/O); safe in
+ * worker threads. Raw values never leave this function: only masked values and hashes.
+ */
+export function detect(text: string, options: DetectOptions): Detection[] {
+  const want: ReadonlySet<FindingType> = options.types ? new Set(options.types) : ALL_TYPES;
+  const min = options.minConfidence ?? 0.5;
+  const hint = hintWords(options.contextHint);
+  const raw = findCandidates(text, want);
+  if (raw.length === 0) return [];
+  const confident: Candidate[] = [];
+  for (const c of raw) {
+    c.confidence = applyContext(c, text, hint);
+    if (c.confidence >= min) confident.push(c);
+  }
+  const kept = resolveOverlaps(confident);
+
+  const out: Detection[] = [];
+  const byKey = new Map<string, Detection>();
+  const hashes = new Map<string, string>();
+  let line = 1;
+  let nl = text.indexOf("\n");
+  for (const c of kept) {
+    while (nl !== -1 && nl < c.start) {
+      line++;
+      nl = text.indexOf("\n", nl + 1);
+    }
+    const hk = `${c.type}:${c.value}`;
+    let h = hashes.get(hk);
+    if (h === undefined) {
+      h = hashValue(options.hashKey, c.type, c.value);
+      hashes.set(hk, h);
+    }
+    const key = `${h}:${line}`;
+    const seen = byKey.get(key);
+    if (seen) {
+      seen.occurrences++;
+      if (c.confidence > seen.confidence) seen.confidence = c.confidence;
+      continue;
+    }
+    const d: Detection = {
+      type: c.type,
+      severity: SEVERITY[c.type],
+      confidence: Math.round(c.confidence * 100) / 100,
+      maskedValue: c.maskedValue,
+      valueHash: h,
+      line,
+      occurrences: 1,
+    };
+    byKey.set(key, d);
+    out.push(d);
+  }
+  return out;
+}

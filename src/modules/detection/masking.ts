@@ -1,0 +1,106 @@
+/**
+ * Masking keeps only what PCI DSS / GDPR allow and just enough to recognise a value.
+ * Each function takes the raw (or normalised) value and never returns it whole.
+ */
+import { digitsOnly, normaliseIban } from "./validators.js";
+import type { FindingType } from "./types.js";
+
+/** `jan.jansen@example.com` → `j***@example.com` (first character of the local part). */
+export function maskEmail(email: string): string {
+  const at = email.lastIndexOf("@");
+  if (at <= 0) return "***";
+  return `${email[0]}***@${email.slice(at + 1).toLowerCase()}`;
+}
+
+/** Keeps the last 2 digits: `+31612345678` → `*********78`. */
+export function maskPhone(phone: string): string {
+  const d = digitsOnly(phone);
+  if (d.length <= 4) return "*".repeat(d.length);
+  return "*".repeat(d.length - 2) + d.slice(-2);
+}
+
+/** Country and last 4, fixed shape so the length is not revealed: `NL** **** **** **** 4300`. */
+export function maskIban(iban: string): string {
+  const n = normaliseIban(iban);
+  return `${n.slice(0, 2)}** **** **** **** ${n.slice(-4)}`;
+}
+
+/** PCI DSS: at most first 6 and last 4; shorter PANs keep first 4 and last 4. */
+export function maskCreditCard(card: string): string {
+  const d = digitsOnly(card);
+  const head = d.length >= 15 ? 6 : 4;
+  return d.slice(0, head) + "*".repeat(d.length - head - 4) + d.slice(-4);
+}
+
+/** Last 2 digits: `123456782` → `*******82`. */
+export function maskBsn(bsn: string): string {
+  const d = digitsOnly(bsn);
+  return "*".repeat(Math.max(0, d.length - 2)) + d.slice(-2);
+}
+
+/** Network part only: `203.0.113.42` → `203.0.*.*`; IPv6 keeps the first two groups. */
+export function maskIp(ip: string): string {
+  if (ip.includes(":")) {
+    const groups = ip.split(":").filter((g) => g.length > 0);
+    return `${groups.slice(0, 2).join(":").toLowerCase()}:****:****`;
+  }
+  const o = ip.split(".");
+  return `${o[0]}.${o[1]}.*.*`;
+}
+
+/** `AKIAIOSFODNN7EXAMPLE` → `AKIA************`. */
+export function maskAwsKey(key: string): string {
+  return `${key.slice(0, 4)}************`;
+}
+
+/** The header line only: `-----BEGIN RSA PRIVATE KEY----- [redacted]`. */
+export function maskPrivateKey(pem: string): string {
+  const m = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----/.exec(pem);
+  return `${m ? m[0] : "-----BEGIN PRIVATE KEY-----"} [redacted]`;
+}
+
+/** `eyJhbGciOi...` → `eyJhbG**********` (the header prefix is not secret). */
+export function maskJwt(token: string): string {
+  return `${token.slice(0, 6)}**********`;
+}
+
+const KNOWN_KEY_PREFIX = /^(?:sk_live_|sk_test_|rk_live_|rk_test_|ghp_|gho_|ghu_|ghs_|ghr_|github_pat_|xox[abposr]-|AIza|glpat-|npm_|sk-ant-|sk-proj-|sk-)/;
+
+/** A provider prefix if there is one, else at most 4 characters: `ghp_************`. */
+export function maskApiKey(key: string): string {
+  const m = KNOWN_KEY_PREFIX.exec(key);
+  const keep = m ? m[0] : key.length >= 20 ? key.slice(0, 4) : "";
+  return `${keep}************`;
+}
+
+/** Passwords are fully masked, with a fixed length. */
+export function maskPassword(_password: string): string {
+  return "********";
+}
+
+export function maskValue(type: FindingType, value: string): string {
+  switch (type) {
+    case "EMAIL":
+      return maskEmail(value);
+    case "PHONE_NUMBER":
+      return maskPhone(value);
+    case "IBAN":
+      return maskIban(value);
+    case "CREDIT_CARD":
+      return maskCreditCard(value);
+    case "BSN":
+      return maskBsn(value);
+    case "IP_ADDRESS":
+      return maskIp(value);
+    case "AWS_ACCESS_KEY":
+      return maskAwsKey(value);
+    case "PRIVATE_KEY":
+      return maskPrivateKey(value);
+    case "JWT":
+      return maskJwt(value);
+    case "API_KEY":
+      return maskApiKey(value);
+    case "PASSWORD":
+      return maskPassword(value);
+  }
+}

@@ -1,0 +1,61 @@
+import type { Logger } from "../../platform/observability/logger.js";
+import { topics, type PubSub } from "../../platform/pubsub/pubsub.js";
+import { type Scan, type ScanProgress, ScanStatus } from "./scan.type.js";
+
+/** Builds the event for a scan row; `queuePosition` only means something while QUEUED. */
+export function toProgressEvent(scan: Scan, queuePosition: number | null): ScanProgress {
+  return {
+    scanId: scan.id,
+    status: scan.status,
+    progress: scan.progress,
+    stage: scan.stage,
+    itemsProcessed: scan.itemsProcessed,
+    itemsTotal: scan.itemsTotal,
+    queuePosition: scan.status === ScanStatus.QUEUED ? queuePosition : null,
+    findingsCount: scan.findingsCount,
+    riskLevel: scan.riskLevel,
+    error: scan.errorCode ? { code: scan.errorCode, message: scan.errorMessage ?? scan.errorCode } : null,
+    seq: scan.seq,
+    at: new Date(),
+  };
+}
+
+/** The owner travels with the event so the per-user topic can be derived; it is stripped before clients see it. */
+export type ScanEventMessage = ScanProgress & { ownerId: string };
+
+/**
+ * Publishes every change of a scan to its own topic and its owner's topic (one builder per
+ * topic, STYLE.md). Publishing is best effort: PostgreSQL holds the truth and subscribers
+ * re-read it, so a failed publish is logged, never thrown into the scan.
+ */
+export class ScanEvents {
+  constructor(
+    private readonly pubsub: PubSub,
+    private readonly log: Logger,
+  ) {}
+
+  async publish(scan: Scan, queuePosition: number | null = null): Promise<void> {
+    const message: ScanEventMessage = { ...toProgressEvent(scan, queuePosition), ownerId: scan.ownerId };
+    try {
+      await Promise.all([
+        this.pubsub.publish(topics.scanProgress(scan.id), message),
+        this.pubsub.publish(topics.userScans(scan.ownerId), message),
+      ]);
+    } catch (err) {
+      this.log.warn({ scanId: scan.id, err: (err as Error).message }, "scan event not published (subscribers will re-read)");
+    }
+  }
+
+  async publishMany(items: Array<{ scan: Scan; position: number | null }>): Promise<void> {
+    await Promise.all(items.map(({ scan, position }) => this.publish(scan, position)));
+  }
+
+  /** Asks whichever worker holds the scan to stop it. */
+  async broadcastCancel(scanId: string): Promise<void> {
+    try {
+      await this.pubsub.publish(topics.scanCancel(), { scanId });
+    } catch (err) {
+      this.log.warn({ scanId, err: (err as Error).message }, "cancel broadcast failed; the worker notices at its next progress write");
+    }
+  }
+}

@@ -1,0 +1,125 @@
+import type { PubSub } from "../../platform/pubsub/pubsub.js";
+import type { ScanEventMessage } from "./scan-events.js";
+import { isTerminal, type ScanProgress } from "./scan.type.js";
+
+/**
+ * The event stream behind `scanProgress` and `myScans`, built for slow clients and lossy
+ * transports:
+ * - it listens BEFORE reading the current state, so nothing between the read and the first
+ *   event is lost; the state read is pushed like any event;
+ * - per scan, events are ordered and deduplicated by sequence number (older or equal: dropped);
+ * - per scan, only the latest undelivered event is kept (latest wins): a client that reads
+ *   slowly gets fewer, newer events, never an unbounded buffer. A terminal event is the highest
+ *   sequence number of its scan, so it is never dropped;
+ * - after the pub/sub transport reconnects (events may have been missed) it re-reads the
+ *   state from PostgreSQL, so a missed event is never a missed outcome.
+ */
+export class ScanEventStream implements AsyncIterableIterator<ScanProgress> {
+  private readonly pending = new Map<string, ScanProgress>();
+  private readonly delivered = new Map<string, number>();
+  private waiter: ((r: IteratorResult<ScanProgress>) => void) | null = null;
+  private finished = false;
+  private readonly completeAfter: string | null;
+  /** Set once the followed scan's terminal event went out: the stream then completes. */
+  private terminalDelivered = false;
+  private readonly cleanups: Array<() => Promise<void> | void> = [];
+
+  private constructor(options: { completeAfterTerminalOf?: string }) {
+    this.completeAfter = options.completeAfterTerminalOf ?? null;
+  }
+
+  /**
+   * Listens on `topic`, then pushes what `readCurrent` returns (and again after every
+   * reconnect of the transport).
+   */
+  static async open(options: {
+    pubsub: PubSub;
+    topic: string;
+    readCurrent: (sinceDisconnect: Date | null) => Promise<ScanProgress[]>;
+    completeAfterTerminalOf?: string;
+  }): Promise<ScanEventStream> {
+    const stream = new ScanEventStream(options);
+    const unlisten = await options.pubsub.listen(options.topic, (payload) => stream.push(payload as ScanEventMessage));
+    stream.cleanups.push(unlisten);
+    let disconnectedAt: Date | null = null;
+    stream.cleanups.push(
+      options.pubsub.onConnectionChange((connected) => {
+        if (!connected) {
+          disconnectedAt ??= new Date();
+          return;
+        }
+        const since = disconnectedAt;
+        disconnectedAt = null;
+        options.readCurrent(since).then(
+          (events) => events.forEach((e) => stream.push(e)),
+          () => undefined, // the next reconnect or event brings it
+        );
+      }),
+    );
+    try {
+      for (const event of await options.readCurrent(null)) stream.push(event);
+    } catch (err) {
+      await stream.return();
+      throw err;
+    }
+    return stream;
+  }
+
+  push(event: ScanProgress | ScanEventMessage): void {
+    if (this.finished) return;
+    const { ownerId: _owner, ...clean } = event as ScanEventMessage;
+    const last = this.delivered.get(clean.scanId) ?? -1;
+    if (clean.seq <= last) return;
+    const queued = this.pending.get(clean.scanId);
+    if (queued && queued.seq >= clean.seq) return;
+    this.pending.set(clean.scanId, clean as ScanProgress); // keeps the scan's place in line
+    this.flush();
+  }
+
+  private flush(): void {
+    if (!this.waiter || this.pending.size === 0) return;
+    const [scanId, event] = this.pending.entries().next().value as [string, ScanProgress];
+    this.pending.delete(scanId);
+    this.delivered.set(scanId, event.seq);
+    if (scanId === this.completeAfter && isTerminal(event.status)) this.terminalDelivered = true;
+    const w = this.waiter;
+    this.waiter = null;
+    w({ value: event, done: false });
+  }
+
+  /** Events waiting for the client (bounded by the number of scans it follows). */
+  get backlog(): number {
+    return this.pending.size;
+  }
+
+  async next(): Promise<IteratorResult<ScanProgress>> {
+    if (this.finished || this.terminalDelivered) {
+      await this.return();
+      return { value: undefined, done: true };
+    }
+    return new Promise((resolve) => {
+      this.waiter = resolve;
+      this.flush();
+    });
+  }
+
+  async return(): Promise<IteratorResult<ScanProgress>> {
+    if (!this.finished) {
+      this.finished = true;
+      this.pending.clear();
+      if (this.waiter) this.waiter({ value: undefined, done: true });
+      this.waiter = null;
+      for (const cleanup of this.cleanups.splice(0)) await cleanup();
+    }
+    return { value: undefined, done: true };
+  }
+
+  async throw(error?: unknown): Promise<IteratorResult<ScanProgress>> {
+    await this.return();
+    throw error;
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<ScanProgress> {
+    return this;
+  }
+}

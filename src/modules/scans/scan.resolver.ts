@@ -1,0 +1,148 @@
+import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root, Subscription } from "type-graphql";
+import type { AuthedContext } from "../../graphql/context.js";
+import { topics } from "../../platform/pubsub/pubsub.js";
+import { AppError } from "../../shared/errors.js";
+import { Session } from "../sessions/session.type.js";
+import { toProgressEvent } from "./scan-events.js";
+import { ScanEventStream } from "./scan-progress.stream.js";
+import { CodeScanInput, DatabaseScanInput, DocumentScanInput } from "./scan.input.js";
+import { FindingConnection, Scan, ScanConnection, ScanError, ScanProgress, ScanStatus } from "./scan.type.js";
+
+@Resolver(() => Scan)
+export class ScanResolver {
+  @Authorized()
+  @Query(() => Scan, { nullable: true, description: "One of the viewer's scans; null for unknown ids and other users' scans alike." })
+  async scan(@Arg("id", () => ID) id: string, @Ctx() ctx: AuthedContext): Promise<Scan | null> {
+    return ctx.services.scans.get(ctx.user.id, id);
+  }
+
+  @Authorized()
+  @Query(() => ScanConnection, { description: "The viewer's scans, newest first." })
+  async scans(
+    @Ctx() ctx: AuthedContext,
+    @Arg("sessionId", () => ID, { nullable: true }) sessionId: string | null,
+    @Arg("status", () => [ScanStatus], { nullable: true }) status: ScanStatus[] | null,
+    @Arg("first", () => Int, { defaultValue: 20, nullable: true }) first: number,
+    @Arg("after", () => String, { nullable: true }) after: string | null,
+  ): Promise<ScanConnection> {
+    return ctx.services.scans.list(ctx.user.id, { sessionId, status, first, after });
+  }
+
+  @Authorized()
+  @Mutation(() => Scan, { description: "Scans documents (text, CSV, JSON, HTML, Markdown, PDF, DOCX) in the background." })
+  async startDocumentScan(@Arg("input", () => DocumentScanInput) input: DocumentScanInput, @Ctx() ctx: AuthedContext): Promise<Scan> {
+    return ctx.services.scans.startDocumentScan(ctx.user.id, input);
+  }
+
+  @Authorized()
+  @Mutation(() => Scan, { description: "Scans source files for secrets and personal data in the background." })
+  async startCodeScan(@Arg("input", () => CodeScanInput) input: CodeScanInput, @Ctx() ctx: AuthedContext): Promise<Scan> {
+    return ctx.services.scans.startCodeScan(ctx.user.id, input);
+  }
+
+  @Authorized()
+  @Mutation(() => Scan, { description: "Samples a saved database connection's tables in the background." })
+  async startDatabaseScan(@Arg("input", () => DatabaseScanInput) input: DatabaseScanInput, @Ctx() ctx: AuthedContext): Promise<Scan> {
+    return ctx.services.scans.startDatabaseScan(ctx.user.id, input);
+  }
+
+  @Authorized()
+  @Mutation(() => Scan, { description: "Ends a QUEUED or RUNNING scan as CANCELLED; a finished scan is returned unchanged." })
+  async cancelScan(@Arg("id", () => ID) id: string, @Ctx() ctx: AuthedContext): Promise<Scan> {
+    return ctx.services.scans.cancel(ctx.user.id, id);
+  }
+
+  @FieldResolver(() => Int, { nullable: true, description: "1-based while QUEUED, else null" })
+  async queuePosition(@Root() scan: Scan, @Ctx() ctx: AuthedContext): Promise<number | null> {
+    if (scan.status !== ScanStatus.QUEUED) return null;
+    return ctx.loaders.queuePositions.load(scan.id);
+  }
+
+  @FieldResolver(() => ScanError, { nullable: true, description: "Set when FAILED" })
+  error(@Root() scan: Scan): ScanError | null {
+    return scan.errorCode ? { code: scan.errorCode, message: scan.errorMessage ?? scan.errorCode } : null;
+  }
+
+  @FieldResolver(() => Session)
+  async session(@Root() scan: Scan, @Ctx() ctx: AuthedContext): Promise<Session> {
+    const session = await ctx.loaders.sessions.load(scan.sessionId);
+    if (!session) throw new AppError("NOT_FOUND", "Session not found");
+    return session;
+  }
+
+  @FieldResolver(() => FindingConnection)
+  async findings(
+    @Root() scan: Scan,
+    @Ctx() ctx: AuthedContext,
+    @Arg("first", () => Int, { defaultValue: 100, nullable: true }) first: number,
+    @Arg("after", () => String, { nullable: true }) after: string | null,
+  ): Promise<FindingConnection> {
+    return ctx.services.scans.findings(ctx.user.id, scan.id, { first, after });
+  }
+
+  @Authorized()
+  @Subscription(() => ScanProgress, {
+    description: "The scan's current state first, then each change in order; completes after SUCCEEDED, FAILED or CANCELLED.",
+    subscribe: async ({ args, context }) => {
+      const ctx = context as AuthedContext;
+      const scanId = String(args.scanId);
+      const owned = await ctx.services.scans.get(ctx.user.id, scanId);
+      if (!owned) throw new AppError("NOT_FOUND", "Scan not found");
+      return ScanEventStream.open({
+        pubsub: ctx.services.pubsub,
+        topic: topics.scanProgress(scanId),
+        completeAfterTerminalOf: scanId,
+        readCurrent: async () => {
+          const scan = await ctx.services.scans.get(ctx.user.id, scanId);
+          if (!scan) return [];
+          const positions = await ctx.services.scans.queuePositions([scan.id]);
+          return [toProgressEvent(scan, positions.get(scan.id) ?? null)];
+        },
+      });
+    },
+  })
+  scanProgress(@Arg("scanId", () => ID) _scanId: string, @Root() event: ScanProgress): ScanProgress {
+    return event;
+  }
+
+  @Authorized()
+  @Subscription(() => ScanProgress, {
+    description: "Every change of every scan of the viewer; active scans' current state first.",
+    subscribe: async ({ context }) => {
+      const ctx = context as AuthedContext;
+      const ownerId = ctx.user.id;
+      return ScanEventStream.open({
+        pubsub: ctx.services.pubsub,
+        topic: topics.userScans(ownerId),
+        readCurrent: async (since) => {
+          const active = await ctx.services.scans.list(ownerId, { status: [ScanStatus.QUEUED, ScanStatus.RUNNING], first: 100 });
+          const scans = active.edges.map((e) => e.node);
+          if (since) {
+            // Scans that ended while the transport was down: their outcome must not be missed.
+            const ended = await ctx.services.scans.list(ownerId, { status: [ScanStatus.SUCCEEDED, ScanStatus.FAILED, ScanStatus.CANCELLED], first: 100 });
+            scans.push(...ended.edges.map((e) => e.node).filter((s) => s.finishedAt && s.finishedAt >= since));
+          }
+          const positions = await ctx.services.scans.queuePositions(scans.filter((s) => s.status === ScanStatus.QUEUED).map((s) => s.id));
+          return scans.reverse().map((s) => toProgressEvent(s, positions.get(s.id) ?? null));
+        },
+      });
+    },
+  })
+  myScans(@Root() event: ScanProgress): ScanProgress {
+    return event;
+  }
+}
+
+/** `Session.scans`: the scans module extends the sessions module's type (dependencies point this way). */
+@Resolver(() => Session)
+export class SessionScansResolver {
+  @FieldResolver(() => ScanConnection)
+  async scans(
+    @Root() session: Session,
+    @Ctx() ctx: AuthedContext,
+    @Arg("first", () => Int, { defaultValue: 20, nullable: true }) first: number,
+    @Arg("after", () => String, { nullable: true }) after: string | null,
+  ): Promise<ScanConnection> {
+    return ctx.services.scans.list(ctx.user.id, { sessionId: session.id, first, after });
+  }
+}

@@ -1,0 +1,265 @@
+import type { Logger } from "../../platform/observability/logger.js";
+import type { ScanQueue } from "../../platform/queue/scan-queue.js";
+import { AppError } from "../../shared/errors.js";
+import { decodeCursor, encodeCursor, pageSize, toPage } from "../../shared/pagination.js";
+import type { ScanEvents } from "./scan-events.js";
+import type { CodeScanInput, DatabaseScanInput, DocumentInput, DocumentScanInput } from "./scan.input.js";
+import type { ScanInputRow, ScanRepo } from "./scan.repo.js";
+import { isUuid } from "./scan.repo.js";
+import { type Finding, type Scan, ScanKind, ScanStatus } from "./scan.type.js";
+
+export interface ScanLimits {
+  perUser: number;
+  maxConcurrent: number;
+  maxQueued: number;
+  maxDocuments: number;
+  maxDocumentBytes: number;
+  maxScanBytes: number;
+}
+
+export type AdmissionVerdict =
+  | { allowed: true }
+  | { allowed: false; level?: string; retryAfterSeconds: number; reason: string };
+
+/** What scans need from the modules they depend on (sessions, connections, capacity). */
+export interface ScanCollaborators {
+  /** Throws NOT_FOUND unless the session is the owner's and alive. */
+  requireSession(ownerId: string, sessionId: string): Promise<void>;
+  /** Throws NOT_FOUND unless the connection is the owner's. */
+  requireConnection(ownerId: string, connectionId: string): Promise<void>;
+  /** Marks the session active (throttled). */
+  touchSession(ownerId: string, sessionId: string): void;
+  /** The capacity monitor's say on admitting a scan; refuses when it cannot tell. */
+  admissionVerdict(): Promise<AdmissionVerdict>;
+}
+
+const CODE_PATH_MAX = 500;
+
+/**
+ * Scan use cases. Admission is atomic in PostgreSQL (scan.repo.ts); a started scan is
+ * announced (QUEUED with its position) and handed to the queue at once; workers take it from
+ * there (scan-worker.ts).
+ */
+export class ScanService {
+  constructor(
+    private readonly deps: {
+      repo: ScanRepo;
+      events: ScanEvents;
+      queue: ScanQueue;
+      collaborators: ScanCollaborators;
+      limits: ScanLimits;
+      log: Logger;
+    },
+  ) {}
+
+  async get(ownerId: string, id: string): Promise<Scan | null> {
+    return this.deps.repo.findOwned(ownerId, id);
+  }
+
+  async require(ownerId: string, id: string): Promise<Scan> {
+    const scan = await this.deps.repo.findOwned(ownerId, id);
+    if (!scan) throw new AppError("NOT_FOUND", "Scan not found");
+    return scan;
+  }
+
+  async list(ownerId: string, args: { sessionId?: string | null; status?: ScanStatus[] | null; first?: number | null; after?: string | null }) {
+    const take = pageSize(args.first, 20, 100);
+    const after = args.after ? decodeCursor(args.after) : null;
+    if (args.sessionId) {
+      await this.deps.collaborators.requireSession(ownerId, args.sessionId);
+      this.deps.collaborators.touchSession(ownerId, args.sessionId);
+    }
+    const { rows, totalCount } = await this.deps.repo.listOwned({ ownerId, sessionId: args.sessionId, statuses: args.status, take, after });
+    const page = toPage(rows, take);
+    return {
+      edges: page.nodes.map((node) => ({ cursor: encodeCursor(node), node })),
+      pageInfo: { hasNextPage: page.hasNextPage, endCursor: page.endCursor },
+      totalCount,
+    };
+  }
+
+  async findings(ownerId: string, scanId: string, args: { first?: number | null; after?: string | null }) {
+    const take = pageSize(args.first, 100, 500);
+    let afterOrdinal: number | null = null;
+    if (args.after) {
+      const m = /^f(\d{1,9})$/.exec(Buffer.from(args.after, "base64url").toString("utf8"));
+      if (!m) throw new AppError("BAD_USER_INPUT", "Invalid cursor", { field: "after" });
+      afterOrdinal = Number(m[1]);
+    }
+    const { rows, totalCount } = await this.deps.repo.listFindingsOwned({ ownerId, scanId, take, afterOrdinal });
+    const hasNextPage = rows.length > take;
+    const nodes = (hasNextPage ? rows.slice(0, take) : rows).map(
+      (f): Finding & { ordinal: number } => ({
+        id: f.id,
+        ordinal: f.ordinal,
+        type: f.type as Finding["type"],
+        severity: f.severity as Finding["severity"],
+        confidence: f.confidence,
+        maskedValue: f.maskedValue,
+        occurrences: f.occurrences,
+        matchRatio: f.matchRatio,
+        location: { source: f.source, line: f.line, table: f.table, column: f.column },
+      }),
+    );
+    const cursorOf = (ordinal: number) => Buffer.from(`f${ordinal}`, "utf8").toString("base64url");
+    return {
+      edges: nodes.map((node) => ({ cursor: cursorOf(node.ordinal), node })),
+      pageInfo: { hasNextPage, endCursor: nodes.length ? cursorOf(nodes[nodes.length - 1]!.ordinal) : null },
+      totalCount,
+    };
+  }
+
+  async queuePositions(ids: readonly string[]): Promise<Map<string, number>> {
+    return this.deps.repo.queuePositions(ids);
+  }
+
+  startDocumentScan(ownerId: string, input: DocumentScanInput): Promise<Scan> {
+    const inputs = this.decodeDocuments(input.documents, "documents", false);
+    return this.start(ownerId, input.sessionId, ScanKind.DOCUMENT, inputs, null, null);
+  }
+
+  startCodeScan(ownerId: string, input: CodeScanInput): Promise<Scan> {
+    const inputs = this.decodeDocuments(input.files, "files", true);
+    return this.start(ownerId, input.sessionId, ScanKind.CODE, inputs, null, null);
+  }
+
+  async startDatabaseScan(ownerId: string, input: DatabaseScanInput): Promise<Scan> {
+    const sampleSize = input.sampleSize ?? 100;
+    if (!Number.isInteger(sampleSize) || sampleSize < 1 || sampleSize > 10_000) {
+      throw new AppError("BAD_USER_INPUT", "sampleSize must be between 1 and 10000", { field: "sampleSize" });
+    }
+    const tables = input.tables?.map((t) => t.trim()).filter(Boolean) ?? null;
+    if (tables?.some((t) => t.length > 300 || /[\u0000-\u001f]/.test(t))) {
+      throw new AppError("BAD_USER_INPUT", "Table names must be at most 300 characters without control characters", { field: "tables" });
+    }
+    if (!isUuid(input.connectionId)) throw new AppError("NOT_FOUND", "Database connection not found");
+    await this.deps.collaborators.requireConnection(ownerId, input.connectionId);
+    return this.start(ownerId, input.sessionId, ScanKind.DATABASE, [], { sampleSize, tables }, input.connectionId);
+  }
+
+  private async start(
+    ownerId: string,
+    sessionId: string,
+    kind: ScanKind,
+    inputs: ScanInputRow[],
+    options: { sampleSize: number; tables: string[] | null } | null,
+    connectionId: string | null,
+  ): Promise<Scan> {
+    const { repo, events, queue, collaborators, limits, log } = this.deps;
+    if (!isUuid(sessionId)) throw new AppError("NOT_FOUND", "Session not found");
+    await collaborators.requireSession(ownerId, sessionId);
+    collaborators.touchSession(ownerId, sessionId);
+
+    let verdict: AdmissionVerdict;
+    try {
+      verdict = await collaborators.admissionVerdict();
+    } catch (err) {
+      log.error({ err }, "capacity verdict failed; refusing the scan");
+      verdict = { allowed: false, retryAfterSeconds: 30, reason: "capacity monitor unavailable" };
+    }
+    if (!verdict.allowed) {
+      throw new AppError("CAPACITY_EXCEEDED", `The server is at capacity (${verdict.reason}); retry later`, {
+        retryAfterSeconds: verdict.retryAfterSeconds,
+      });
+    }
+
+    const result = await repo.admit({
+      ownerId,
+      sessionId,
+      kind,
+      inputs,
+      options,
+      connectionId,
+      limits: { perUser: limits.perUser, maxConcurrent: limits.maxConcurrent, maxQueued: limits.maxQueued },
+    });
+    if (!result.ok) {
+      if (result.reason === "USER_LIMIT") {
+        throw new AppError("SCAN_LIMIT_REACHED", `At most ${limits.perUser} scans per user may be queued or running (MAX_SCANS_PER_USER)`, {
+          limit: limits.perUser,
+        });
+      }
+      throw new AppError("CAPACITY_EXCEEDED", `The scan queue is full (${limits.maxQueued} waiting, MAX_QUEUED_SCANS); retry later`, {
+        retryAfterSeconds: 30,
+      });
+    }
+    const scan = result.scan;
+    const positions = await repo.queuePositions([scan.id]);
+    await events.publish(scan, positions.get(scan.id) ?? null);
+    try {
+      await queue.enqueue(scan.id);
+    } catch (err) {
+      // The scan is safe in PostgreSQL; the maintenance job enqueues it when the queue is back.
+      log.warn({ scanId: scan.id, err: (err as Error).message }, "scan queued in PostgreSQL only; the queue backend is unreachable");
+    }
+    return scan;
+  }
+
+  /** Ends a QUEUED or RUNNING scan as CANCELLED; a finished scan is returned unchanged. */
+  async cancel(ownerId: string, id: string): Promise<Scan> {
+    const { repo, events, queue } = this.deps;
+    const result = await repo.cancelOwned(ownerId, id);
+    if (!result) throw new AppError("NOT_FOUND", "Scan not found");
+    const { scan, previous } = result;
+    if (previous === ScanStatus.QUEUED || previous === ScanStatus.RUNNING) {
+      await events.publish(scan);
+      if (previous === ScanStatus.RUNNING) await events.broadcastCancel(scan.id);
+      const moved = await repo.advanceQueue({ createdAt: scan.createdAt, id: scan.id });
+      await events.publishMany(moved.map((m) => ({ scan: m.scan, position: m.position })));
+      queue.wake();
+    }
+    return scan;
+  }
+
+  /** Session close and expiry: cancel what runs in those sessions before their rows go. */
+  async cancelInSessions(ownerId: string | null, sessionIds: string[]): Promise<void> {
+    const { repo, events, queue } = this.deps;
+    const cancelled = await repo.cancelInSessions(ownerId, sessionIds);
+    for (const scan of cancelled) {
+      await events.publish(scan);
+      await events.broadcastCancel(scan.id);
+    }
+    if (cancelled.length > 0) queue.wake();
+  }
+
+  private decodeDocuments(docs: DocumentInput[], field: string, isCode: boolean): ScanInputRow[] {
+    const { limits } = this.deps;
+    if (docs.length === 0) throw new AppError("BAD_USER_INPUT", `${field} must not be empty`, { field });
+    if (docs.length > limits.maxDocuments) {
+      throw new AppError("BAD_USER_INPUT", `At most ${limits.maxDocuments} ${field} per scan (MAX_DOCUMENTS_PER_SCAN)`, { field, limit: "MAX_DOCUMENTS_PER_SCAN" });
+    }
+    let total = 0;
+    return docs.map((doc, i) => {
+      const at = `${field}[${i}]`;
+      const name = doc.name?.trim() ?? "";
+      if (!name || name.length > CODE_PATH_MAX || /[\u0000-\u001f]/.test(name)) {
+        throw new AppError("BAD_USER_INPUT", `${at}.name must be 1-${CODE_PATH_MAX} characters without control characters`, { field: `${at}.name` });
+      }
+      if (isCode && (name.startsWith("/") || /^[A-Za-z]:/.test(name) || name.split(/[\\/]/).includes(".."))) {
+        throw new AppError("BAD_USER_INPUT", `${at}.name must be a relative path without ".."`, { field: `${at}.name` });
+      }
+      const hasText = doc.text !== null && doc.text !== undefined;
+      const hasBase64 = doc.base64 !== null && doc.base64 !== undefined;
+      if (hasText === hasBase64) {
+        throw new AppError("BAD_USER_INPUT", `${at} needs exactly one of text or base64`, { field: at });
+      }
+      let content: Uint8Array;
+      if (hasText) {
+        content = Buffer.from(doc.text!, "utf8");
+      } else {
+        const b64 = doc.base64!.replace(/\s+/g, "");
+        if (b64.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(b64)) {
+          throw new AppError("BAD_USER_INPUT", `${at}.base64 is not valid base64`, { field: `${at}.base64` });
+        }
+        content = Buffer.from(b64, "base64");
+      }
+      if (content.byteLength > limits.maxDocumentBytes) {
+        throw new AppError("BAD_USER_INPUT", `${at} is larger than ${limits.maxDocumentBytes} bytes (MAX_DOCUMENT_BYTES)`, { field: at, limit: "MAX_DOCUMENT_BYTES" });
+      }
+      total += content.byteLength;
+      if (total > limits.maxScanBytes) {
+        throw new AppError("BAD_USER_INPUT", `The scan's ${field} exceed ${limits.maxScanBytes} bytes in all (MAX_SCAN_BYTES)`, { field, limit: "MAX_SCAN_BYTES" });
+      }
+      return { name, content };
+    });
+  }
+}

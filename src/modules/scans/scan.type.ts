@@ -1,0 +1,224 @@
+import { Field, Float, ID, Int, ObjectType, registerEnumType } from "type-graphql";
+import { PageInfo } from "../../shared/pagination.js";
+
+export enum ScanKind {
+  DOCUMENT = "DOCUMENT",
+  DATABASE = "DATABASE",
+  CODE = "CODE",
+}
+export enum ScanStatus {
+  QUEUED = "QUEUED",
+  RUNNING = "RUNNING",
+  SUCCEEDED = "SUCCEEDED",
+  FAILED = "FAILED",
+  CANCELLED = "CANCELLED",
+}
+export enum Severity {
+  LOW = "LOW",
+  MEDIUM = "MEDIUM",
+  HIGH = "HIGH",
+  CRITICAL = "CRITICAL",
+}
+export enum FindingType {
+  EMAIL = "EMAIL",
+  PHONE_NUMBER = "PHONE_NUMBER",
+  IBAN = "IBAN",
+  CREDIT_CARD = "CREDIT_CARD",
+  BSN = "BSN",
+  IP_ADDRESS = "IP_ADDRESS",
+  AWS_ACCESS_KEY = "AWS_ACCESS_KEY",
+  PRIVATE_KEY = "PRIVATE_KEY",
+  JWT = "JWT",
+  API_KEY = "API_KEY",
+  PASSWORD = "PASSWORD",
+}
+registerEnumType(ScanKind, { name: "ScanKind" });
+registerEnumType(ScanStatus, { name: "ScanStatus" });
+registerEnumType(Severity, { name: "Severity" });
+registerEnumType(FindingType, { name: "FindingType" });
+
+export const TERMINAL_STATUSES: readonly ScanStatus[] = [ScanStatus.SUCCEEDED, ScanStatus.FAILED, ScanStatus.CANCELLED];
+export const isTerminal = (s: ScanStatus | string): boolean => (TERMINAL_STATUSES as readonly string[]).includes(s);
+
+@ObjectType({ description: "Why a scan FAILED." })
+export class ScanError {
+  @Field(() => String, { description: "Stable machine-readable code, e.g. CONNECTION_FAILED, AUTHENTICATION_FAILED, WORKER_LOST" })
+  code!: string;
+
+  @Field(() => String)
+  message!: string;
+}
+
+/** A scan row as the service returns it (the GraphQL type's source object). */
+@ObjectType()
+export class Scan {
+  @Field(() => ID)
+  id!: string;
+
+  /** Not exposed: used for ownership-scoped field resolvers. */
+  ownerId!: string;
+
+  sessionId!: string;
+
+  @Field(() => ScanKind)
+  kind!: ScanKind;
+
+  @Field(() => ScanStatus)
+  status!: ScanStatus;
+
+  @Field(() => Float, { description: "0.0 .. 1.0" })
+  progress!: number;
+
+  @Field(() => String, { nullable: true, description: 'Human-readable step, e.g. "sampling public.customers"' })
+  stage!: string | null;
+
+  @Field(() => Int)
+  itemsProcessed!: number;
+
+  @Field(() => Int, { nullable: true })
+  itemsTotal!: number | null;
+
+  @Field(() => Int)
+  findingsCount!: number;
+
+  @Field(() => Severity, { nullable: true, description: "Highest severity found, null when none" })
+  riskLevel!: Severity | null;
+
+  @Field(() => Int, { description: "Per-scan event sequence number; grows with every change" })
+  seq!: number;
+
+  errorCode!: string | null;
+  errorMessage!: string | null;
+
+  @Field(() => Date)
+  createdAt!: Date;
+
+  @Field(() => Date, { nullable: true })
+  startedAt!: Date | null;
+
+  @Field(() => Date, { nullable: true })
+  finishedAt!: Date | null;
+}
+
+@ObjectType()
+export class FindingLocation {
+  @Field(() => String, { description: 'Document name, file path, or "schema.table" for databases' })
+  source!: string;
+
+  @Field(() => Int, { nullable: true, description: "1-based, documents and code" })
+  line!: number | null;
+
+  @Field(() => String, { nullable: true })
+  table!: string | null;
+
+  @Field(() => String, { nullable: true })
+  column!: string | null;
+}
+
+@ObjectType()
+export class Finding {
+  @Field(() => ID)
+  id!: string;
+
+  @Field(() => FindingType)
+  type!: FindingType;
+
+  @Field(() => Severity)
+  severity!: Severity;
+
+  @Field(() => Float, { description: "0.0 .. 1.0" })
+  confidence!: number;
+
+  @Field(() => String, { description: "Never the raw value" })
+  maskedValue!: string;
+
+  @Field(() => Int)
+  occurrences!: number;
+
+  @Field(() => Float, { nullable: true, description: "Database scans: share of sampled rows that matched" })
+  matchRatio!: number | null;
+
+  @Field(() => FindingLocation)
+  location!: FindingLocation;
+}
+
+@ObjectType()
+export class ScanEdge {
+  @Field(() => String)
+  cursor!: string;
+
+  @Field(() => Scan)
+  node!: Scan;
+}
+
+@ObjectType()
+export class ScanConnection {
+  @Field(() => [ScanEdge])
+  edges!: ScanEdge[];
+
+  @Field(() => PageInfo)
+  pageInfo!: PageInfo;
+
+  @Field(() => Int)
+  totalCount!: number;
+}
+
+@ObjectType()
+export class FindingEdge {
+  @Field(() => String)
+  cursor!: string;
+
+  @Field(() => Finding)
+  node!: Finding;
+}
+
+@ObjectType()
+export class FindingConnection {
+  @Field(() => [FindingEdge])
+  edges!: FindingEdge[];
+
+  @Field(() => PageInfo)
+  pageInfo!: PageInfo;
+
+  @Field(() => Int)
+  totalCount!: number;
+}
+
+@ObjectType({ description: "One event of a scan's life" })
+export class ScanProgress {
+  @Field(() => ID)
+  scanId!: string;
+
+  @Field(() => ScanStatus)
+  status!: ScanStatus;
+
+  @Field(() => Float)
+  progress!: number;
+
+  @Field(() => String, { nullable: true })
+  stage!: string | null;
+
+  @Field(() => Int)
+  itemsProcessed!: number;
+
+  @Field(() => Int, { nullable: true })
+  itemsTotal!: number | null;
+
+  @Field(() => Int, { nullable: true })
+  queuePosition!: number | null;
+
+  @Field(() => Int)
+  findingsCount!: number;
+
+  @Field(() => Severity, { nullable: true })
+  riskLevel!: Severity | null;
+
+  @Field(() => ScanError, { nullable: true })
+  error!: ScanError | null;
+
+  @Field(() => Int, { description: "Per-scan sequence number: events arrive in increasing order" })
+  seq!: number;
+
+  @Field(() => Date)
+  at!: Date;
+}

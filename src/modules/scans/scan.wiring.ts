@@ -1,0 +1,85 @@
+import { availableParallelism } from "node:os";
+import type { Redis } from "ioredis";
+import type { Config } from "../../config/config.js";
+import { deriveKey, type Keyring } from "../../platform/crypto/secret-box.js";
+import { parseAllowedHosts } from "../../platform/net/host-policy.js";
+import type { Logger } from "../../platform/observability/logger.js";
+import type { PubSub } from "../../platform/pubsub/pubsub.js";
+import { BullMqScanQueue } from "../../platform/queue/bullmq.queue.js";
+import { InProcessScanQueue } from "../../platform/queue/in-process.queue.js";
+import type { ScanQueue } from "../../platform/queue/scan-queue.js";
+import { createRedis } from "../../platform/redis/redis.js";
+import type { ConnectionService } from "../connections/connection.service.js";
+import type { ScanEvents } from "./scan-events.js";
+import { ScanRunner } from "./scan-runner.js";
+import { createDetectionPool } from "./scanners/detection-pool.js";
+import { ScanWorkerHost } from "./scan-worker.js";
+import type { ScanRepo } from "./scan.repo.js";
+
+/** BullMQ when REDIS_URL is set (scans spread over every worker process), else in-process. */
+export async function createScanQueue(config: Config, log: Logger, redis: Redis | null): Promise<ScanQueue> {
+  if (!config.REDIS_URL || !redis) return new InProcessScanQueue();
+  const url = config.REDIS_URL;
+  const queue = new BullMqScanQueue({
+    connection: createRedis(url, "dg-queue", log, { maxRetriesPerRequest: null }),
+    workerConnection: () => createRedis(url, "dg-queue-worker", log, { maxRetriesPerRequest: null }),
+    prefix: config.REDIS_PREFIX,
+    maxConcurrent: config.MAX_CONCURRENT_SCANS,
+    lockDurationMs: config.SCAN_STALL_TIMEOUT,
+    log,
+  });
+  await queue.init();
+  return queue;
+}
+
+/** Starts this process's scan workers (SCAN_WORKERS of them); null when it runs none. */
+export async function startScanWorker(deps: {
+  config: Config;
+  log: Logger;
+  instanceId: string;
+  keyring: Keyring;
+  repo: ScanRepo;
+  events: ScanEvents;
+  queue: ScanQueue;
+  pubsub: PubSub;
+  connections: Pick<ConnectionService, "loadScanTarget">;
+}): Promise<{ host: ScanWorkerHost; stop(graceMs: number): Promise<void> } | null> {
+  const { config, log } = deps;
+  if (config.SCAN_WORKERS === 0) {
+    if (!config.REDIS_URL) log.warn("SCAN_WORKERS=0 without REDIS_URL: no process will run this instance's scans");
+    return null;
+  }
+  // Detection off the event loop: a worker-thread pool shared by this process's scans.
+  const threads = config.DETECTION_THREADS ?? Math.max(1, availableParallelism());
+  const pool = threads > 0 ? createDetectionPool({ threads }) : null;
+  const runner = new ScanRunner({
+    repo: deps.repo,
+    events: deps.events,
+    log: log.child({ module: "scans" }),
+    hashKey: deriveKey(deps.keyring, "finding-hash").toString("hex"),
+    hostPolicy: parseAllowedHosts(config.DATABASE_SCAN_ALLOWED_HOSTS),
+    progressIntervalMs: config.SCAN_PROGRESS_INTERVAL,
+    statementTimeoutMs: config.DATABASE_SCAN_STATEMENT_TIMEOUT,
+    loadDatabaseTarget: (ownerId, connectionId) => deps.connections.loadScanTarget(ownerId, connectionId),
+    ...(pool ? { detect: pool.detect.bind(pool) } : {}),
+  });
+  const host = new ScanWorkerHost(
+    { repo: deps.repo, queue: deps.queue, pubsub: deps.pubsub, events: deps.events, runner, log: log.child({ module: "scan-worker" }) },
+    {
+      workerId: deps.instanceId,
+      concurrency: Math.min(config.SCAN_WORKERS, config.MAX_CONCURRENT_SCANS),
+      maxConcurrent: config.MAX_CONCURRENT_SCANS,
+      maxAttempts: config.SCAN_MAX_ATTEMPTS,
+      stallMs: config.SCAN_STALL_TIMEOUT,
+      heartbeatMs: config.SCAN_HEARTBEAT_INTERVAL,
+    },
+  );
+  await host.start();
+  return {
+    host,
+    async stop(graceMs: number) {
+      await host.stop(graceMs);
+      await pool?.close();
+    },
+  };
+}

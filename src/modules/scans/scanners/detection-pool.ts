@@ -1,0 +1,68 @@
+/**
+ * A piscina pool of detection workers, so scanners can send chunks of text to all cores
+ * without blocking the event loop.
+ *
+ * Worker file: in production the compiled `detection.worker.js` next to this module; when
+ * this module itself runs from `.ts` (vitest, swc-node, tsx) the `.ts` worker is used with
+ * this process's `execArgv` plus `--import tsx`, because vite's transform does not reach
+ * worker threads (TOOLCHAIN.md).
+ */
+import { availableParallelism } from "node:os";
+import { fileURLToPath } from "node:url";
+import { Piscina } from "piscina";
+import type { DetectOptions, Detection } from "../../detection/index.js";
+import type { DetectionTask } from "./detection.worker.js";
+
+export interface DetectionPoolOptions {
+  /** Worker threads. @default os.availableParallelism() */
+  threads?: number;
+  /** Tasks allowed to wait per thread before `detect` rejects. @default Infinity */
+  maxQueue?: number;
+}
+
+export interface DetectionPool {
+  detect(text: string, options: DetectOptions, signal?: AbortSignal): Promise<Detection[]>;
+  /** Stops the workers; idempotent. */
+  close(): Promise<void>;
+  readonly threads: number;
+}
+
+/** Where the worker is and how to start it, for this module's own file type. */
+export function workerSpec(moduleUrl: string = import.meta.url): { filename: string; execArgv: string[] } {
+  const here = fileURLToPath(moduleUrl);
+  if (here.endsWith(".ts")) {
+    const execArgv = [...process.execArgv];
+    const hasLoader = execArgv.some((a, i) => (a === "--import" || a === "--loader" || a === "--require" || a === "-r") && /tsx|swc-node|ts-node/.test(execArgv[i + 1] ?? "")) ||
+      execArgv.some((a) => /^--(?:import|loader|require)=.*(?:tsx|swc-node|ts-node)/.test(a));
+    if (!hasLoader) execArgv.push("--import", "tsx");
+    return { filename: here.replace(/detection-pool\.ts$/, "detection.worker.ts"), execArgv };
+  }
+  return { filename: here.replace(/detection-pool\.js$/, "detection.worker.js"), execArgv: [...process.execArgv] };
+}
+
+export function createDetectionPool(options: DetectionPoolOptions = {}): DetectionPool {
+  const threads = Math.max(1, options.threads ?? availableParallelism());
+  const spec = workerSpec();
+  const piscina = new Piscina<DetectionTask, Detection[]>({
+    filename: spec.filename,
+    execArgv: spec.execArgv,
+    minThreads: threads,
+    maxThreads: threads,
+    maxQueue: options.maxQueue ?? Infinity,
+    // Detection is pure CPU; one task per thread at a time.
+    concurrentTasksPerWorker: 1,
+  });
+  let closing: Promise<void> | null = null;
+  return {
+    threads,
+    detect(text, opts, signal) {
+      // The hash key crosses the thread boundary as a string or a copy of the bytes.
+      const task: DetectionTask = { text, options: { ...opts, hashKey: typeof opts.hashKey === "string" ? opts.hashKey : Uint8Array.from(opts.hashKey) } };
+      return piscina.run(task, signal ? { signal } : {});
+    },
+    close() {
+      closing ??= piscina.destroy();
+      return closing;
+    },
+  };
+}

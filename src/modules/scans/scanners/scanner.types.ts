@@ -1,0 +1,63 @@
+/** Shapes shared by the document, code and database scanners and the scan worker. */
+import type { DetectOptions, Detection, FindingType, Severity } from "../../detection/index.js";
+
+export interface ScanFinding {
+  type: FindingType;
+  severity: Severity;
+  confidence: number;
+  /** Never the raw value. */
+  maskedValue: string;
+  occurrences: number;
+  valueHash?: string;
+  /** Document name, file path, or "schema.table". */
+  source: string;
+  line?: number | null;
+  table?: string | null;
+  column?: string | null;
+  matchRatio?: number | null;
+}
+
+export interface ScanProgressUpdate {
+  itemsProcessed: number;
+  itemsTotal: number | null;
+  stage: string;
+}
+
+/**
+ * The detection function a scanner calls per chunk: the in-thread engine by default, or a
+ * worker pool's `detect` (which returns a promise and takes a signal).
+ */
+export type DetectFn = (text: string, options: DetectOptions, signal?: AbortSignal) => Detection[] | Promise<Detection[]>;
+
+export interface ScanContext {
+  signal: AbortSignal;
+  onProgress: (u: ScanProgressUpdate) => void;
+  /** Key for the findings' value hashes. */
+  hashKey: string;
+  /** @default the engine's synchronous `detect`, in this thread */
+  detect?: DetectFn;
+}
+
+export interface NamedContent {
+  /** Document name, or a file's relative path. */
+  name: string;
+  content: Uint8Array;
+}
+
+export class ScanAbortedError extends Error {
+  constructor(message = "scan aborted") {
+    super(message);
+    this.name = "ScanAbortedError";
+  }
+}
+
+/** Input the scanner cannot read (an unreadable PDF, a corrupt DOCX); `code` is stable. */
+export class ScanInputError extends Error {
+  constructor(
+    public code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = "ScanInputError";
+  }
+}

@@ -1,0 +1,142 @@
+import type { ActivityTracker } from "../viewer/activity.service.js";
+import { AppError, badInput, notFound } from "../../shared/errors.js";
+import type { OpenSessionInput } from "./session.input.js";
+import type { SessionRepo, SessionRow } from "./session.repo.js";
+import type { SessionManagerStats } from "./session.type.js";
+
+/**
+ * Called before sessions are deleted (closeSession, expiry), so running scans in them are
+ * cancelled first. `ownerId` is null when the sessions belong to several owners (expiry).
+ * The composition root wires it to the scans module; it must be idempotent (two callers may
+ * cancel the same scan) and must not throw for sessions that hold no scans.
+ */
+export type BeforeSessionsDelete = (ownerId: string | null, sessionIds: string[]) => Promise<void>;
+
+export const noopBeforeDelete: BeforeSessionsDelete = async () => undefined;
+
+export interface SessionServiceOptions {
+  /** SESSION_TTL in ms: `expiresAt` = last activity + this. */
+  sessionTtlMs: number;
+  /** Live sessions one user may hold. @default 100 */
+  maxSessionsPerUser?: number;
+  /** @default no-op */
+  beforeDelete?: BeforeSessionsDelete;
+}
+
+export const DEFAULT_MAX_SESSIONS_PER_USER = 100;
+export const MAX_SESSION_NAME = 200;
+
+/** Control characters (C0, DEL, C1) and the bidi overrides/isolates that disguise text. */
+const FORBIDDEN_TEXT = /[\p{Cc}\u202A-\u202E\u2066-\u2069]|\p{Cs}/u;
+
+/**
+ * Checks a user-supplied label: trimmed, at most `max` characters, no control characters.
+ * Returns the trimmed text, or null for blank when `optional`. Shared by connections and payments.
+ */
+export function cleanText(value: string | null | undefined, field: string, max: number, optional: true): string | null;
+export function cleanText(value: string | null | undefined, field: string, max: number, optional?: false): string;
+export function cleanText(value: string | null | undefined, field: string, max: number, optional = false): string | null {
+  if (value === null || value === undefined || value.trim() === "") {
+    if (optional) return null;
+    throw badInput(`${field} must not be empty`, field);
+  }
+  if (typeof value !== "string") throw badInput(`${field} must be a string`, field);
+  const text = value.trim();
+  if (FORBIDDEN_TEXT.test(text)) throw badInput(`${field} must not contain control characters`, field);
+  if ([...text].length > max) throw badInput(`${field} must be at most ${max} characters`, field);
+  return text;
+}
+
+export class SessionService {
+  private readonly max: number;
+  private readonly beforeDeleteHook: BeforeSessionsDelete;
+
+  constructor(
+    private readonly repo: SessionRepo,
+    private readonly activity: ActivityTracker,
+    private readonly options: SessionServiceOptions,
+  ) {
+    this.max = options.maxSessionsPerUser ?? DEFAULT_MAX_SESSIONS_PER_USER;
+    this.beforeDeleteHook = options.beforeDelete ?? noopBeforeDelete;
+  }
+
+  get sessionTtlMs(): number {
+    return this.options.sessionTtlMs;
+  }
+
+  /** The hook closeSession and the expiry job call before deleting (the job takes it from here). */
+  get beforeDelete(): BeforeSessionsDelete {
+    return this.beforeDeleteHook;
+  }
+
+  async open(ownerId: string, input: OpenSessionInput | null | undefined): Promise<SessionRow> {
+    const name = cleanText(input?.name, "name", MAX_SESSION_NAME, true);
+    const created = await this.repo.createWithinLimit(ownerId, { name, ttlMs: this.options.sessionTtlMs, max: this.max });
+    if (created === "LIMIT") {
+      throw new AppError("BAD_USER_INPUT", `You already hold the maximum of ${this.max} open sessions; close one first`, {
+        field: "sessions",
+        limit: this.max,
+      });
+    }
+    this.activity.touchUser(ownerId);
+    return created;
+  }
+
+  list(ownerId: string): Promise<SessionRow[]> {
+    return this.repo.listOwned(ownerId);
+  }
+
+  /** The owner's session or null: unknown and foreign ids answer the same. Counts as activity. */
+  async get(ownerId: string, id: string): Promise<SessionRow | null> {
+    const row = await this.repo.findOwned(ownerId, id);
+    if (row) this.touch(ownerId, row.id);
+    return row;
+  }
+
+  /** Batched lookup for the per-request DataLoader: rows in any order, foreign ids absent. */
+  findManyOwned(ownerId: string, ids: readonly string[]): Promise<SessionRow[]> {
+    return this.repo.findManyOwned(ownerId, ids);
+  }
+
+  /**
+   * The owner's live session, or NOT_FOUND (naming `field`) for unknown, expired and foreign
+   * ids alike. Marks the session active: call it from every operation that works inside a
+   * session (other modules too: scans, connections, payments).
+   */
+  async requireOwned(ownerId: string, id: string, field = "sessionId"): Promise<SessionRow> {
+    const row = await this.repo.findOwned(ownerId, id);
+    if (!row) throw new AppError("NOT_FOUND", "Session not found", { field });
+    this.touch(ownerId, row.id);
+    return row;
+  }
+
+  /**
+   * Marks activity in a session the caller already proved is theirs (for example through the
+   * `sessions` DataLoader). Throttled: in memory, flushed by the ActivityTracker in one batch.
+   */
+  touch(ownerId: string, sessionId: string): void {
+    this.activity.touchSession(ownerId, sessionId);
+  }
+
+  /** Deletes the session and everything in it at once, after cancelling its running scans. */
+  async close(ownerId: string, id: string): Promise<true> {
+    const row = await this.repo.findOwned(ownerId, id);
+    if (!row) throw notFound("Session");
+    await this.beforeDeleteHook(ownerId, [row.id]);
+    if (!(await this.repo.deleteOwned(ownerId, row.id))) throw notFound("Session");
+    return true;
+  }
+
+  async stats(): Promise<SessionManagerStats> {
+    const [s, activeUsers, last] = await Promise.all([this.repo.stats(), this.activity.activeUsers(), this.repo.lastCleanupRun()]);
+    return {
+      sessions: s.sessions,
+      activeUsers,
+      rowsHeld: s.rows,
+      oldestSessionCreatedAt: s.oldestSessionCreatedAt,
+      expiredPending: s.expiredPending,
+      lastCleanup: last ? { ...last } : null,
+      sessionTtlMs: this.options.sessionTtlMs,
+    };
+  }
+}

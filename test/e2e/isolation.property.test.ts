@@ -1,0 +1,280 @@
+/**
+ * Model-based isolation test (fast-check `fc.commands` + `fc.asyncModelRun`): several users
+ * drive random sequences of every session, connection and payment operation against a real
+ * server over HTTP, often with ids taken from other users' responses (and from earlier runs,
+ * and ids of the wrong kind, and ids that never existed). After every step:
+ *  - the response matches what the model predicts (another user's id answers exactly like an
+ *    unknown one: null or NOT_FOUND);
+ *  - no response to one user carries another user's id or marker;
+ *  - the database holds exactly the model's rows for this run's users.
+ *
+ * Adding an operation: write one `Op` below (arbitrary → check/run) and add it to `OPS`.
+ */
+import { randomBytes, randomUUID } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import fc from "fast-check";
+import pg from "pg";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import {
+  CloseSessionDocument,
+  DatabaseConnectionsDocument,
+  DeleteDatabaseConnectionDocument,
+  GetSessionDocument,
+  OpenSessionDocument,
+  PaymentsDocument,
+  RecordPaymentDocument,
+  SaveDatabaseConnectionDocument,
+  SessionsDocument,
+  TestDatabaseConnectionDocument,
+} from "../generated/graphql.js";
+import { createTestDatabase, type TestDatabase } from "../support/database.js";
+import { request, type GraphQLResponse } from "../support/graphql-client.js";
+import { startServerProcess, type ServerProcess } from "../support/server-process.js";
+
+const RUNS = Number(process.env.ISOLATION_RUNS ?? 40);
+const USERS = 3;
+
+let db: TestDatabase;
+let server: ServerProcess;
+let sql: pg.Client;
+let dataDir: string;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  dataDir = await mkdtemp(path.join(os.tmpdir(), "dg-isolation-"));
+  server = await startServerProcess({ DATABASE_URL: db.url, DATA_DIR: dataDir, ENCRYPTION_KEY: randomBytes(32).toString("base64") });
+  sql = new pg.Client({ connectionString: db.url });
+  await sql.connect();
+}, 90_000);
+
+afterAll(async () => {
+  await sql?.end();
+  await server?.stop();
+  await db?.drop();
+  if (dataDir) await rm(dataDir, { recursive: true, force: true });
+});
+
+// ------------------------------------------------------------------------------------------
+// Model
+
+interface Owned {
+  owner: string;
+  sessionId: string;
+  label: string;
+}
+interface Model {
+  users: string[];
+  sessions: Map<string, { owner: string; name: string }>;
+  connections: Map<string, Owned>;
+  payments: Map<string, Owned>;
+  /** Every id any response carried in this run, plus decoys: what a curious user would try. */
+  pool: string[];
+}
+interface Real {
+  tokens: Map<string, string>;
+}
+
+/** Ids seen in earlier runs (rows of users who are not in this run): still in the database. */
+const earlierIds = new Set<string>();
+
+const ownerOf = (m: Model, id: string): string | undefined =>
+  m.sessions.get(id)?.owner ?? m.connections.get(id)?.owner ?? m.payments.get(id)?.owner;
+
+function pick(m: Model, n: number): string {
+  const all = [...m.pool, ...earlierIds];
+  return all.length === 0 ? randomUUID() : all[n % all.length]!;
+}
+
+function remember(m: Model, id: string): void {
+  if (!m.pool.includes(id)) m.pool.push(id);
+}
+
+/** A response to `user` must not mention another user's marker or any id that is not theirs. */
+function expectNoLeak(m: Model, user: string, res: GraphQLResponse<unknown>): void {
+  const text = JSON.stringify(res);
+  for (const other of m.users) if (other !== user) expect(text, `response to ${user} names ${other}`).not.toContain(other);
+  const foreign = [
+    ...[...m.sessions].filter(([, v]) => v.owner !== user).map(([id]) => id),
+    ...[...m.connections].filter(([, v]) => v.owner !== user).map(([id]) => id),
+    ...[...m.payments].filter(([, v]) => v.owner !== user).map(([id]) => id),
+    ...earlierIds,
+  ];
+  for (const id of foreign) expect(text, `response to ${user} carries foreign id ${id}`).not.toContain(id);
+}
+
+const code = (res: GraphQLResponse<unknown>) => res.errors?.[0]?.extensions?.code;
+
+/** The database holds exactly the model's rows for this run's users. */
+async function expectDatabaseMatches(m: Model): Promise<void> {
+  const owners = m.users;
+  const s = await sql.query<{ id: string; ownerId: string; name: string }>(`select id, "ownerId", name from "Session" where "ownerId" = any($1)`, [owners]);
+  const c = await sql.query<{ id: string; ownerId: string; sessionId: string; name: string }>(
+    `select id, "ownerId", "sessionId", name from "DatabaseConnection" where "ownerId" = any($1)`, [owners]);
+  const p = await sql.query<{ id: string; ownerId: string; sessionId: string; reference: string }>(
+    `select id, "ownerId", "sessionId", reference from "PaymentRecord" where "ownerId" = any($1)`, [owners]);
+  const sortBy = <T extends { id: string }>(xs: T[]) => [...xs].sort((a, b) => a.id.localeCompare(b.id));
+  expect(sortBy(s.rows)).toEqual(sortBy([...m.sessions].map(([id, v]) => ({ id, ownerId: v.owner, name: v.name }))));
+  expect(sortBy(c.rows)).toEqual(sortBy([...m.connections].map(([id, v]) => ({ id, ownerId: v.owner, sessionId: v.sessionId, name: v.label }))));
+  expect(sortBy(p.rows)).toEqual(sortBy([...m.payments].map(([id, v]) => ({ id, ownerId: v.owner, sessionId: v.sessionId, reference: v.label }))));
+}
+
+// ------------------------------------------------------------------------------------------
+// Operations
+
+type Cmd = fc.AsyncCommand<Model, Real, true>;
+
+/** One operation: `act` sends the request, checks it against the model and updates the model. */
+function op<P>(name: string, params: fc.Arbitrary<P>, act: (m: Model, r: Real, user: string, p: P) => Promise<void>): fc.Arbitrary<Cmd> {
+  return fc.tuple(fc.nat(USERS - 1), params).map(
+    ([u, p]) =>
+      ({
+        check: () => true,
+        async run(m: Model, r: Real) {
+          const user = m.users[u]!;
+          await act(m, r, user, p);
+          await expectDatabaseMatches(m);
+        },
+        toString: () => `${name}(u${u}, ${JSON.stringify(p)})`,
+      }) satisfies Cmd,
+  );
+}
+
+const call = async <T>(m: Model, r: Real, user: string, doc: Parameters<typeof request>[1], vars: Record<string, unknown>) => {
+  const res = (await request(server.url, doc as never, vars as never, r.tokens.get(user))) as GraphQLResponse<T>;
+  expectNoLeak(m, user, res);
+  return res;
+};
+
+const OPS: Array<fc.Arbitrary<Cmd>> = [
+  op("openSession", fc.nat(999), async (m, r, user, n) => {
+    const name = `${user}-s${n}`;
+    const res = await call<{ openSession: { id: string; name: string } }>(m, r, user, OpenSessionDocument, { input: { name } });
+    expect(res.errors).toBeUndefined();
+    const s = res.data!.openSession;
+    expect(s.name).toBe(name);
+    m.sessions.set(s.id, { owner: user, name });
+    remember(m, s.id);
+  }),
+
+  op("closeSession", fc.nat(), async (m, r, user, n) => {
+    const id = pick(m, n);
+    const res = await call(m, r, user, CloseSessionDocument, { id });
+    if (m.sessions.get(id)?.owner === user) {
+      expect(res.data).toEqual({ closeSession: true });
+      m.sessions.delete(id);
+      for (const map of [m.connections, m.payments]) for (const [k, v] of map) if (v.sessionId === id) map.delete(k);
+    } else {
+      expect(code(res)).toBe("NOT_FOUND");
+    }
+  }),
+
+  op("sessions", fc.constant(null), async (m, r, user) => {
+    const res = await call<{ sessions: Array<{ id: string; name: string }> }>(m, r, user, SessionsDocument, {});
+    const mine = [...m.sessions].filter(([, v]) => v.owner === user).map(([id, v]) => ({ id, name: v.name }));
+    expect(res.data!.sessions.map(({ id, name }) => ({ id, name })).sort((a, b) => a.id.localeCompare(b.id))).toEqual(
+      mine.sort((a, b) => a.id.localeCompare(b.id)),
+    );
+  }),
+
+  op("session", fc.nat(), async (m, r, user, n) => {
+    const id = pick(m, n);
+    const res = await call<{ session: { id: string; name: string } | null }>(m, r, user, GetSessionDocument, { id });
+    const s = m.sessions.get(id);
+    if (s?.owner === user) expect(res.data!.session).toMatchObject({ id, name: s.name });
+    else expect(res.data).toEqual({ session: null });
+  }),
+
+  op("saveDatabaseConnection", fc.tuple(fc.nat(), fc.nat(999), fc.boolean()), async (m, r, user, [n, k, valid]) => {
+    const sessionId = pick(m, n);
+    const name = `${user}-c${k}`;
+    const input = { sessionId, name, engine: "POSTGRESQL", host: "127.0.0.1", port: valid ? 1 : 0, database: "crm", user: "reader", password: `secret-${user}` };
+    const res = await call<{ saveDatabaseConnection: { id: string; name: string } }>(m, r, user, SaveDatabaseConnectionDocument, { input });
+    expect(JSON.stringify(res)).not.toContain(`secret-${user}`);
+    if (!valid) return void expect(code(res)).toBe("BAD_USER_INPUT");
+    if (m.sessions.get(sessionId)?.owner !== user) return void expect(code(res)).toBe("NOT_FOUND");
+    expect(res.errors).toBeUndefined();
+    const c = res.data!.saveDatabaseConnection;
+    m.connections.set(c.id, { owner: user, sessionId, label: name });
+    remember(m, c.id);
+  }),
+
+  op("databaseConnections", fc.nat(), async (m, r, user, n) => {
+    const sessionId = pick(m, n);
+    const res = await call<{ databaseConnections: Array<{ id: string }> }>(m, r, user, DatabaseConnectionsDocument, { sessionId });
+    if (m.sessions.get(sessionId)?.owner !== user) return void expect(code(res)).toBe("NOT_FOUND");
+    const want = [...m.connections].filter(([, v]) => v.sessionId === sessionId).map(([id]) => id).sort();
+    expect(res.data!.databaseConnections.map((c) => c.id).sort()).toEqual(want);
+  }),
+
+  op("deleteDatabaseConnection", fc.nat(), async (m, r, user, n) => {
+    const id = pick(m, n);
+    const res = await call(m, r, user, DeleteDatabaseConnectionDocument, { id });
+    if (m.connections.get(id)?.owner === user) {
+      expect(res.data).toEqual({ deleteDatabaseConnection: true });
+      m.connections.delete(id);
+    } else {
+      expect(code(res)).toBe("NOT_FOUND");
+    }
+  }),
+
+  op("testDatabaseConnection", fc.nat(), async (m, r, user, n) => {
+    const id = pick(m, n);
+    const res = await call<{ testDatabaseConnection: { ok: boolean; code: string | null } }>(m, r, user, TestDatabaseConnectionDocument, { id });
+    if (m.connections.get(id)?.owner === user) {
+      expect(res.data!.testDatabaseConnection).toMatchObject({ ok: false, code: "CONNECTION_FAILED" }); // port 1 refuses
+    } else {
+      expect(code(res)).toBe("NOT_FOUND");
+    }
+  }),
+
+  op("recordPayment", fc.tuple(fc.nat(), fc.nat(999), fc.constantFrom("ok", "card", "currency")), async (m, r, user, [n, k, kind]) => {
+    const sessionId = pick(m, n);
+    const reference = kind === "card" ? `${user} 4111 1111 1111 1111` : `${user}-p${k}`;
+    const input = { sessionId, provider: "mollie", reference, amountCents: 100 + k, currency: kind === "currency" ? "XXY" : "eur", status: "paid" };
+    const res = await call<{ recordPayment: { id: string } }>(m, r, user, RecordPaymentDocument, { input });
+    if (kind !== "ok") return void expect(code(res)).toBe("BAD_USER_INPUT");
+    if (m.sessions.get(sessionId)?.owner !== user) return void expect(code(res)).toBe("NOT_FOUND");
+    expect(res.errors).toBeUndefined();
+    m.payments.set(res.data!.recordPayment.id, { owner: user, sessionId, label: reference });
+    remember(m, res.data!.recordPayment.id);
+  }),
+
+  op("payments", fc.nat(), async (m, r, user, n) => {
+    const sessionId = pick(m, n);
+    const res = await call<{ payments: Array<{ id: string; reference: string }> }>(m, r, user, PaymentsDocument, { sessionId });
+    if (m.sessions.get(sessionId)?.owner !== user) return void expect(code(res)).toBe("NOT_FOUND");
+    const want = [...m.payments].filter(([, v]) => v.sessionId === sessionId).map(([id, v]) => ({ id, reference: v.label }));
+    expect(res.data!.payments.map(({ id, reference }) => ({ id, reference })).sort((a, b) => a.id.localeCompare(b.id))).toEqual(
+      want.sort((a, b) => a.id.localeCompare(b.id)),
+    );
+  }),
+];
+
+// Opening sessions is weighted up so that the other operations have something to work on.
+const commands = fc.commands([OPS[0]!, OPS[0]!, ...OPS, OPS[4]!, OPS[8]!], { maxCommands: 30 });
+
+it(
+  `no user ever sees or changes another user's data (${RUNS} runs)`,
+  async () => {
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(commands, async (cmds) => {
+        const tag = `${(run++).toString(36)}${randomBytes(3).toString("hex")}`;
+        const users = Array.from({ length: USERS }, (_, i) => `user${i}x${tag}`);
+        const model: Model = { users, sessions: new Map(), connections: new Map(), payments: new Map(), pool: [randomUUID(), "not-a-uuid"] };
+        const tokens = new Map(await Promise.all(users.map(async (u) => [u, await server.token(u)] as const)));
+        try {
+          await fc.asyncModelRun(() => ({ model, real: { tokens } }), cmds);
+        } finally {
+          for (const id of [...model.sessions.keys(), ...model.connections.keys(), ...model.payments.keys()]) earlierIds.add(id);
+          // Keep the "earlier ids" pool small so leak checks stay cheap.
+          while (earlierIds.size > 60) earlierIds.delete(earlierIds.values().next().value!);
+        }
+      }),
+      { numRuns: RUNS, endOnFailure: true },
+    );
+  },
+  120_000,
+);

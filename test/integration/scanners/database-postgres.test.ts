@@ -1,0 +1,454 @@
+import { randomBytes } from "node:crypto";
+import net from "node:net";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { parseAllowedHosts } from "../../../src/platform/net/host-policy.js";
+import {
+  DatabaseScanError,
+  quotePgIdent,
+  scanDatabase,
+  testDatabaseConnection,
+  type DatabaseScanOptions,
+  type DatabaseTarget,
+  type SkippedTable,
+} from "../../../src/modules/scans/scanners/database.scanner.js";
+import {
+  ScanAbortedError,
+  type ScanFinding,
+  type ScanProgressUpdate,
+} from "../../../src/modules/scans/scanners/scanner.types.js";
+
+// Real PostgreSQL (no mocks): PG_HOST/PG_PORT/PG_USER override the local defaults.
+const HOST = process.env.PG_HOST ?? "127.0.0.1";
+const PORT = Number(process.env.PG_PORT ?? 5432);
+const ADMIN_USER = process.env.PG_USER ?? "postgres";
+const ADMIN_PASSWORD = process.env.PG_PASSWORD ?? "";
+const RUN = `${process.pid}_${randomBytes(4).toString("hex")}`;
+const DB = `dg_scan_${RUN}`;
+const NOSELECT_ROLE = `dg_noselect_${RUN}`;
+const PARTIAL_ROLE = `dg_partial_${RUN}`;
+const NOLOGIN_ROLE = `dg_nologin_${RUN}`;
+
+const policy = parseAllowedHosts(undefined);
+const target = (over: Partial<DatabaseTarget> = {}): DatabaseTarget => ({
+  engine: "POSTGRESQL",
+  host: HOST,
+  port: PORT,
+  database: DB,
+  user: ADMIN_USER,
+  password: ADMIN_PASSWORD,
+  ssl: false,
+  ...over,
+});
+
+function ctx(signal: AbortSignal = new AbortController().signal) {
+  const progress: ScanProgressUpdate[] = [];
+  return { progress, ctx: { signal, hashKey: "test-hash-key", onProgress: (u: ScanProgressUpdate) => progress.push(u) } };
+}
+
+function scan(options: Partial<DatabaseScanOptions> = {}, over: Partial<DatabaseTarget> = {}, signal?: AbortSignal) {
+  const c = ctx(signal);
+  const skipped: SkippedTable[] = [];
+  const promise = scanDatabase(target(over), { sampleSize: 100, hostPolicy: policy, onTableSkipped: (s) => skipped.push(s), ...options }, c.ctx);
+  return { promise, progress: c.progress, skipped };
+}
+
+async function expectScanError(promise: Promise<unknown>, code: string): Promise<DatabaseScanError> {
+  const error = await promise.then(
+    () => null,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(DatabaseScanError);
+  expect((error as DatabaseScanError).code).toBe(code);
+  return error as DatabaseScanError;
+}
+
+/** 9-digit numbers that pass (or fail) the BSN 11-check. */
+function bsns(valid: boolean, count: number): string[] {
+  const out: string[] = [];
+  for (let n = 111_111_111; out.length < count; n += 7_919) {
+    const d = String(n);
+    let sum = 0;
+    for (let i = 0; i < 8; i++) sum += Number(d[i]) * (9 - i);
+    sum -= Number(d[8]);
+    if ((sum % 11 === 0) === valid) out.push(d);
+  }
+  return out;
+}
+
+/** The first number from `n` on that fails the Luhn check (a card-shaped decoy). */
+function luhnInvalid(n: bigint): string {
+  for (;; n++) {
+    const d = String(n);
+    let sum = 0;
+    for (let i = 0; i < d.length; i++) {
+      let x = Number(d[d.length - 1 - i]);
+      if (i % 2 === 1) x = x * 2 > 9 ? x * 2 - 9 : x * 2;
+      sum += x;
+    }
+    if (sum % 10 !== 0) return d;
+  }
+}
+
+const ODD_SCHEMA = 'Odd "Schema" ü';
+const INJECTION_TABLE = 'x"; DROP TABLE public.customers; --';
+const LONG_TABLE = "klanten_ü" + "k".repeat(63 - Buffer.byteLength("klanten_ü")); // 63 bytes: NAMEDATALEN - 1
+const LONG_COLUMN = "e-mail adres " + "ü".repeat(25); // 13 + 50 = 63 bytes
+const QUOTED_COLUMN = 'e"mail"';
+
+let admin: pg.Client; // on the scan database
+let server: pg.Client; // on the maintenance database
+const validBsns = bsns(true, 40);
+const invalidBsns = bsns(false, 40);
+
+beforeAll(async () => {
+  server = new pg.Client({ host: HOST, port: PORT, user: ADMIN_USER, password: ADMIN_PASSWORD, database: "test" });
+  await server.connect().catch((error: Error) => {
+    throw new Error(`PostgreSQL is not reachable at ${HOST}:${PORT} (${error.message}): these tests need a real server`);
+  });
+  await server.query(`CREATE DATABASE ${quotePgIdent(DB)}`);
+  admin = new pg.Client({ host: HOST, port: PORT, user: ADMIN_USER, password: ADMIN_PASSWORD, database: DB });
+  await admin.connect();
+  const q = (sql: string, values?: unknown[]) => admin.query(sql, values);
+  await q(`CREATE TABLE public.customers (
+    id serial PRIMARY KEY, email text, bsn text, iban text, creditcard text, telefoon text, opmerking text)`);
+  for (let i = 0; i < 40; i++) {
+    await q(`INSERT INTO public.customers (email, bsn, iban, creditcard, telefoon, opmerking) VALUES ($1, $2, $3, $4, $5, $6)`, [
+      `klant${i}@example.com`,
+      validBsns[i],
+      "NL91ABNA0417164300",
+      i % 2 === 0 ? "4111111111111111" : "5555555555554444",
+      "+31612345678",
+      i % 4 === 0 ? `bel +31612345678 of mail info${i}@example.org` : "geen bijzonderheden",
+    ]);
+  }
+  // Decoys: look numeric and PII-shaped, are not.
+  await q(`CREATE TABLE public.orders (
+    id serial PRIMARY KEY, order_number text, ref_number text, version text, amount numeric(12,2), big bigint, sku text)`);
+  for (let i = 0; i < 40; i++) {
+    await q(`INSERT INTO public.orders (order_number, ref_number, version, amount, big, sku) VALUES ($1, $2, $3, $4, $5, $6)`, [
+      `ORD-2024-${String(100000 + i)}`,
+      invalidBsns[i],
+      `1.${i}.3`,
+      1234.56 + i,
+      luhnInvalid(4111111111111112n + BigInt(i * 10)),
+      `SKU-${i}-XL`,
+    ]);
+  }
+  await q(`CREATE TABLE public.empty_table (id int, email text)`);
+  await q(`CREATE TABLE public.typed (id int, bsn_number bigint, raw bytea, big_text text, late_text text, flag boolean, pos point)`);
+  await q(`INSERT INTO public.typed VALUES (1, $1, convert_to('contact: bytea@example.com', 'UTF8'), $2, $3, true, point(1,2))`, [
+    validBsns[0],
+    "bigcell@example.com " + "x".repeat(200_000),
+    "x".repeat(100_000) + " hidden@example.com",
+  ]);
+  await q(`CREATE SCHEMA ${quotePgIdent(ODD_SCHEMA)}`);
+  await q(`CREATE TABLE ${quotePgIdent(ODD_SCHEMA)}.${quotePgIdent(LONG_TABLE)} (
+    ${quotePgIdent(LONG_COLUMN)} text, ${quotePgIdent(QUOTED_COLUMN)} text, "with space" text)`);
+  await q(`INSERT INTO ${quotePgIdent(ODD_SCHEMA)}.${quotePgIdent(LONG_TABLE)} VALUES ('a@example.nl', 'b@example.nl', 'NL91ABNA0417164300')`);
+  await q(`CREATE TABLE public.${quotePgIdent(INJECTION_TABLE)} (${quotePgIdent('") FROM pg_class; --')} text)`);
+  await q(`INSERT INTO public.${quotePgIdent(INJECTION_TABLE)} VALUES ('inj@example.com')`);
+  await q(`CREATE TABLE public.locked_table (id int, email text)`);
+  await q(`INSERT INTO public.locked_table VALUES (1, 'locked@example.com')`);
+  await q(`CREATE VIEW public.customer_view AS SELECT email FROM public.customers`);
+
+  await server.query(`CREATE ROLE ${quotePgIdent(NOSELECT_ROLE)} LOGIN`);
+  await server.query(`CREATE ROLE ${quotePgIdent(PARTIAL_ROLE)} LOGIN`);
+  await server.query(`CREATE ROLE ${quotePgIdent(NOLOGIN_ROLE)} NOLOGIN`);
+  await q(`REVOKE ALL ON ALL TABLES IN SCHEMA public FROM PUBLIC`);
+  await q(`GRANT SELECT (id, email) ON public.customers TO ${quotePgIdent(PARTIAL_ROLE)}`);
+  await q(`GRANT SELECT ON public.orders TO ${quotePgIdent(PARTIAL_ROLE)}`);
+});
+
+afterAll(async () => {
+  await admin?.end().catch(() => undefined);
+  if (server) {
+    await server.query(`DROP DATABASE IF EXISTS ${quotePgIdent(DB)} WITH (FORCE)`);
+    for (const role of [NOSELECT_ROLE, PARTIAL_ROLE, NOLOGIN_ROLE]) {
+      await server.query(`DROP ROLE IF EXISTS ${quotePgIdent(role)}`);
+    }
+    await server.end();
+  }
+});
+
+const by = (findings: ScanFinding[], table: string, column: string) =>
+  findings.filter((f) => f.table === table && f.column === column);
+
+describe("scanDatabase on PostgreSQL", () => {
+  let findings: ScanFinding[];
+  let progress: ScanProgressUpdate[];
+
+  beforeAll(async () => {
+    const run = scan();
+    findings = await run.promise;
+    progress = run.progress;
+    expect(run.skipped).toEqual([]);
+  });
+
+  it("finds each PII type once per column, with occurrences and match ratio", () => {
+    const expectOne = (column: string, type: string) => {
+      const found = by(findings, "customers", column);
+      expect(found.map((f) => f.type)).toContain(type);
+      const f = found.find((x) => x.type === type)!;
+      expect(found.filter((x) => x.type === type)).toHaveLength(1);
+      expect(f).toMatchObject({ source: "public.customers", table: "customers", column, occurrences: 40, matchRatio: 1 });
+      expect(f.confidence).toBeGreaterThan(0);
+      expect(f.confidence).toBeLessThanOrEqual(1);
+      return f;
+    };
+    const email = expectOne("email", "EMAIL");
+    expect(email.maskedValue).not.toMatch(/^klant\d+@example\.com$/);
+    expect(expectOne("bsn", "BSN").maskedValue).not.toMatch(/^\d{9}$/);
+    expect(expectOne("iban", "IBAN").maskedValue).not.toContain("0417164300");
+    expect(expectOne("creditcard", "CREDIT_CARD").maskedValue).not.toMatch(/^\d{16}$/);
+    expectOne("telefoon", "PHONE_NUMBER");
+  });
+
+  it("reports the share of sampled rows that matched", () => {
+    const note = by(findings, "customers", "opmerking");
+    const email = note.find((f) => f.type === "EMAIL");
+    expect(email).toMatchObject({ occurrences: 10, matchRatio: 0.25 });
+  });
+
+  it("reports nothing for decoy columns, empty tables and views", () => {
+    expect(findings.filter((f) => f.table === "orders")).toEqual([]);
+    expect(findings.filter((f) => f.table === "empty_table")).toEqual([]);
+    expect(findings.filter((f) => f.table === "customer_view")).toEqual([]);
+  });
+
+  it("casts every type on the server, scans bytea as text, truncates big cells", () => {
+    const typed = findings.filter((f) => f.table === "typed");
+    expect(by(typed, "typed", "bsn_number").map((f) => f.type)).toContain("BSN");
+    expect(by(typed, "typed", "raw").map((f) => f.type)).toContain("EMAIL");
+    expect(by(typed, "typed", "big_text").map((f) => f.type)).toContain("EMAIL"); // at the start
+    expect(by(typed, "typed", "late_text")).toEqual([]); // beyond maxCellBytes (64 KiB)
+  });
+
+  it("quotes odd identifiers: quotes, spaces, unicode, 63-byte names, injection attempts", async () => {
+    const odd = findings.filter((f) => f.table === LONG_TABLE);
+    expect(odd.map((f) => [f.source, f.column, f.type]).sort()).toEqual(
+      [
+        [`${ODD_SCHEMA}.${LONG_TABLE}`, LONG_COLUMN, "EMAIL"],
+        [`${ODD_SCHEMA}.${LONG_TABLE}`, QUOTED_COLUMN, "EMAIL"],
+        [`${ODD_SCHEMA}.${LONG_TABLE}`, "with space", "IBAN"],
+      ].sort(),
+    );
+    expect(by(findings, INJECTION_TABLE, '") FROM pg_class; --').map((f) => f.type)).toEqual(["EMAIL"]);
+    const { rows } = await admin.query("SELECT count(*)::int AS n FROM public.customers");
+    expect(rows[0].n).toBe(40);
+  });
+
+  it("reports progress per table", () => {
+    const total = progress.find((p) => p.itemsTotal !== null)!.itemsTotal;
+    expect(total).toBe(7); // public: customers, empty_table, injection, locked_table, orders, typed; plus the odd schema
+    expect(progress.map((p) => p.stage)).toContain("sampling public.customers");
+    expect(progress.at(-1)).toMatchObject({ itemsProcessed: total, itemsTotal: total });
+    const processed = progress.filter((p) => p.itemsTotal !== null).map((p) => p.itemsProcessed);
+    expect([...processed].sort((a, b) => a - b)).toEqual(processed);
+  });
+
+  it("honours tables, maxColumns, maxCellBytes and sampleSize", async () => {
+    const only = await scan({ tables: ["customers"], maxColumns: 2, sampleSize: 10 }).promise;
+    expect(new Set(only.map((f) => f.column))).toEqual(new Set(["email"])); // columns id, email
+    expect(only[0]).toMatchObject({ occurrences: 10, matchRatio: 1 });
+    const small = await scan({ tables: ["public.typed"], maxCellBytes: 1024 }).promise;
+    expect(by(small, "typed", "big_text").map((f) => f.type)).toContain("EMAIL");
+    const tiny = await scan({ tables: ["public.typed"], maxCellBytes: 16 }).promise;
+    expect(by(tiny, "typed", "big_text")).toEqual([]); // "bigcell@example." is all that is left
+    await expectScanError(scan({ tables: ["customers", "no_such_table"] }).promise, "TABLE_NOT_FOUND");
+  });
+
+  it("limits the number of tables", async () => {
+    const run = scan({ maxTables: 2 });
+    await run.promise;
+    expect(run.progress.find((p) => p.itemsTotal !== null)!.itemsTotal).toBe(2);
+  });
+});
+
+describe("failures end with a clear code, nothing invented", () => {
+  it("unknown role → AUTHENTICATION_FAILED (this server trusts 127.0.0.1, so a wrong password cannot fail here)", async () => {
+    await expectScanError(scan({}, { user: `dg_nobody_${RUN}`, password: "wrong" }).promise, "AUTHENTICATION_FAILED");
+    await expectScanError(scan({}, { user: NOLOGIN_ROLE }).promise, "AUTHENTICATION_FAILED");
+  });
+
+  it("closed port → CONNECTION_FAILED", async () => {
+    const port = await freePort();
+    await expectScanError(scan({}, { port }).promise, "CONNECTION_FAILED");
+  });
+
+  it("unknown database → DATABASE_NOT_FOUND", async () => {
+    await expectScanError(scan({}, { database: `dg_missing_${RUN}` }).promise, "DATABASE_NOT_FOUND");
+  });
+
+  it("a role without SELECT → PERMISSION_DENIED, every table listed as skipped", async () => {
+    const run = scan({}, { user: NOSELECT_ROLE });
+    const error = await expectScanError(run.promise, "PERMISSION_DENIED");
+    expect(error.message).toMatch(/no table could be read/);
+    expect(run.skipped.length).toBe(7);
+    expect(run.skipped.every((s) => s.code === "PERMISSION_DENIED")).toBe(true);
+  });
+
+  it("a role with some privileges: readable tables and columns are scanned, the rest skipped", async () => {
+    const run = scan({}, { user: PARTIAL_ROLE });
+    const findings = await run.promise;
+    expect(findings.map((f) => `${f.table}.${f.column}:${f.type}`)).toEqual(["customers.email:EMAIL"]);
+    expect(run.skipped.map((s) => s.source)).not.toContain("public.customers");
+    expect(run.skipped.map((s) => s.source)).not.toContain("public.orders");
+    expect(run.skipped.length).toBe(5);
+  });
+
+  it("a statement timeout skips the table; if it was the only one, TIMEOUT", async () => {
+    const holder = await lockTable("public.locked_table");
+    try {
+      const started = Date.now();
+      await expectScanError(scan({ tables: ["locked_table"], statementTimeoutMs: 300 }).promise, "TIMEOUT");
+      expect(Date.now() - started).toBeLessThan(3_000);
+      const run = scan({ statementTimeoutMs: 300 });
+      const findings = await run.promise;
+      expect(run.skipped).toEqual([expect.objectContaining({ source: "public.locked_table", code: "TIMEOUT" })]);
+      expect(by(findings, "customers", "email")).toHaveLength(1);
+    } finally {
+      await holder.release();
+    }
+  });
+});
+
+describe("host policy: refused before any socket opens", () => {
+  it.each([
+    ["169.254.1.1", undefined],
+    ["169.254.169.254", undefined],
+    ["::ffff:169.254.1.1", undefined],
+    ["127.0.0.1", "10.0.0.0/8"],
+    ["localhost", "10.0.0.0/8"],
+  ])("%s with DATABASE_SCAN_ALLOWED_HOSTS=%s → HOST_NOT_ALLOWED", async (host, allowed) => {
+    const connect = vi.spyOn(net.Socket.prototype, "connect"); // observes, calls through
+    try {
+      const hostPolicy = parseAllowedHosts(allowed);
+      const c = ctx();
+      const error = await expectScanError(
+        scanDatabase(target({ host }), { sampleSize: 10, hostPolicy, connectTimeoutMs: 2_000 }, c.ctx),
+        "HOST_NOT_ALLOWED",
+      );
+      expect(error.message).toMatch(/not allowed/);
+      expect(await testDatabaseConnection(target({ host }), { hostPolicy })).toMatchObject({ ok: false, code: "HOST_NOT_ALLOWED" });
+      expect(connect).not.toHaveBeenCalled();
+    } finally {
+      connect.mockRestore();
+    }
+  });
+
+  it("the same spy does see the sockets of an allowed scan (the check above can fail)", async () => {
+    const connect = vi.spyOn(net.Socket.prototype, "connect");
+    try {
+      await scan({ tables: ["empty_table"] }, { host: "localhost" }).promise;
+      expect(connect).toHaveBeenCalled();
+      // connected to the vetted address, not to the name
+      expect(connect.mock.calls.every((args) => args.includes("localhost") === false)).toBe(true);
+    } finally {
+      connect.mockRestore();
+    }
+  });
+});
+
+describe("testDatabaseConnection", () => {
+  it("answers with the server version, or a code", async () => {
+    expect(await testDatabaseConnection(target(), { hostPolicy: policy })).toEqual({
+      ok: true,
+      serverVersion: expect.stringMatching(/^PostgreSQL \d+/),
+    });
+    expect(await testDatabaseConnection(target({ database: `dg_missing_${RUN}` }), { hostPolicy: policy })).toMatchObject({
+      ok: false,
+      code: "DATABASE_NOT_FOUND",
+    });
+    expect(await testDatabaseConnection(target({ port: await freePort() }), { hostPolicy: policy, connectTimeoutMs: 2_000 })).toMatchObject({
+      ok: false,
+      code: "CONNECTION_FAILED",
+    });
+  });
+});
+
+describe("cancellation", () => {
+  it("an abort while blocked on a lock cancels the query on the server and throws within one second", async () => {
+    const holder = await lockTable("public.locked_table");
+    try {
+      const controller = new AbortController();
+      const run = scan({ statementTimeoutMs: 60_000 }, {}, controller.signal);
+      const outcome = run.promise.then(
+        () => null,
+        (e: unknown) => e,
+      );
+      // Wait until the scanner's backend really waits for the lock.
+      const blockedPid = await waitFor(async () => {
+        const { rows } = await server.query(
+          `SELECT pid FROM pg_stat_activity WHERE datname = $1 AND application_name = 'dataguardian-scan' AND wait_event_type = 'Lock'`,
+          [DB],
+        );
+        return rows[0]?.pid as number | undefined;
+      }, 10_000);
+      expect(run.progress.at(-1)?.stage).toBe("sampling public.locked_table");
+      const started = performance.now();
+      controller.abort();
+      const error = await outcome;
+      const elapsed = performance.now() - started;
+      console.log(`[pg] abort → ScanAbortedError in ${elapsed.toFixed(1)} ms`);
+      expect(error).toBeInstanceOf(ScanAbortedError);
+      expect(elapsed).toBeLessThan(1_000);
+      // The blocked statement is gone, and so are the scanner's connections.
+      const { rows } = await server.query(
+        `SELECT pid, state, query FROM pg_stat_activity WHERE datname = $1 AND application_name LIKE 'dataguardian-scan%'`,
+        [DB],
+      );
+      expect(rows).toEqual([]);
+      const { rows: same } = await server.query(`SELECT 1 FROM pg_stat_activity WHERE pid = $1`, [blockedPid]);
+      expect(same).toEqual([]);
+    } finally {
+      await holder.release();
+    }
+  });
+
+  it("an already aborted signal opens no connection", async () => {
+    const controller = new AbortController();
+    controller.abort();
+    const connect = vi.spyOn(net.Socket.prototype, "connect");
+    try {
+      await expect(scan({}, {}, controller.signal).promise).rejects.toBeInstanceOf(ScanAbortedError);
+      expect(connect).not.toHaveBeenCalled();
+    } finally {
+      connect.mockRestore();
+    }
+  });
+});
+
+async function lockTable(table: string): Promise<{ release: () => Promise<void> }> {
+  const client = new pg.Client({ host: HOST, port: PORT, user: ADMIN_USER, password: ADMIN_PASSWORD, database: DB });
+  await client.connect();
+  await client.query("BEGIN");
+  await client.query(`LOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE`);
+  return {
+    release: async () => {
+      await client.query("ROLLBACK").catch(() => undefined);
+      await client.end();
+    },
+  };
+}
+
+async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error("condition not reached in time");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+    srv.on("error", reject);
+  });
+}
