@@ -77,7 +77,19 @@ describe("a saturated pool", () => {
     // 2/2 in use is over the pool's critical threshold (95%)
     expect(report.alerts.find((a) => a.metric === "pool" && a.clearedAt === null)).toMatchObject({ level: "CRITICAL" });
     expect(report.level).toBe("CRITICAL");
-    expect(await monitor.admissionVerdict()).toMatchObject({ allowed: false, level: "CRITICAL" });
+
+    // The slow queries end: the pool recovers, and the alert is cleared (kept visible with clearedAt).
+    await Promise.allSettled(sleeps);
+    await new Promise((r) => setTimeout(r, 300)); // past the CPU window
+    const after = await monitor.sampleNow();
+    expect(after.complete).toBe(true);
+    expect(after.figures.pool.waiting).toBe(0);
+    await new Promise((r) => setTimeout(r, 1_050)); // the shared report expires
+    const recovered = await monitor.report();
+    expect(recovered.alerts.find((a) => a.metric === "pool")).toMatchObject({ level: "CRITICAL", clearedAt: expect.any(Date) });
+    expect(recovered.level).toBe("OK");
+    expect(recovered.recommendations.find((r) => r.metric === "pool.waiting")).toBeUndefined();
+    expect(await monitor.admissionVerdict()).toEqual({ allowed: true });
   }, 20_000);
 });
 

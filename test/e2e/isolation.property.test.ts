@@ -33,7 +33,7 @@ import { createTestDatabase, type TestDatabase } from "../support/database.js";
 import { request, type GraphQLResponse } from "../support/graphql-client.js";
 import { startServerProcess, type ServerProcess } from "../support/server-process.js";
 
-const RUNS = Number(process.env.ISOLATION_RUNS ?? 40);
+const RUNS = Number(process.env.ISOLATION_RUNS ?? 80);
 const USERS = 3;
 
 let db: TestDatabase;
@@ -82,9 +82,24 @@ const earlierIds = new Set<string>();
 const ownerOf = (m: Model, id: string): string | undefined =>
   m.sessions.get(id)?.owner ?? m.connections.get(id)?.owner ?? m.payments.get(id)?.owner;
 
-function pick(m: Model, n: number): string {
-  const all = [...m.pool, ...earlierIds];
-  return all.length === 0 ? randomUUID() : all[n % all.length]!;
+/** How often an operation was aimed at another user's object: proof the test probes what it claims. */
+const probes = { foreign: 0, own: 0, unknown: 0 };
+
+/**
+ * Chooses an id for `user` from `n`: half the time one of their own, a quarter another
+ * user's from this run, a quarter anything (earlier runs' ids, decoys, wrong kinds).
+ */
+function pick(m: Model, n: number, user?: string): string {
+  const choose = (ids: string[]) => (ids.length === 0 ? undefined : ids[Math.floor(n / 4) % ids.length]);
+  const lane = n % 4;
+  let id: string | undefined;
+  if (lane <= 1) id = choose(m.pool.filter((x) => ownerOf(m, x) === user));
+  else if (lane === 2) id = choose(m.pool.filter((x) => ownerOf(m, x) !== undefined && ownerOf(m, x) !== user));
+  id ??= choose([...m.pool, ...earlierIds]) ?? randomUUID();
+  const owner = ownerOf(m, id);
+  if (owner === undefined) probes[earlierIds.has(id) ? "foreign" : "unknown"]++;
+  else probes[owner === user ? "own" : "foreign"]++;
+  return id;
 }
 
 function remember(m: Model, id: string): void {
@@ -123,7 +138,7 @@ async function expectDatabaseMatches(m: Model): Promise<void> {
 // ------------------------------------------------------------------------------------------
 // Operations
 
-type Cmd = fc.AsyncCommand<Model, Real, true>;
+type Cmd = fc.AsyncCommand<Model, Real>;
 
 /** One operation: `act` sends the request, checks it against the model and updates the model. */
 function op<P>(name: string, params: fc.Arbitrary<P>, act: (m: Model, r: Real, user: string, p: P) => Promise<void>): fc.Arbitrary<Cmd> {
@@ -159,7 +174,7 @@ const OPS: Array<fc.Arbitrary<Cmd>> = [
   }),
 
   op("closeSession", fc.nat(), async (m, r, user, n) => {
-    const id = pick(m, n);
+    const id = pick(m, n, user);
     const res = await call(m, r, user, CloseSessionDocument, { id });
     if (m.sessions.get(id)?.owner === user) {
       expect(res.data).toEqual({ closeSession: true });
@@ -179,7 +194,7 @@ const OPS: Array<fc.Arbitrary<Cmd>> = [
   }),
 
   op("session", fc.nat(), async (m, r, user, n) => {
-    const id = pick(m, n);
+    const id = pick(m, n, user);
     const res = await call<{ session: { id: string; name: string } | null }>(m, r, user, GetSessionDocument, { id });
     const s = m.sessions.get(id);
     if (s?.owner === user) expect(res.data!.session).toMatchObject({ id, name: s.name });
@@ -187,7 +202,7 @@ const OPS: Array<fc.Arbitrary<Cmd>> = [
   }),
 
   op("saveDatabaseConnection", fc.tuple(fc.nat(), fc.nat(999), fc.boolean()), async (m, r, user, [n, k, valid]) => {
-    const sessionId = pick(m, n);
+    const sessionId = pick(m, n, user);
     const name = `${user}-c${k}`;
     const input = { sessionId, name, engine: "POSTGRESQL", host: "127.0.0.1", port: valid ? 1 : 0, database: "crm", user: "reader", password: `secret-${user}` };
     const res = await call<{ saveDatabaseConnection: { id: string; name: string } }>(m, r, user, SaveDatabaseConnectionDocument, { input });
@@ -201,7 +216,7 @@ const OPS: Array<fc.Arbitrary<Cmd>> = [
   }),
 
   op("databaseConnections", fc.nat(), async (m, r, user, n) => {
-    const sessionId = pick(m, n);
+    const sessionId = pick(m, n, user);
     const res = await call<{ databaseConnections: Array<{ id: string }> }>(m, r, user, DatabaseConnectionsDocument, { sessionId });
     if (m.sessions.get(sessionId)?.owner !== user) return void expect(code(res)).toBe("NOT_FOUND");
     const want = [...m.connections].filter(([, v]) => v.sessionId === sessionId).map(([id]) => id).sort();
@@ -209,7 +224,7 @@ const OPS: Array<fc.Arbitrary<Cmd>> = [
   }),
 
   op("deleteDatabaseConnection", fc.nat(), async (m, r, user, n) => {
-    const id = pick(m, n);
+    const id = pick(m, n, user);
     const res = await call(m, r, user, DeleteDatabaseConnectionDocument, { id });
     if (m.connections.get(id)?.owner === user) {
       expect(res.data).toEqual({ deleteDatabaseConnection: true });
@@ -220,7 +235,7 @@ const OPS: Array<fc.Arbitrary<Cmd>> = [
   }),
 
   op("testDatabaseConnection", fc.nat(), async (m, r, user, n) => {
-    const id = pick(m, n);
+    const id = pick(m, n, user);
     const res = await call<{ testDatabaseConnection: { ok: boolean; code: string | null } }>(m, r, user, TestDatabaseConnectionDocument, { id });
     if (m.connections.get(id)?.owner === user) {
       expect(res.data!.testDatabaseConnection).toMatchObject({ ok: false, code: "CONNECTION_FAILED" }); // port 1 refuses
@@ -230,7 +245,7 @@ const OPS: Array<fc.Arbitrary<Cmd>> = [
   }),
 
   op("recordPayment", fc.tuple(fc.nat(), fc.nat(999), fc.constantFrom("ok", "card", "currency")), async (m, r, user, [n, k, kind]) => {
-    const sessionId = pick(m, n);
+    const sessionId = pick(m, n, user);
     const reference = kind === "card" ? `${user} 4111 1111 1111 1111` : `${user}-p${k}`;
     const input = { sessionId, provider: "mollie", reference, amountCents: 100 + k, currency: kind === "currency" ? "XXY" : "eur", status: "paid" };
     const res = await call<{ recordPayment: { id: string } }>(m, r, user, RecordPaymentDocument, { input });
@@ -242,7 +257,7 @@ const OPS: Array<fc.Arbitrary<Cmd>> = [
   }),
 
   op("payments", fc.nat(), async (m, r, user, n) => {
-    const sessionId = pick(m, n);
+    const sessionId = pick(m, n, user);
     const res = await call<{ payments: Array<{ id: string; reference: string }> }>(m, r, user, PaymentsDocument, { sessionId });
     if (m.sessions.get(sessionId)?.owner !== user) return void expect(code(res)).toBe("NOT_FOUND");
     const want = [...m.payments].filter(([, v]) => v.sessionId === sessionId).map(([id, v]) => ({ id, reference: v.label }));
@@ -275,6 +290,9 @@ it(
       }),
       { numRuns: RUNS, endOnFailure: true },
     );
+    console.info(`isolation probes: ${JSON.stringify(probes)}`);
+    expect(probes.foreign).toBeGreaterThan(RUNS);
+    expect(probes.own).toBeGreaterThan(RUNS);
   },
   120_000,
 );

@@ -76,6 +76,30 @@ export function scanNumberAt(text: string, i: number, sink: Sink): number {
     regionStart = i - 1;
   }
 
+  // Cheap first pass without allocation: most numbers in prose ("12 maart 2024", "3.2",
+  // "€ 1.250,00") are too short to be anything. An IPv4 needs 4 groups, the shortest
+  // phone 8 digits.
+  {
+    let q = i;
+    let digits = 0;
+    let nGroups = 0;
+    for (;;) {
+      while (q < len && isDigit(text.charCodeAt(q))) {
+        q++;
+        digits++;
+      }
+      nGroups++;
+      let j = q;
+      while (j < len && j - q < 3 && isNumSep(text.charCodeAt(j))) j++;
+      if (j === q || j >= len || !isDigit(text.charCodeAt(j)) || nGroups >= MAX_GROUPS) break;
+      q = j;
+    }
+    if (digits < 8 && nGroups < 4) {
+      while (q < len && isWordChar(text.charCodeAt(q))) q++;
+      return q;
+    }
+  }
+
   const groups: Group[] = [];
   const seps: string[] = [];
   let pos = i;

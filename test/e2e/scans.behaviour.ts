@@ -1,0 +1,267 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  CancelScanDocument,
+  GetScanDocument,
+  ListScansDocument,
+  MyScansDocument,
+  OpenSessionDocument,
+  SaveDatabaseConnectionDocument,
+  ScanProgressDocument,
+  StartDatabaseScanDocument,
+  StartDocumentScanDocument,
+  type ProgressFieldsFragment,
+} from "../generated/graphql.js";
+import { codeOf, request, TestWsClient } from "../support/graphql-client.js";
+import { createScanTarget, type ScanTarget } from "../support/scan-target.js";
+import type { ServerProcess } from "../support/server-process.js";
+
+/** The instances a behaviour test talks to: one server, or two API instances (+ workers elsewhere). */
+export interface ScanCluster {
+  a: ServerProcess;
+  b: ServerProcess;
+  stop(): Promise<void>;
+}
+
+type Next = { type: string; id?: string; payload?: { data?: Record<string, ProgressFieldsFragment>; errors?: unknown[] } | unknown[] };
+
+const TERMINAL = ["SUCCEEDED", "FAILED", "CANCELLED"];
+
+/** Reads `next` messages of one subscription until `until` holds; returns them in arrival order. */
+async function collect(ws: TestWsClient, field: string, until: (e: ProgressFieldsFragment, all: ProgressFieldsFragment[]) => boolean, timeoutMs = 20_000) {
+  const events: ProgressFieldsFragment[] = [];
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const msg = (await ws.waitForMessage(Math.max(1, deadline - Date.now()))) as Next;
+    if (msg.type === "next") {
+      const payload = msg.payload as { data?: Record<string, ProgressFieldsFragment>; errors?: unknown[] };
+      if (payload.errors) throw new Error(`subscription error: ${JSON.stringify(payload.errors)}`);
+      const e = payload.data![field]!;
+      events.push(e);
+      if (until(e, events)) return events;
+    } else if (msg.type === "complete") {
+      return events;
+    } else {
+      throw new Error(`unexpected message ${JSON.stringify(msg)}`);
+    }
+  }
+}
+
+const documents = (n: number, size = 20_000) =>
+  Array.from({ length: n }, (_, i) => ({
+    name: `doc-${i}.txt`,
+    text: `Klant ${i}: jan.${i}@example.nl, BSN 123456782, IBAN NL91ABNA0417164300.\n`.padEnd(size, "Lorem ipsum dolor sit amet. "),
+  }));
+
+/**
+ * Scan behaviour shared by the in-process queue and the Redis-backed one (issue 5: "the same
+ * behaviour tests run against the in-process implementation").
+ */
+export function describeScanBehaviour(name: string, startCluster: () => Promise<ScanCluster>): void {
+  describe(name, () => {
+    let cluster: ScanCluster;
+    let target: ScanTarget;
+    const tokens = new Map<string, string>();
+    const token = async (user: string) => {
+      if (!tokens.has(user)) tokens.set(user, await cluster.a.token(user));
+      return tokens.get(user)!;
+    };
+    const openSession = async (server: ServerProcess, user: string) => {
+      const res = await request(server.url, OpenSessionDocument, { input: { name: `${user}'s` } }, await token(user));
+      expect(res.errors).toBeUndefined();
+      return res.data!.openSession.id;
+    };
+    const saveTarget = async (server: ServerProcess, user: string, sessionId: string) => {
+      const res = await request(
+        server.url,
+        SaveDatabaseConnectionDocument,
+        {
+          input: {
+            sessionId,
+            name: "target",
+            engine: "POSTGRESQL",
+            host: target.host,
+            port: target.port,
+            database: target.database,
+            user: target.user,
+            password: target.password,
+          },
+        },
+        await token(user),
+      );
+      expect(res.errors).toBeUndefined();
+      return res.data!.saveDatabaseConnection.id;
+    };
+    /** Starts a DATABASE scan of the locked table: it runs until cancelled or released. */
+    const startBlocking = async (server: ServerProcess, user: string, sessionId: string, connectionId: string) =>
+      request(server.url, StartDatabaseScanDocument, { input: { sessionId, connectionId, sampleSize: 10 } }, await token(user));
+    const statusOf = async (server: ServerProcess, user: string, id: string) =>
+      (await request(server.url, GetScanDocument, { id }, await token(user))).data!.scan!;
+    const waitFor = async <T>(what: string, fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 15_000): Promise<T> => {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const v = await fn();
+        if (ok(v)) return v;
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(v)}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    };
+
+    beforeAll(async () => {
+      cluster = await startCluster();
+      target = await createScanTarget();
+    }, 120_000);
+
+    afterAll(async () => {
+      await target?.release();
+      await cluster?.stop();
+      await target?.drop();
+    });
+
+    it("streams a document scan started on B to a subscriber on A: in order, complete, then masked findings", async () => {
+      const sessionId = await openSession(cluster.b, "dora");
+      const ws = await TestWsClient.connect(cluster.a.wsUrl, await token("dora"));
+      ws.subscribe("all", MyScansDocument);
+      await new Promise((r) => setTimeout(r, 200)); // the subscription is registered before the scan starts
+      const started = await request(cluster.b.url, StartDocumentScanDocument, { input: { sessionId, documents: documents(120) } }, await token("dora"));
+      expect(started.errors).toBeUndefined();
+      const scanId = started.data!.startDocumentScan.id;
+      const events = (await collect(ws, "myScans", (e) => e.scanId === scanId && TERMINAL.includes(e.status), 60_000)).filter((e) => e.scanId === scanId);
+      ws.close();
+
+      const seqs = events.map((e) => e.seq);
+      expect(seqs[0]).toBe(0); // admission: QUEUED
+      expect(events[0]!.status).toBe("QUEUED");
+      for (let i = 1; i < seqs.length; i++) expect(seqs[i]).toBe(seqs[i - 1]! + 1); // in order, none missing
+      expect(events.some((e) => e.status === "RUNNING")).toBe(true);
+      const last = events[events.length - 1]!;
+      expect(last).toMatchObject({ status: "SUCCEEDED", progress: 1, itemsProcessed: 120, itemsTotal: 120, riskLevel: "CRITICAL" });
+      const progress = events.map((e) => e.progress);
+      for (let i = 1; i < progress.length; i++) expect(progress[i]).toBeGreaterThanOrEqual(progress[i - 1]!);
+
+      const scan = await statusOf(cluster.a, "dora", scanId);
+      expect(scan.findingsCount).toBe(scan.findings.totalCount);
+      const types = new Set(scan.findings.edges.map((e) => e.node.type));
+      expect(types).toEqual(new Set(["EMAIL", "BSN", "IBAN"]));
+      for (const { node } of scan.findings.edges) {
+        expect(node.maskedValue).not.toMatch(/123456782|NL91ABNA0417164300|jan\.\d+@example\.nl/);
+        expect(node.location.line).toBe(1);
+      }
+
+      // Subscribing after the end: the current (terminal) state first, then complete.
+      const late = await TestWsClient.connect(cluster.b.wsUrl, await token("dora"));
+      late.subscribe("1", ScanProgressDocument, { scanId });
+      const first = (await late.waitForMessage()) as Next;
+      expect(first.type).toBe("next");
+      expect((first.payload as { data: { scanProgress: ProgressFieldsFragment } }).data.scanProgress).toMatchObject({ status: "SUCCEEDED", seq: last.seq });
+      expect(await late.waitForMessage()).toEqual({ type: "complete", id: "1" });
+      late.close();
+    }, 90_000);
+
+    it("refuses bad scan input with BAD_USER_INPUT naming the problem, and loses nothing", async () => {
+      const sessionId = await openSession(cluster.a, "vera");
+      const t = await token("vera");
+      const cases: Array<[unknown[], RegExp]> = [
+        [[], /must not be empty/],
+        [[{ name: "a.txt", text: "x", base64: "eA==" }], /exactly one of text or base64/],
+        [[{ name: "a.txt" }], /exactly one of text or base64/],
+        [[{ name: "a.txt", base64: "not base64!" }], /not valid base64/],
+        [[{ name: "", text: "x" }], /name/],
+      ];
+      for (const [docs, message] of cases) {
+        const res = await request(cluster.a.url, StartDocumentScanDocument, { input: { sessionId, documents: docs as never } }, t);
+        expect(codeOf(res), JSON.stringify(docs)).toBe("BAD_USER_INPUT");
+        expect(res.errors![0]!.message).toMatch(message);
+      }
+      const list = await request(cluster.a.url, ListScansDocument, { sessionId }, t);
+      expect(list.data!.scans.totalCount).toBe(0);
+    });
+
+    it("keeps another user's scans invisible: NOT_FOUND to cancel or subscribe, null to read, absent from lists", async () => {
+      const sessionId = await openSession(cluster.a, "owen");
+      const started = await request(cluster.a.url, StartDocumentScanDocument, { input: { sessionId, documents: documents(1, 100) } }, await token("owen"));
+      const scanId = started.data!.startDocumentScan.id;
+      const mallory = await token("mallory");
+      expect((await request(cluster.b.url, GetScanDocument, { id: scanId }, mallory)).data!.scan).toBeNull();
+      expect(codeOf(await request(cluster.b.url, CancelScanDocument, { id: scanId }, mallory))).toBe("NOT_FOUND");
+      expect((await request(cluster.b.url, ListScansDocument, {}, mallory)).data!.scans.totalCount).toBe(0);
+      expect(codeOf(await request(cluster.b.url, ListScansDocument, { sessionId }, mallory))).toBe("NOT_FOUND");
+      expect(codeOf(await request(cluster.b.url, StartDocumentScanDocument, { input: { sessionId, documents: documents(1, 10) } }, mallory))).toBe("NOT_FOUND");
+      const ws = await TestWsClient.connect(cluster.b.wsUrl, mallory);
+      ws.subscribe("1", ScanProgressDocument, { scanId });
+      // Refused at subscribe time: one result carrying the error, then complete; no event of the scan.
+      const msg = (await ws.waitForMessage()) as { type: string; payload: { data: unknown; errors: Array<{ extensions: { code: string } }> } };
+      expect(msg.type).toBe("next");
+      expect(msg.payload.data ?? null).toBeNull();
+      expect(msg.payload.errors[0]!.extensions.code).toBe("NOT_FOUND");
+      expect(await ws.waitForMessage()).toEqual({ type: "complete", id: "1" });
+      ws.close();
+      // ...and the owner's scan is untouched.
+      const mine = await waitFor("owen's scan to finish", () => statusOf(cluster.a, "owen", scanId), (s) => s.status === "SUCCEEDED");
+      expect(mine.findingsCount).toBeGreaterThan(0);
+    }, 30_000);
+
+    it("holds the limits across instances: 3 per user, 8 running, the rest queued in order; cancel frees a slot", async () => {
+      await target.lock();
+      const users = ["u1", "u2", "u3", "u4"];
+      const setups = await Promise.all(
+        users.map(async (user, i) => {
+          const server = i % 2 === 0 ? cluster.a : cluster.b;
+          const sessionId = await openSession(server, user);
+          const connectionId = await saveTarget(server, user, sessionId);
+          return { user, sessionId, connectionId };
+        }),
+      );
+      // 12 starts at once, spread over both instances.
+      const results = await Promise.all(
+        setups.flatMap((s) => [0, 1, 2].map((k) => startBlocking(k % 2 === 0 ? cluster.a : cluster.b, s.user, s.sessionId, s.connectionId))),
+      );
+      for (const r of results) expect(r.errors).toBeUndefined();
+      // A fourth scan for one user is refused, on either instance.
+      const over = await startBlocking(cluster.b, "u1", setups[0]!.sessionId, setups[0]!.connectionId);
+      expect(codeOf(over)).toBe("SCAN_LIMIT_REACHED");
+
+      const all = async () =>
+        (await Promise.all(users.map(async (u) => (await request(cluster.a.url, ListScansDocument, { first: 10 }, await token(u))).data!.scans.edges.map((e) => ({ ...e.node, user: u }))))).flat();
+      const settled = await waitFor("8 RUNNING", all, (scans) => scans.filter((s) => s.status === "RUNNING").length === 8);
+      const queued = settled.filter((s) => s.status === "QUEUED");
+      expect(queued).toHaveLength(4);
+      expect(queued.map((s) => s.queuePosition).sort()).toEqual([1, 2, 3, 4]);
+      // Arrival order: position 1 is the oldest queued scan.
+      const byPosition = [...queued].sort((x, y) => x.queuePosition! - y.queuePosition!);
+      for (let i = 1; i < byPosition.length; i++) expect(byPosition[i]!.createdAt >= byPosition[i - 1]!.createdAt).toBe(true);
+
+      // Cancel a RUNNING scan through A: it ends within a second and the first queued one starts.
+      const victim = settled.find((s) => s.status === "RUNNING")!;
+      const ws = await TestWsClient.connect(cluster.b.wsUrl, await token(victim.user));
+      ws.subscribe("v", ScanProgressDocument, { scanId: victim.id });
+      await collect(ws, "scanProgress", (e) => e.status === "RUNNING");
+      const t0 = Date.now();
+      const cancelled = await request(cluster.a.url, CancelScanDocument, { id: victim.id }, await token(victim.user));
+      expect(cancelled.data!.cancelScan.status).toBe("CANCELLED");
+      const tail = await collect(ws, "scanProgress", (e) => TERMINAL.includes(e.status));
+      expect(tail[tail.length - 1]!.status).toBe("CANCELLED");
+      expect(Date.now() - t0).toBeLessThan(1_000);
+      expect(await ws.waitForMessage()).toEqual({ type: "complete", id: "v" });
+      ws.close();
+      const next = byPosition[0]!;
+      await waitFor("the first queued scan to start", () => statusOf(cluster.a, next.user, next.id), (s) => s.status === "RUNNING", 5_000);
+      const rest = await all();
+      expect(rest.filter((s) => s.status === "RUNNING")).toHaveLength(8);
+      expect(rest.filter((s) => s.status === "QUEUED").map((s) => s.queuePosition).sort()).toEqual([1, 2, 3]);
+
+      // Cancel a QUEUED scan: at once; the ones behind it move up.
+      const last = byPosition[3]!;
+      const cq = await request(cluster.b.url, CancelScanDocument, { id: last.id }, await token(last.user));
+      expect(cq.data!.cancelScan).toMatchObject({ status: "CANCELLED", queuePosition: null });
+      // Cancelling a finished scan returns it unchanged.
+      const again = await request(cluster.a.url, CancelScanDocument, { id: last.id }, await token(last.user));
+      expect(again.data!.cancelScan.seq).toBe(cq.data!.cancelScan.seq);
+
+      // Clean up: cancel everything still active.
+      for (const s of await all()) {
+        if (s.status === "RUNNING" || s.status === "QUEUED") await request(cluster.a.url, CancelScanDocument, { id: s.id }, await token(s.user));
+      }
+      await target.release();
+    }, 120_000);
+  });
+}
