@@ -33,7 +33,7 @@ import { createTestDatabase, type TestDatabase } from "../support/database.js";
 import { request, type GraphQLResponse } from "../support/graphql-client.js";
 import { startServerProcess, type ServerProcess } from "../support/server-process.js";
 
-const RUNS = Number(process.env.ISOLATION_RUNS ?? 80);
+const RUNS = Number(process.env.ISOLATION_RUNS ?? 60);
 const USERS = 3;
 
 let db: TestDatabase;
@@ -268,7 +268,7 @@ const OPS: Array<fc.Arbitrary<Cmd>> = [
 ];
 
 // Opening sessions is weighted up so that the other operations have something to work on.
-const commands = fc.commands([OPS[0]!, OPS[0]!, ...OPS, OPS[4]!, OPS[8]!], { maxCommands: 30 });
+const commands = fc.commands([OPS[0]!, OPS[0]!, ...OPS, OPS[4]!, OPS[8]!], { maxCommands: 30, size: "large" });
 
 it(
   `no user ever sees or changes another user's data (${RUNS} runs)`,

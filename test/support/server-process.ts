@@ -1,5 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { signToken } from "../../src/platform/auth/jwt.js";
@@ -39,6 +41,8 @@ export async function startServerProcess(
       NODE_ENV: "test",
       LOG_LEVEL: "info",
       PORT: "0",
+      // Generated secrets go to a directory of the process's own, never the checkout's .data.
+      DATA_DIR: mkdtempSync(path.join(tmpdir(), "dg-server-")),
       HOST: "127.0.0.1",
       JWT_SECRET: secret,
       // A loaded test machine runs at 100% CPU; tests that exercise capacity levels set their own.

@@ -68,7 +68,7 @@ export async function scanCodeDetailed(files: NamedContent[], ctx: ScanContext):
     if (reason) {
       skipped.push({ path: file.name, reason });
     } else {
-      const found = await detectChunked(text, { hashKey: ctx.hashKey, signal: ctx.signal, detect });
+      const found = await detectChunked(text, { hashKey: ctx.hashKey, signal: ctx.signal, detect, concurrency: detect === engineDetect ? 1 : 4 });
       for (const d of found) findings.push(toFinding(d, file.name));
     }
     // Many small files: report every 25 and at the end rather than each one.

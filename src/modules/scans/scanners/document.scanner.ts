@@ -8,8 +8,12 @@ import { detect as engineDetect, type Detection } from "../../detection/index.js
 import { extractText } from "./text-extract.js";
 import { ScanAbortedError, type DetectFn, type NamedContent, type ScanContext, type ScanFinding } from "./scanner.types.js";
 
-/** Characters per detection call. @default 262144 */
-export const CHUNK_CHARS = 256 * 1024;
+/**
+ * Characters per detection call: small enough that one chunk of dense text takes well
+ * under the one second a cancel may take, big enough that per-call costs vanish.
+ * @default 65536
+ */
+export const CHUNK_CHARS = 64 * 1024;
 
 export interface TextChunk {
   text: string;
@@ -47,7 +51,7 @@ export interface ChunkedDetectOptions {
   hashKey: string;
   signal: AbortSignal;
   detect: DetectFn;
-  /** Chunks in flight at once when `detect` is asynchronous (a pool). @default 4 */
+  /** Chunks in flight at once; more than 1 only helps an asynchronous `detect` (a pool). @default 1 */
   concurrency?: number;
   onChunk?: (done: number, total: number) => void;
 }
@@ -56,13 +60,16 @@ export interface ChunkedDetectOptions {
 export async function detectChunked(text: string, opts: ChunkedDetectOptions): Promise<Detection[]> {
   const chunks = chunkByLines(text);
   const results: Detection[][] = new Array(chunks.length);
-  const concurrency = Math.max(1, opts.concurrency ?? 4);
+  const concurrency = Math.max(1, opts.concurrency ?? 1);
   let next = 0;
   let done = 0;
   const worker = async (): Promise<void> => {
     while (next < chunks.length) {
-      throwIfAborted(opts.signal);
       const k = next++;
+      // With the in-thread engine nothing else would run until the whole text is done:
+      // yield to the event loop so a cancel (a pub/sub message, a timer) can abort us.
+      if (k > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      throwIfAborted(opts.signal);
       const c = chunks[k]!;
       let found: Detection[];
       try {
@@ -108,6 +115,7 @@ export async function scanDocuments(docs: NamedContent[], ctx: ScanContext): Pro
       hashKey: ctx.hashKey,
       signal: ctx.signal,
       detect,
+      concurrency: detect === engineDetect ? 1 : 4,
       onChunk: (done, n) => {
         if (n > 1) ctx.onProgress({ itemsProcessed: i, itemsTotal: total, stage: `scanning ${doc.name} (${done}/${n})` });
       },
