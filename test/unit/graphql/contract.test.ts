@@ -63,7 +63,7 @@ describe("the served schema honours the public contract", () => {
               }
             }
             for (const ma of m.args) {
-              if (!field.args.some((a) => a.name === ma.name) && String(ma.type).endsWith("!") && ma.defaultValue === undefined) {
+              if (!field.args.some((a: { name: string }) => a.name === ma.name) && String(ma.type).endsWith("!") && ma.defaultValue === undefined) {
                 problems.push(`${type.name}.${name}(${ma.name}) is a new required argument`);
               }
             }
