@@ -8,6 +8,7 @@ import { buildAppSchema } from "./graphql/schema.js";
 import type { AppServices } from "./graphql/services.js";
 import { createQueryLimits } from "./graphql/limits.js";
 import { createHttpApp, type HttpApp, type ReadinessCheck } from "./http/server.js";
+import { mountWebClients } from "./http/web-clients.js";
 import { ActivityTracker } from "./modules/viewer/activity.service.js";
 import { CapacityMonitor, capacitySettingsFrom } from "./modules/capacity/capacity.service.js";
 import { UserRepo } from "./modules/viewer/user.repo.js";
@@ -222,7 +223,7 @@ export async function startApp(config: Config, log: Logger, options: { role?: "a
     let port = 0;
     let url = "";
     if (role === "api") {
-      const app = await createHttpApp({ config, schema, limits, deps: { verifier, services, log }, metrics, readiness });
+      const app = await createHttpApp({ config, schema, limits, deps: { verifier, services, log }, metrics, readiness, mount: (express) => mountWebClients(express) });
       http = app;
       onStop("http", () => app.close());
       port = await app.listen(config.PORT, config.HOST);

@@ -59,6 +59,8 @@ export async function run(role: "api" | "worker"): Promise<void> {
       [
         "",
         `  DataGuardian Server is ready: ${app.url}`,
+        `  Web app, signed in as admin: ${app.url.replace(/\/graphql$/, "")}/#token=${token}`,
+        `  GraphQL explorer (offline):  ${app.url.replace(/\/graphql$/, "")}/explorer`,
         "  An admin token for trying it out (12h, development only):",
         "",
         `    export TOKEN=${token}`,

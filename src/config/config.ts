@@ -144,6 +144,8 @@ const schema = z.object({
   MAX_SUBSCRIPTIONS_PER_CONNECTION: int(1, 10_000).default(20),
   /** largest WebSocket message accepted. @default 64kb */
   MAX_WS_MESSAGE_SIZE: bytes.default(64 * 1024),
+  /** a WebSocket whose socket cannot drain for this long is closed with 1013 (the client resubscribes). @default 10s */
+  WS_SLOW_CLIENT_TIMEOUT: duration(100).default(10_000),
   /** @default 10s */
   SHUTDOWN_GRACE: duration(0).default(10_000),
   /** introspection for every user (admins always may). @default true in development */

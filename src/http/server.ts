@@ -2,6 +2,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { ApolloServer, type ApolloServerPlugin } from "@apollo/server";
 import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHttpServer";
+import { ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
 import { expressMiddleware } from "@as-integrations/express5";
 import express from "express";
 import type { GraphQLSchema } from "graphql";
@@ -88,6 +89,8 @@ export async function createHttpApp(options: {
     ApolloServerPluginDrainHttpServer({ httpServer: server, stopGracePeriodMillis: config.SHUTDOWN_GRACE }),
     { async serverWillStart() { return { drainServer: () => ws.close() }; } },
     operationGuards(config, metrics),
+    // The default landing page loads from a CDN; the bundled explorer is served at /explorer (issue 7).
+    ApolloServerPluginLandingPageDisabled(),
   ];
 
   const apollo = new ApolloServer<GraphQLContext>({
@@ -157,7 +160,8 @@ function operationGuards(config: Config, metrics: Metrics): ApolloServerPlugin<G
           type = operation?.operation ?? "unknown";
           name = metrics.operationLabel(operationName);
           if (usesIntrospection(document) && !introspectionAllowed(contextValue.user, config)) {
-            throw new AppError("FORBIDDEN", INTROSPECTION_DENIED);
+            // A refusal, not a server fault: without `http` Apollo answers a plugin's throw with 500.
+            throw new AppError("FORBIDDEN", INTROSPECTION_DENIED, { http: { status: 403 } });
           }
         },
         async willSendResponse({ response, errors }) {

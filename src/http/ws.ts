@@ -44,9 +44,38 @@ export function attachWebSocket(options: {
   let subscriptions = 0;
   const rules = [...specifiedRules, ...limits.validationRules];
 
+  // Backpressure. graphql-ws awaits each send, and scan streams keep only the latest event per
+  // scan, so a slow reader holds at most one message per subscription in our memory; the rest
+  // waits in the kernel. A socket that has not drained for WS_SLOW_CLIENT_TIMEOUT is closed
+  // with 1013 (try again later): the client reconnects and gets the current state first.
+  const behindSince = new Map<WebSocket, number>();
+  const slowCheck = setInterval(() => {
+    const now = Date.now();
+    for (const socket of wss.clients) {
+      const raw = (socket as unknown as { _socket?: { writableLength: number } })._socket;
+      const backlog = (raw?.writableLength ?? 0) + socket.bufferedAmount;
+      if (backlog === 0) {
+        behindSince.delete(socket);
+        continue;
+      }
+      const since = behindSince.get(socket) ?? now;
+      behindSince.set(socket, since);
+      if (now - since >= config.WS_SLOW_CLIENT_TIMEOUT) {
+        behindSince.delete(socket);
+        metrics.wsSlowClientsClosed.inc();
+        log.warn({ backlogBytes: backlog }, "closing a WebSocket that stopped reading (1013)");
+        socket.close(1013, "Too slow: reconnect and resubscribe");
+        // A client that does not read will not complete the close handshake either.
+        setTimeout(() => socket.terminate(), 2_000).unref();
+      }
+    }
+  }, Math.min(1_000, config.WS_SLOW_CLIENT_TIMEOUT));
+  slowCheck.unref();
+
   wss.on("connection", (socket: WebSocket) => {
     metrics.wsConnections.inc();
     socket.once("close", (code: number) => {
+      behindSince.delete(socket);
       metrics.wsConnections.dec();
       metrics.wsClosed.inc({ code: String(code) });
     });
@@ -147,6 +176,7 @@ export function attachWebSocket(options: {
     subscriptionCount: () => subscriptions,
     close() {
       closing ??= (async () => {
+        clearInterval(slowCheck);
         for (const client of wss.clients) client.close(1001, "Server shutting down");
         await Promise.resolve(disposable.dispose()).catch(() => undefined);
         await new Promise<void>((resolve) => wss.close(() => resolve()));

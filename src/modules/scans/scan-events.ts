@@ -1,6 +1,9 @@
 import type { Logger } from "../../platform/observability/logger.js";
 import { topics, type PubSub } from "../../platform/pubsub/pubsub.js";
+import { withTimeout } from "../../shared/async.js";
 import { type Scan, type ScanProgress, ScanStatus } from "./scan.type.js";
+
+const PUBLISH_TIMEOUT_MS = 1_000;
 
 /** Builds the event for a scan row; `queuePosition` only means something while QUEUED. */
 export function toProgressEvent(scan: Scan, queuePosition: number | null): ScanProgress {
@@ -37,10 +40,16 @@ export class ScanEvents {
   async publish(scan: Scan, queuePosition: number | null = null): Promise<void> {
     const message: ScanEventMessage = { ...toProgressEvent(scan, queuePosition), ownerId: scan.ownerId };
     try {
-      await Promise.all([
-        this.pubsub.publish(topics.scanProgress(scan.id), message),
-        this.pubsub.publish(topics.userScans(scan.ownerId), message),
-      ]);
+      // Bounded: with Redis down, ioredis queues commands until it reconnects; a request or a
+      // worker must not wait for that. Subscribers re-read PostgreSQL after the reconnect.
+      await withTimeout(
+        Promise.all([
+          this.pubsub.publish(topics.scanProgress(scan.id), message),
+          this.pubsub.publish(topics.userScans(scan.ownerId), message),
+        ]),
+        PUBLISH_TIMEOUT_MS,
+        "scan event publish",
+      );
     } catch (err) {
       this.log.warn({ scanId: scan.id, err: (err as Error).message }, "scan event not published (subscribers will re-read)");
     }
@@ -53,7 +62,7 @@ export class ScanEvents {
   /** Asks whichever worker holds the scan to stop it. */
   async broadcastCancel(scanId: string): Promise<void> {
     try {
-      await this.pubsub.publish(topics.scanCancel(), { scanId });
+      await withTimeout(this.pubsub.publish(topics.scanCancel(), { scanId }), PUBLISH_TIMEOUT_MS, "cancel broadcast");
     } catch (err) {
       this.log.warn({ scanId, err: (err as Error).message }, "cancel broadcast failed; the worker notices at its next progress write");
     }

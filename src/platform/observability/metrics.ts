@@ -13,6 +13,7 @@ export interface Metrics {
   readonly wsConnections: Gauge;
   readonly wsSubscriptions: Gauge;
   readonly wsClosed: Counter<"code">;
+  readonly wsSlowClientsClosed: Counter;
   /** Operation names are client-chosen: cap the distinct label values so a client cannot blow up cardinality. */
   operationLabel(name: string | null | undefined): string;
 }
@@ -59,6 +60,11 @@ export function createMetrics(options: { instanceId: string; maxOperationNames?:
       name: "dg_ws_closed_total",
       help: "WebSocket connections closed, by close code",
       labelNames: ["code"],
+      registers: [registry],
+    }),
+    wsSlowClientsClosed: new Counter({
+      name: "dg_ws_slow_clients_closed_total",
+      help: "WebSocket connections closed because they stopped reading (1013)",
       registers: [registry],
     }),
     operationLabel(name) {

@@ -27,7 +27,7 @@ describe("text extraction", () => {
     ["README.md", enc("# x"), "markdown"],
     ["notes.txt", enc("hello"), "text"],
     ["image.png", new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0, 0, 0]), "binary"],
-  ].map(([name, bytes, kind]) => ({ name, bytes: bytes as Uint8Array, kind })))("$name is $kind", ({ name, bytes, kind }) => expect(detectKind(name, bytes)).toBe(kind));
+  ].map(([name, bytes, kind]) => ({ name: name as string, bytes: bytes as Uint8Array, kind: kind as string })))("$name is $kind", ({ name, bytes, kind }) => expect(detectKind(name, bytes)).toBe(kind));
 
   it("strips HTML but keeps line numbers and attribute values", () => {
     const html = "<html>\n<head><style>\n.a{}\n</style></head>\n<body>\n<p>BSN &amp; meer:\n<b>123456782</b></p>\n<a href=\"mailto:jan@example.com\">mail</a>\n</body></html>";
