@@ -32,7 +32,8 @@ export class MemoryPubSub implements PubSub {
     return iterateTopic((l) => this.listen(topic, l));
   }
 
-  onConnectionChange(): () => void {
+  /** An in-process transport never disconnects. */
+  onConnectionChange(_listener: (connected: boolean) => void): () => void {
     return () => undefined;
   }
 

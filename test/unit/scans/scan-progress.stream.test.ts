@@ -100,7 +100,7 @@ describe("ScanEventStream", () => {
       conn = new Set<(c: boolean) => void>();
       override onConnectionChange(l: (c: boolean) => void) {
         this.conn.add(l);
-        return () => this.conn.delete(l);
+        return () => void this.conn.delete(l);
       }
     }
     const pubsub = new FlakyPubSub();
