@@ -16,7 +16,12 @@ export interface Loaders {
   readonly queuePositions: DataLoader<string, number | null>;
 }
 
-export function createLoaders(services: AppServices, viewer: AuthUser | null): Loaders {
+/**
+ * @param options.batch `false` resolves every key with its own query (DataLoader's `batch`
+ *   option): only for measuring what batching saves (bench/ownership.bench.ts). @default true
+ */
+export function createLoaders(services: AppServices, viewer: AuthUser | null, options: { batch?: boolean } = {}): Loaders {
+  const batch = options.batch ?? true;
   return {
     queuePositions: new DataLoader<string, number | null>(async (ids) => {
       const positions = await services.scans.queuePositions(ids);
@@ -32,6 +37,6 @@ export function createLoaders(services: AppServices, viewer: AuthUser | null): L
       const rows = await services.sessions.findManyOwned(viewer.id, ids);
       const byId = new Map(rows.map((r) => [r.id, r]));
       return ids.map((id) => byId.get(id) ?? null);
-    }),
+    }, { batch }),
   };
 }

@@ -39,7 +39,8 @@ let ops: Record<string, string>;
 let admin: string;
 let alice: string;
 
-const env = () => ({ DATABASE_URL: db.url, CAPACITY_SAMPLE_INTERVAL: "500ms", DATABASE_POOL_SIZE: "7" });
+// Real levels here (the test harness forces OK by default for a loaded machine).
+const env = () => ({ DATABASE_URL: db.url, CAPACITY_SAMPLE_INTERVAL: "500ms", DATABASE_POOL_SIZE: "7", CAPACITY_FORCE_LEVEL: undefined });
 
 beforeAll(async () => {
   db = await createTestDatabase();

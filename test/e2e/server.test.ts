@@ -181,3 +181,15 @@ describe("introspection", () => {
     expect(served).toBe(file);
   });
 });
+
+describe("graceful shutdown", () => {
+  it("on SIGTERM closes WebSockets with 1001, stops, and exits 0", async () => {
+    const own = await startServerProcess({ DATABASE_URL: db.url, SHUTDOWN_GRACE: "2s" });
+    const ws = await TestWsClient.connect(own.wsUrl, await own.token("alice"));
+    const closed = ws.waitForClose(15_000);
+    const code = await own.stop("SIGTERM");
+    expect((await closed).code).toBe(1001);
+    expect(code).toBe(0);
+    expect(own.output.some((l) => l.includes('"msg":"stopped"'))).toBe(true);
+  }, 60_000);
+});

@@ -47,6 +47,8 @@ export async function startServerProcess(
       JWT_SECRET: secret,
       // A loaded test machine runs at 100% CPU; tests that exercise capacity levels set their own.
       CAPACITY_FORCE_LEVEL: "OK",
+      // PostgreSQL connections cost CPU (scram); on a loaded CI machine 5 s is not enough.
+      DATABASE_CONNECT_TIMEOUT: "20s",
       ...env,
     },
     stdio: ["ignore", "pipe", "pipe"],
@@ -54,7 +56,7 @@ export async function startServerProcess(
   const output: string[] = [];
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start in time:\n${output.join("\n")}`)), options.timeoutMs ?? 60_000);
+    const timer = setTimeout(() => reject(new Error(`server did not start in time:\n${output.join("\n")}`)), options.timeoutMs ?? 120_000);
     const onLine = (line: string) => {
       output.push(line);
       if (line.includes(readyPattern)) {
