@@ -4,8 +4,12 @@
 //     (existing links are kept), and the result is checked, since the package's script
 //     swallows its own errors.
 //  2. Generate the Prisma client offline. Fails loudly: the server cannot start without it.
+//  3. Build the browser clients (web/ -> web/dist: the SPA at / and the explorer at /explorer)
+//     when the build is missing or older than its sources, so `npm install && npm start` serves
+//     them on a fresh clone. Never fails the install: without vite (--omit=dev) or on a build
+//     error the server still runs and `/` says to run `npm run build:web`.
 import { spawnSync } from "node:child_process";
-import { existsSync, lstatSync, readFileSync } from "node:fs";
+import { existsSync, lstatSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -75,3 +79,38 @@ try {
 } catch (error) {
   fail("prisma generate", error);
 }
+
+function newestMtime(dir) {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    if (entry.name === "node_modules" || entry.name === "dist") continue;
+    const full = path.join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestMtime(full) : statSync(full).mtimeMs);
+  }
+  return newest;
+}
+
+function buildWebClients() {
+  const web = path.join(root, "web");
+  if (!existsSync(path.join(web, "package.json"))) return;
+  const built = path.join(web, "dist", "index.html");
+  if (existsSync(built) && statSync(built).mtimeMs >= newestMtime(web)) {
+    console.log("postinstall: web clients up to date (web/dist)");
+    return;
+  }
+  let viteBin;
+  try {
+    viteBin = path.join(path.dirname(require.resolve("vite/package.json")), "bin", "vite.js");
+  } catch {
+    console.log("postinstall: vite not installed (production install?): skipping the web build; run `npm run build:web` to serve the SPA");
+    return;
+  }
+  const result = spawnSync(process.execPath, [viteBin, "build", "--logLevel", "warn"], { cwd: web, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  if (result.status !== 0) {
+    console.warn(`postinstall: web build FAILED (the server still runs; fix and run \`npm run build:web\`):\n${result.stderr || result.stdout}`);
+    return;
+  }
+  console.log("postinstall: web clients built (web/dist)");
+}
+
+buildWebClients();
