@@ -2,7 +2,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { ApolloServer, type ApolloServerPlugin } from "@apollo/server";
 import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHttpServer";
-import { ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
+import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
 import { expressMiddleware } from "@as-integrations/express5";
 import express from "express";
 import type { GraphQLSchema } from "graphql";
@@ -91,6 +91,9 @@ export async function createHttpApp(options: {
     operationGuards(config, metrics),
     // The default landing page loads from a CDN; the bundled explorer is served at /explorer (issue 7).
     ApolloServerPluginLandingPageDisabled(),
+    // Every answer is per caller and no type carries cache hints: the default cache-control plugin
+    // would only cost a hook per resolved field (bench/me.bench.ts).
+    ApolloServerPluginCacheControlDisabled(),
   ];
 
   const apollo = new ApolloServer<GraphQLContext>({

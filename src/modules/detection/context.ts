@@ -43,10 +43,14 @@ const NEGATIVE: Record<string, readonly string[]> = {
 interface KeywordTable {
   exact: Map<string, ContextVerdict>;
   prefixes: { stem: string; verdict: ContextVerdict }[];
+  /** `prefixes` by first character, in the same (longest-first) order. */
+  byFirst: Map<string, { stem: string; verdict: ContextVerdict }[]>;
+  /** Verdicts of whole tokens seen before (words repeat; bounded). */
+  tokens: Map<string, ContextVerdict>;
 }
 
 function buildTable(pos: readonly string[], neg: readonly string[]): KeywordTable {
-  const t: KeywordTable = { exact: new Map(), prefixes: [] };
+  const t: KeywordTable = { exact: new Map(), prefixes: [], byFirst: new Map(), tokens: new Map() };
   const add = (w: string, verdict: ContextVerdict): void => {
     if (w.endsWith("*")) t.prefixes.push({ stem: w.slice(0, -1), verdict });
     else t.exact.set(w, verdict);
@@ -55,6 +59,12 @@ function buildTable(pos: readonly string[], neg: readonly string[]): KeywordTabl
   for (const w of pos) add(w, "positive"); // positive wins where lists overlap
   // Longer stems first so "kaartnummer" is tried before "kaart".
   t.prefixes.sort((a, b) => b.stem.length - a.stem.length);
+  for (const p of t.prefixes) {
+    const k = p.stem.slice(0, 1);
+    let list = t.byFirst.get(k);
+    if (!list) t.byFirst.set(k, (list = []));
+    list.push(p);
+  }
   return t;
 }
 
@@ -70,7 +80,12 @@ export function hasContextRules(type: FindingType): boolean {
 function classify(table: KeywordTable, word: string): ContextVerdict {
   const e = table.exact.get(word);
   if (e !== undefined) return e;
-  for (const p of table.prefixes) if (word.startsWith(p.stem)) return p.verdict;
+  if (word.length === 0) {
+    for (const p of table.prefixes) if (word.startsWith(p.stem)) return p.verdict;
+    return "none";
+  }
+  const list = table.byFirst.get(word[0]!);
+  if (list !== undefined) for (const p of list) if (word.startsWith(p.stem)) return p.verdict;
   return "none";
 }
 
@@ -99,6 +114,16 @@ const HAS_DIGIT = /\d/;
 const NEEDS_SPLIT = /_|[a-z][A-Z]/;
 
 function tokenVerdict(table: KeywordTable, token: string): ContextVerdict {
+  let v = table.tokens.get(token);
+  if (v === undefined) {
+    v = tokenVerdictUncached(table, token);
+    if (table.tokens.size >= 50_000) table.tokens.clear();
+    table.tokens.set(token, v);
+  }
+  return v;
+}
+
+function tokenVerdictUncached(table: KeywordTable, token: string): ContextVerdict {
   if (token.length > 32 || HAS_DIGIT.test(token)) return "none";
   if (!NEEDS_SPLIT.test(token)) return classify(table, token.toLowerCase());
   let verdict: ContextVerdict = "none";

@@ -7,7 +7,9 @@
  * priority, values are masked and hashed, and repeats on one line are merged.
  */
 import { createHash, createHmac } from "node:crypto";
+import { isWordChar } from "./chars.js";
 import { contextVerdict, hasContextRules, hintWords, type ContextVerdict } from "./context.js";
+import { hmacFromStates, stateAfterBlock } from "./sha256.js";
 import { scanAt, scanIPv6, scanNumberAt, type Sink } from "./patterns.js";
 import { scanAssignment, scanAws, scanJwt, scanPrivateKey, scanProviderKey } from "./secrets.js";
 import { FINDING_TYPES, type Candidate, type DetectOptions, type Detection, type FindingType, type Severity } from "./types.js";
@@ -63,6 +65,53 @@ const CONTEXT_CONFIDENCE: Partial<Record<FindingType, readonly [number, number]>
 };
 
 const DIGIT_RE = /[0-9]/g;
+
+/**
+ * Numeric prefilter. Only a digit run that starts a chain of >= 8 digits or >= 4 groups
+ * (separators: up to 3 of space, nbsp, . - / ( ) U+2011), or two digits glued to two ASCII
+ * letters (an IBAN's "NL91"), can yield a candidate; everything else ("12 maart 2024",
+ * "3.2", "€ 1.250,00") `scanNumberAt` would only skip. One native regex pass finds those
+ * spots; prose numbers between them are never visited.
+ */
+const NUMERIC_TRIGGER_RE =
+  /\d(?=(?<=[A-Za-z][A-Za-z]\d)\d|(?:[ \u00a0.\-/()\u2011]{0,3}\d){7}|(?:\d*[ \u00a0.\-/()\u2011]{1,3}\d){3})/g;
+
+/** Characters `scanNumberAt` may consume in one step (word chars, number separators, '@'). */
+function isNumberClusterChar(c: number): boolean {
+  return isWordChar(c) || c === 32 || c === 0xa0 || c === 46 || c === 45 || c === 47 || c === 40 || c === 41 || c === 0x2011 || c === 64;
+}
+
+/**
+ * Exactly the digit-run walk of `scanNumberAt` (each run start decides where the next
+ * begins), but only around prefilter hits. Each step of that walk consumes a contiguous
+ * stretch of cluster characters, so just after a non-cluster character the walk's state
+ * is known ("next digit starts a run"): from a hit we step back to there (never before
+ * where the walk already is) and replay the walk until it passes the hit.
+ */
+function scanNumbers(text: string, sink: Sink): void {
+  const len = text.length;
+  let pos = 0;
+  const re = NUMERIC_TRIGGER_RE;
+  re.lastIndex = 0;
+  while (pos < len) {
+    re.lastIndex = pos;
+    // One-character matches (the rest is lookahead): the hit is lastIndex - 1, no match array.
+    if (!re.test(text)) return;
+    const hit = re.lastIndex - 1;
+    let s = hit;
+    while (s > pos && isNumberClusterChar(text.charCodeAt(s - 1))) s--;
+    DIGIT_RE.lastIndex = s;
+    pos = len;
+    while (DIGIT_RE.test(text)) {
+      const p = scanNumberAt(text, DIGIT_RE.lastIndex - 1, sink);
+      DIGIT_RE.lastIndex = p;
+      if (p > hit) {
+        pos = p;
+        break;
+      }
+    }
+  }
+}
 const ALL_TYPES: ReadonlySet<FindingType> = new Set(FINDING_TYPES);
 const NUMERIC_TYPES: readonly FindingType[] = ["BSN", "CREDIT_CARD", "PHONE_NUMBER", "IP_ADDRESS", "IBAN"];
 
@@ -76,13 +125,7 @@ export function findCandidates(text: string, want: ReadonlySet<FindingType> = AL
   const sink: Sink = { want, out: [] };
   const len = text.length;
 
-  if (wantsAny(want, NUMERIC_TYPES)) {
-    DIGIT_RE.lastIndex = 0;
-    while (DIGIT_RE.test(text)) {
-      const i = DIGIT_RE.lastIndex - 1;
-      DIGIT_RE.lastIndex = scanNumberAt(text, i, sink);
-    }
-  }
+  if (wantsAny(want, NUMERIC_TYPES)) scanNumbers(text, sink);
 
   if (want.has("EMAIL") || want.has("PASSWORD")) {
     for (let a = text.indexOf("@"); a !== -1; ) a = text.indexOf("@", scanAt(text, a, sink));
@@ -192,18 +235,27 @@ function applyContext(c: Candidate, text: string, hint: readonly string[]): numb
 
 /**
  * HMAC-SHA256 (RFC 2104) of `type:value`, hex. The keyed inner and outer states are
- * computed once per key and copied per value, which is cheaper than `createHmac` each time.
+ * computed once per key; each value is hashed in plain JavaScript (sha256.ts), without the
+ * native round trips of `createHash` copies.
  */
 export function hashValue(key: Uint8Array | string, type: FindingType, value: string): string {
   return keyedHasher(key)(`${type}:${value}`);
 }
 
 let lastKey: string | null = null;
+let lastKeyBytes: Uint8Array | null = null;
 let lastHasher: ((msg: string) => string) | null = null;
 
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 function keyedHasher(key: Uint8Array | string): (msg: string) => string {
-  const id = typeof key === "string" ? `s:${key}` : `b:${Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString("hex")}`;
-  if (lastHasher && id === lastKey) return lastHasher;
+  if (lastHasher) {
+    if (typeof key === "string" ? key === lastKey : lastKeyBytes !== null && sameBytes(key, lastKeyBytes)) return lastHasher;
+  }
   let k = typeof key === "string" ? Buffer.from(key, "utf8") : Buffer.from(key);
   if (k.length > 64) k = createHash("sha256").update(k).digest();
   const block = Buffer.alloc(64);
@@ -214,10 +266,11 @@ function keyedHasher(key: Uint8Array | string): (msg: string) => string {
     ipad[i] = block[i]! ^ 0x36;
     opad[i] = block[i]! ^ 0x5c;
   }
-  const inner = createHash("sha256").update(ipad);
-  const outer = createHash("sha256").update(opad);
-  lastKey = id;
-  lastHasher = (msg: string) => outer.copy().update(inner.copy().update(msg, "utf8").digest()).digest("hex");
+  const inner = stateAfterBlock(ipad);
+  const outer = stateAfterBlock(opad);
+  lastKey = typeof key === "string" ? key : null;
+  lastKeyBytes = typeof key === "string" ? null : Uint8Array.from(key);
+  lastHasher = (msg: string) => hmacFromStates(inner, outer, msg);
   return lastHasher;
 }
 
@@ -244,23 +297,48 @@ export function detect(text: string, options: DetectOptions): Detection[] {
   const kept = resolveOverlaps(confident);
 
   const out: Detection[] = [];
-  const byKey = new Map<string, Detection>();
-  const hashes = new Map<string, string>();
+  // Hashes per type and value, each computed once per call.
+  const hashes = new Map<FindingType, Map<string, string>>();
+  // `kept` is in text order, so lines never decrease: repeats of a value on one line are
+  // looked up among this line's detections only.
+  let lineFirst = 0;
+  let lineMap: Map<string, Detection> | null = null;
   let line = 1;
   let nl = text.indexOf("\n");
   for (const c of kept) {
-    while (nl !== -1 && nl < c.start) {
-      line++;
-      nl = text.indexOf("\n", nl + 1);
+    if (nl !== -1 && nl < c.start) {
+      do {
+        line++;
+        nl = text.indexOf("\n", nl + 1);
+      } while (nl !== -1 && nl < c.start);
+      lineFirst = out.length;
+      lineMap = null;
     }
-    const hk = `${c.type}:${c.value}`;
-    let h = hashes.get(hk);
+    let byValue = hashes.get(c.type);
+    if (byValue === undefined) {
+      byValue = new Map();
+      hashes.set(c.type, byValue);
+    }
+    let h = byValue.get(c.value);
     if (h === undefined) {
       h = hashValue(options.hashKey, c.type, c.value);
-      hashes.set(hk, h);
+      byValue.set(c.value, h);
     }
-    const key = `${h}:${line}`;
-    const seen = byKey.get(key);
+    let seen: Detection | undefined;
+    if (lineMap !== null) seen = lineMap.get(h);
+    else {
+      for (let k = lineFirst; k < out.length; k++) {
+        if (out[k]!.valueHash === h) {
+          seen = out[k];
+          break;
+        }
+      }
+      // A long line (a CSV export on one line, JSON): switch to a map.
+      if (seen === undefined && out.length - lineFirst >= 16) {
+        lineMap = new Map();
+        for (let k = lineFirst; k < out.length; k++) lineMap.set(out[k]!.valueHash, out[k]!);
+      }
+    }
     if (seen) {
       seen.occurrences++;
       if (c.confidence > seen.confidence) seen.confidence = c.confidence;
@@ -275,7 +353,7 @@ export function detect(text: string, options: DetectOptions): Detection[] {
       line,
       occurrences: 1,
     };
-    byKey.set(key, d);
+    lineMap?.set(h, d);
     out.push(d);
   }
   return out;
