@@ -25,13 +25,16 @@ export async function run(role: "api" | "worker"): Promise<void> {
 
   const app = await startApp(config, log, { role });
 
-  let signals = 0;
+  let firstSignalAt = 0;
   const shutdown = (signal: string) => {
-    signals++;
-    if (signals > 1) {
+    if (firstSignalAt) {
+      // Under `npm start`, Ctrl-C reaches node twice: from the terminal (the whole process
+      // group) and forwarded by npm. Only a signal sent later means "stop now".
+      if (Date.now() - firstSignalAt < 1_000) return;
       log.warn({ signal }, "second signal: exiting now");
       process.exit(130);
     }
+    firstSignalAt = Date.now();
     log.info({ signal, graceMs: config.SHUTDOWN_GRACE }, "shutting down");
     const force = setTimeout(() => {
       log.error("shutdown took too long; exiting");

@@ -37,9 +37,10 @@ export function createQueryLimits(config: Pick<Config, "MAX_QUERY_DEPTH" | "MAX_
 
 /** True when the document asks for the schema (`__schema` or `__type`); `__typename` is harmless. */
 export function usesIntrospection(document: DocumentNode): boolean {
-  // A field name is always spelled out in the source: without either name there is nothing to find.
+  // A field name is always spelled out in the source: without either name there is nothing to find
+  // (`__type` followed by "name" is `__typename`, or an unknown field validation already refused).
   const source = document.loc?.source.body;
-  if (source !== undefined && !source.includes("__schema") && !source.includes("__type")) return false;
+  if (source !== undefined && !/__schema|__type(?!name)/.test(source)) return false;
   let found = false;
   visit(document, {
     [Kind.FIELD](node) {
