@@ -71,8 +71,10 @@ export async function startApp(config: Config, log: Logger, options: { role?: "a
   const onStop = (name: string, run: () => Promise<unknown>) => cleanups.unshift({ name, run });
   const stopAll = async () => {
     for (const { name, run } of cleanups) {
+      const started = Date.now();
       try {
         await run();
+        log.debug({ step: name, ms: Date.now() - started }, "shutdown step done");
       } catch (err) {
         log.warn({ err, step: name }, "shutdown step failed");
       }

@@ -105,6 +105,9 @@ export async function createHttpApp(options: {
     hideSchemaDetailsFromClientErrors: !config.introspectionForAll,
     formatError: (formatted, error) => maskError(formatted, error, log),
     csrfPrevention: true,
+    // Shutdown is ours (src/cli.ts → app.stop(), one ordered sequence). Apollo's own handlers
+    // would stop the server behind our back and re-raise the signal.
+    stopOnTerminationSignals: false,
     plugins,
   });
   await apollo.start();
