@@ -1,5 +1,5 @@
 import type { Server as HttpServer } from "node:http";
-import { type GraphQLSchema, getOperationAST, parse, specifiedRules, validate } from "graphql";
+import { type DocumentNode, type GraphQLSchema, getOperationAST, parse, specifiedRules, validate } from "graphql";
 import { useServer } from "graphql-ws/use/ws";
 import { WebSocketServer, type WebSocket } from "ws";
 import type { Config } from "../config/config.js";
@@ -9,6 +9,9 @@ import { INTROSPECTION_DENIED, introspectionAllowed, usesIntrospection, type Que
 import type { AuthUser } from "../platform/auth/jwt.js";
 import type { Metrics } from "../platform/observability/metrics.js";
 import { AppError } from "../shared/errors.js";
+
+const MAX_CACHED_DOCUMENTS = 200;
+const MAX_CACHED_QUERY_LENGTH = 8 * 1024;
 
 interface ConnectionState {
   user: AuthUser | null;
@@ -43,6 +46,12 @@ export function attachWebSocket(options: {
   const states = new WeakMap<object, ConnectionState>();
   let subscriptions = 0;
   const rules = [...specifiedRules, ...limits.validationRules];
+  // Parsed and validated documents by query text. A subscription keeps its document (AST, tokens
+  // and locations: about 10 KB for a small query) for its whole life; thousands of clients send
+  // the same few queries, so they share one immutable document, and skip parse + validate.
+  // Depends only on the query text (schema, parse options and rules are fixed); introspection
+  // is still checked per user below. Bounded; evicts the oldest entry.
+  const documents = new Map<string, DocumentNode>();
 
   // Backpressure. graphql-ws awaits each send, and scan streams keep only the latest event per
   // scan, so a slow reader holds at most one message per subscription in our memory; the rest
@@ -112,16 +121,22 @@ export function attachWebSocket(options: {
         if (state.operations.size >= config.MAX_SUBSCRIPTIONS_PER_CONNECTION) {
           return fail(`At most ${config.MAX_SUBSCRIPTIONS_PER_CONNECTION} operations per connection (MAX_SUBSCRIPTIONS_PER_CONNECTION)`, "TOO_MANY_SUBSCRIPTIONS");
         }
-        let document;
-        try {
-          document = parse(payload.query, limits.parseOptions);
-        } catch (err) {
-          return fail((err as Error).message, "GRAPHQL_PARSE_FAILED");
-        }
-        const errors = validate(schema, document, rules);
-        if (errors.length > 0) {
-          metrics.graphqlOperations.inc({ type: "unknown", name: "invalid", outcome: "rejected", transport: "ws" });
-          return errors.map((e) => new AppError("BAD_USER_INPUT", e.message, { reason: e.extensions.reason ?? "GRAPHQL_VALIDATION_FAILED" }));
+        let document = documents.get(payload.query);
+        if (!document) {
+          try {
+            document = parse(payload.query, limits.parseOptions);
+          } catch (err) {
+            return fail((err as Error).message, "GRAPHQL_PARSE_FAILED");
+          }
+          const errors = validate(schema, document, rules);
+          if (errors.length > 0) {
+            metrics.graphqlOperations.inc({ type: "unknown", name: "invalid", outcome: "rejected", transport: "ws" });
+            return errors.map((e) => new AppError("BAD_USER_INPUT", e.message, { reason: e.extensions.reason ?? "GRAPHQL_VALIDATION_FAILED" }));
+          }
+          if (payload.query.length <= MAX_CACHED_QUERY_LENGTH) {
+            if (documents.size >= MAX_CACHED_DOCUMENTS) documents.delete(documents.keys().next().value!);
+            documents.set(payload.query, document);
+          }
         }
         if (usesIntrospection(document) && !introspectionAllowed(state.user, config)) {
           return [new AppError("FORBIDDEN", INTROSPECTION_DENIED)];
