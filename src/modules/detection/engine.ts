@@ -71,10 +71,12 @@ const DIGIT_RE = /[0-9]/g;
  * (separators: up to 3 of space, nbsp, . - / ( ) U+2011), or two digits glued to two ASCII
  * letters (an IBAN's "NL91"), can yield a candidate; everything else ("12 maart 2024",
  * "3.2", "€ 1.250,00") `scanNumberAt` would only skip. One native regex pass finds those
- * spots; prose numbers between them are never visited.
+ * spots; prose numbers between them are never visited. Every alternative starts with a
+ * bare `\d` (so the regex engine scans for digits natively) and only tries a run's first
+ * digit (digits glued to a word are skipped by `scanNumberAt` unless they start an IBAN).
  */
 const NUMERIC_TRIGGER_RE =
-  /\d(?=(?<=[A-Za-z][A-Za-z]\d)\d|(?:[ \u00a0.\-/()\u2011]{0,3}\d){7}|(?:\d*[ \u00a0.\-/()\u2011]{1,3}\d){3})/g;
+  /\d(?:(?<=[^0-9A-Za-z_]\d|^\d)(?=(?:[ \u00a0.\-/()\u2011]{0,3}\d){7}|(?:\d*[ \u00a0.\-/()\u2011]{1,3}\d){3})|(?<=[A-Za-z][A-Za-z]\d)(?=\d))/g;
 
 /** Characters `scanNumberAt` may consume in one step (word chars, number separators, '@'). */
 function isNumberClusterChar(c: number): boolean {
@@ -89,17 +91,32 @@ function isNumberClusterChar(c: number): boolean {
  * where the walk already is) and replay the walk until it passes the hit.
  */
 function scanNumbers(text: string, sink: Sink): void {
+  if (process.env.ORIGNUM) { DIGIT_RE.lastIndex = 0; while (DIGIT_RE.test(text)) DIGIT_RE.lastIndex = scanNumberAt(text, DIGIT_RE.lastIndex - 1, sink); return; }
   const len = text.length;
-  let pos = 0;
   const re = NUMERIC_TRIGGER_RE;
-  re.lastIndex = 0;
+  let pos = 0;
+  // In dense text (a CSV of customer rows) hits are close together and the prefilter
+  // would only add work: after a short jump, walk plainly for a while.
+  let plainSteps = 0;
   while (pos < len) {
+    if (plainSteps > 0) {
+      DIGIT_RE.lastIndex = pos;
+      if (!DIGIT_RE.test(text)) return;
+      pos = scanNumberAt(text, DIGIT_RE.lastIndex - 1, sink);
+      plainSteps--;
+      continue;
+    }
     re.lastIndex = pos;
     // One-character matches (the rest is lookahead): the hit is lastIndex - 1, no match array.
     if (!re.test(text)) return;
     const hit = re.lastIndex - 1;
     let s = hit;
-    while (s > pos && isNumberClusterChar(text.charCodeAt(s - 1))) s--;
+    if (hit - pos < DENSE_GAP) {
+      s = pos;
+      plainSteps = PLAIN_STEPS;
+    } else {
+      while (s > pos && isNumberClusterChar(text.charCodeAt(s - 1))) s--;
+    }
     DIGIT_RE.lastIndex = s;
     pos = len;
     while (DIGIT_RE.test(text)) {
@@ -112,6 +129,8 @@ function scanNumbers(text: string, sink: Sink): void {
     }
   }
 }
+const DENSE_GAP = 256;
+const PLAIN_STEPS = 24;
 const ALL_TYPES: ReadonlySet<FindingType> = new Set(FINDING_TYPES);
 const NUMERIC_TYPES: readonly FindingType[] = ["BSN", "CREDIT_CARD", "PHONE_NUMBER", "IP_ADDRESS", "IBAN"];
 

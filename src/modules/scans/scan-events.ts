@@ -42,14 +42,11 @@ export class ScanEvents {
     try {
       // Bounded: with Redis down, ioredis queues commands until it reconnects; a request or a
       // worker must not wait for that. Subscribers re-read PostgreSQL after the reconnect.
-      await withTimeout(
-        Promise.all([
-          this.pubsub.publish(topics.scanProgress(scan.id), message),
-          this.pubsub.publish(topics.userScans(scan.ownerId), message),
-        ]),
-        PUBLISH_TIMEOUT_MS,
-        "scan event publish",
-      );
+      const both = Promise.all([
+        this.pubsub.publish(topics.scanProgress(scan.id), message),
+        this.pubsub.publish(topics.userScans(scan.ownerId), message),
+      ]);
+      await (this.pubsub.local ? both : withTimeout(both, PUBLISH_TIMEOUT_MS, "scan event publish"));
     } catch (err) {
       this.log.warn({ scanId: scan.id, err: (err as Error).message }, "scan event not published (subscribers will re-read)");
     }

@@ -20,6 +20,7 @@ export class ScanEventStream implements AsyncIterableIterator<ScanProgress> {
   private waiter: ((r: IteratorResult<ScanProgress>) => void) | null = null;
   private finished = false;
   private readonly completeAfter: string | null;
+  private scheduled = false;
   /** Set once the followed scan's terminal event went out: the stream then completes. */
   private terminalDelivered = false;
   private readonly cleanups: Array<() => Promise<void> | void> = [];
@@ -77,6 +78,17 @@ export class ScanEventStream implements AsyncIterableIterator<ScanProgress> {
   }
 
   private flush(): void {
+    if (!this.waiter || this.pending.size === 0 || this.scheduled) return;
+    // Hand-offs go through a shared scheduler: a burst of events for thousands of
+    // subscriptions is delivered in slices between which the event loop serves other work.
+    this.scheduled = true;
+    schedule(() => {
+      this.scheduled = false;
+      this.deliver();
+    });
+  }
+
+  private deliver(): void {
     if (!this.waiter || this.pending.size === 0) return;
     const [scanId, event] = this.pending.entries().next().value as [string, ScanProgress];
     this.pending.delete(scanId);
@@ -122,4 +134,24 @@ export class ScanEventStream implements AsyncIterableIterator<ScanProgress> {
   [Symbol.asyncIterator](): AsyncIterableIterator<ScanProgress> {
     return this;
   }
+}
+
+/** Deliveries run in slices of this many per macrotask. */
+const SLICE = 256;
+const ready: Array<() => void> = [];
+let draining = false;
+
+function schedule(task: () => void): void {
+  ready.push(task);
+  if (!draining) {
+    draining = true;
+    setImmediate(drainSlice);
+  }
+}
+
+function drainSlice(): void {
+  const slice = ready.splice(0, SLICE);
+  for (const task of slice) task();
+  if (ready.length > 0) setImmediate(drainSlice);
+  else draining = false;
 }

@@ -1,5 +1,5 @@
 import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root, Subscription } from "type-graphql";
-import type { AuthedContext } from "../../graphql/context.js";
+import type { AuthedContext, GraphQLContext } from "../../graphql/context.js";
 import { topics } from "../../platform/pubsub/pubsub.js";
 import { AppError } from "../../shared/errors.js";
 import { Session } from "../sessions/session.type.js";
@@ -80,11 +80,11 @@ export class ScanResolver {
     return ctx.services.scans.findings(ctx.user.id, scan.id, { first, after });
   }
 
-  @Authorized()
+  // No @Authorized here: it would run per delivered event. `subscribe` checks the caller once.
   @Subscription(() => ScanProgress, {
     description: "The scan's current state first, then each change in order; completes after SUCCEEDED, FAILED or CANCELLED.",
     subscribe: async ({ args, context }) => {
-      const ctx = context as AuthedContext;
+      const ctx = requireUser(context as GraphQLContext);
       const scanId = String(args.scanId);
       const owned = await ctx.services.scans.get(ctx.user.id, scanId);
       if (!owned) throw new AppError("NOT_FOUND", "Scan not found");
@@ -105,11 +105,10 @@ export class ScanResolver {
     return event;
   }
 
-  @Authorized()
   @Subscription(() => ScanProgress, {
     description: "Every change of every scan of the viewer; active scans' current state first.",
     subscribe: async ({ context }) => {
-      const ctx = context as AuthedContext;
+      const ctx = requireUser(context as GraphQLContext);
       const ownerId = ctx.user.id;
       return ScanEventStream.open({
         pubsub: ctx.services.pubsub,
@@ -145,4 +144,9 @@ export class SessionScansResolver {
   ): Promise<ScanConnection> {
     return ctx.services.scans.list(ctx.user.id, { sessionId: session.id, first, after });
   }
+}
+
+function requireUser(ctx: GraphQLContext): AuthedContext {
+  if (!ctx.user) throw new AppError("UNAUTHENTICATED", "Authentication required");
+  return ctx as AuthedContext;
 }

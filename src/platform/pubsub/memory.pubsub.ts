@@ -2,16 +2,19 @@ import { iterateTopic, type PubSub } from "./pubsub.js";
 
 /** In-process PubSub for a single instance (the embedded default). */
 export class MemoryPubSub implements PubSub {
+  readonly local = true;
   private readonly listeners = new Map<string, Set<(payload: unknown) => void>>();
 
   async publish(topic: string, payload: unknown): Promise<void> {
     const set = this.listeners.get(topic);
     if (!set) return;
-    // Deliver a structured clone so a subscriber can never mutate the publisher's object,
-    // matching what subscribers see through Redis (where dates arrive as Dates via reviver).
+    // One structured clone per publish, shared by the listeners: the publisher can reuse its
+    // object, as over Redis (where dates arrive as Dates via the reviver). Listeners treat
+    // payloads as read-only.
+    const copy = structuredClone(payload);
     for (const listener of [...set]) {
       try {
-        listener(structuredClone(payload));
+        listener(copy);
       } catch {
         // a failing listener must not stop delivery to the others
       }

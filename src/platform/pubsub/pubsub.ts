@@ -6,6 +6,8 @@ import type { PubSub as TypeGraphQLPubSub } from "type-graphql";
  * and subscribers re-read it after any reconnect (TOOLCHAIN.md).
  */
 export interface PubSub extends TypeGraphQLPubSub {
+  /** True when delivery stays in this process (publish cannot block on a network). */
+  readonly local: boolean;
   publish(topic: string, payload: unknown): Promise<void>;
   /** Calls `listener` for every event on `topic` until the returned function is called. */
   listen(topic: string, listener: (payload: unknown) => void): Promise<() => Promise<void>>;

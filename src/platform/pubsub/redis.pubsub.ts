@@ -13,6 +13,7 @@ export const reviveDates = (_key: unknown, value: unknown): unknown =>
  * ioredis connections; channels are `<prefix>:<topic>` so deployments can share a Redis.
  */
 export class RedisPubSub implements PubSub {
+  readonly local = false;
   private readonly engine: GraphQLRedisPubSub;
   private readonly changeListeners = new Set<(connected: boolean) => void>();
   private closed: Promise<void> | null = null;
