@@ -91,7 +91,6 @@ function isNumberClusterChar(c: number): boolean {
  * where the walk already is) and replay the walk until it passes the hit.
  */
 function scanNumbers(text: string, sink: Sink): void {
-  if (process.env.ORIGNUM) { DIGIT_RE.lastIndex = 0; while (DIGIT_RE.test(text)) DIGIT_RE.lastIndex = scanNumberAt(text, DIGIT_RE.lastIndex - 1, sink); return; }
   const len = text.length;
   const re = NUMERIC_TRIGGER_RE;
   let pos = 0;
@@ -261,6 +260,9 @@ export function hashValue(key: Uint8Array | string, type: FindingType, value: st
   return keyedHasher(key)(`${type}:${value}`);
 }
 
+/** Messages longer than this (characters) are hashed with node:crypto. */
+const LONG_MESSAGE = 256;
+
 let lastKey: string | null = null;
 let lastKeyBytes: Uint8Array | null = null;
 let lastHasher: ((msg: string) => string) | null = null;
@@ -289,7 +291,13 @@ function keyedHasher(key: Uint8Array | string): (msg: string) => string {
   const outer = stateAfterBlock(opad);
   lastKey = typeof key === "string" ? key : null;
   lastKeyBytes = typeof key === "string" ? null : Uint8Array.from(key);
-  lastHasher = (msg: string) => hmacFromStates(inner, outer, msg);
+  // Long values (PEM bodies) hash faster natively, from copies of the keyed states.
+  const nativeInner = createHash("sha256").update(ipad);
+  const nativeOuter = createHash("sha256").update(opad);
+  lastHasher = (msg: string) =>
+    msg.length <= LONG_MESSAGE
+      ? hmacFromStates(inner, outer, msg)
+      : nativeOuter.copy().update(nativeInner.copy().update(msg, "utf8").digest()).digest("hex");
   return lastHasher;
 }
 

@@ -88,8 +88,25 @@ export function isValidIban(input: string): boolean {
   return ibantoolsIsValidIBAN(iban);
 }
 
+/**
+ * Results of `normalisePhone` for the default region (a libphonenumber parse costs tens
+ * of microseconds; numbers repeat within and across documents). Bounded.
+ */
+const phoneCache = new Map<string, string | null>();
+
 /** E.164 form of a phone number valid in its numbering plan, else null. */
 export function normalisePhone(input: string, defaultRegion: CountryCode = "NL"): string | null {
+  if (defaultRegion !== "NL") return normalisePhoneUncached(input, defaultRegion);
+  let r = phoneCache.get(input);
+  if (r === undefined) {
+    r = normalisePhoneUncached(input, defaultRegion);
+    if (phoneCache.size >= 20_000) phoneCache.clear();
+    phoneCache.set(input, r);
+  }
+  return r;
+}
+
+function normalisePhoneUncached(input: string, defaultRegion: CountryCode): string | null {
   // "+31 (0)6 ..." is common in NL; the "(0)" trunk prefix is not part of the number.
   let s = input.replace(/\(0\)/g, "");
   if (s.startsWith("00")) s = "+" + s.slice(2);
