@@ -151,14 +151,14 @@ export class ScanRepo {
 
   async findOwned(ownerId: string, id: string): Promise<Scan | null> {
     if (!isUuid(id)) return null;
-    const row = await this.prisma.scan.findFirst({ where: { id, ownerId }, select: SCAN_COLUMNS });
+    const row = await this.prisma.scan.findFirst({ where: { id, ownerId, ...liveSession() }, select: SCAN_COLUMNS });
     return row ? toScan(row) : null;
   }
 
   async findManyOwned(ownerId: string, ids: readonly string[]): Promise<Scan[]> {
     const valid = ids.filter(isUuid);
     if (valid.length === 0) return [];
-    const rows = await this.prisma.scan.findMany({ where: { id: { in: valid }, ownerId }, select: SCAN_COLUMNS });
+    const rows = await this.prisma.scan.findMany({ where: { id: { in: valid }, ownerId, ...liveSession() }, select: SCAN_COLUMNS });
     return rows.map(toScan);
   }
 
@@ -172,6 +172,7 @@ export class ScanRepo {
   }): Promise<{ rows: Scan[]; totalCount: number }> {
     const where: Prisma.ScanWhereInput = {
       ownerId: args.ownerId,
+      ...liveSession(),
       ...(args.sessionId ? { sessionId: args.sessionId } : {}),
       ...(args.statuses?.length ? { status: { in: [...args.statuses] } } : {}),
     };
@@ -477,6 +478,12 @@ export class ScanRepo {
     return { running: get("RUNNING"), queued: get("QUEUED") };
   }
 }
+
+/**
+ * A session past its expiry is gone for its owner even before the cleanup job deletes it
+ * (as the sessions module treats it), and so are its scans.
+ */
+const liveSession = () => ({ session: { expiresAt: { gt: new Date() } } });
 
 async function lockSlots(tx: Tx): Promise<void> {
   await tx.$executeRaw`SELECT pg_advisory_xact_lock(${SCAN_SLOTS_LOCK}::bigint)`;
