@@ -1,6 +1,6 @@
 /**
  * Model-based isolation test (fast-check `fc.commands` + `fc.asyncModelRun`): several users
- * drive random sequences of every session, connection and payment operation against a real
+ * drive random sequences of every session, connection, payment and scan operation against a real
  * server over HTTP, often with ids taken from other users' responses (and from earlier runs,
  * and ids of the wrong kind, and ids that never existed). After every step:
  *  - the response matches what the model predicts (another user's id answers exactly like an
@@ -28,6 +28,10 @@ import {
   SaveDatabaseConnectionDocument,
   SessionsDocument,
   TestDatabaseConnectionDocument,
+  StartDocumentScanDocument,
+  CancelScanDocument,
+  GetScanDocument,
+  ListScansDocument,
 } from "../generated/graphql.js";
 import { createTestDatabase, type TestDatabase } from "../support/database.js";
 import { request, type GraphQLResponse } from "../support/graphql-client.js";
@@ -69,6 +73,7 @@ interface Model {
   sessions: Map<string, { owner: string; name: string }>;
   connections: Map<string, Owned>;
   payments: Map<string, Owned>;
+  scans: Map<string, Owned>;
   /** Every id any response carried in this run, plus decoys: what a curious user would try. */
   pool: string[];
 }
@@ -80,7 +85,7 @@ interface Real {
 const earlierIds = new Set<string>();
 
 const ownerOf = (m: Model, id: string): string | undefined =>
-  m.sessions.get(id)?.owner ?? m.connections.get(id)?.owner ?? m.payments.get(id)?.owner;
+  m.sessions.get(id)?.owner ?? m.connections.get(id)?.owner ?? m.payments.get(id)?.owner ?? m.scans.get(id)?.owner;
 
 /** How often an operation was aimed at another user's object: proof the test probes what it claims. */
 const probes = { foreign: 0, own: 0, unknown: 0 };
@@ -114,6 +119,7 @@ function expectNoLeak(m: Model, user: string, res: GraphQLResponse<unknown>): vo
     ...[...m.sessions].filter(([, v]) => v.owner !== user).map(([id]) => id),
     ...[...m.connections].filter(([, v]) => v.owner !== user).map(([id]) => id),
     ...[...m.payments].filter(([, v]) => v.owner !== user).map(([id]) => id),
+    ...[...m.scans].filter(([, v]) => v.owner !== user).map(([id]) => id),
     ...earlierIds,
   ];
   for (const id of foreign) expect(text, `response to ${user} carries foreign id ${id}`).not.toContain(id);
@@ -129,10 +135,13 @@ async function expectDatabaseMatches(m: Model): Promise<void> {
     `select id, "ownerId", "sessionId", name from "DatabaseConnection" where "ownerId" = any($1)`, [owners]);
   const p = await sql.query<{ id: string; ownerId: string; sessionId: string; reference: string }>(
     `select id, "ownerId", "sessionId", reference from "PaymentRecord" where "ownerId" = any($1)`, [owners]);
+  const sc = await sql.query<{ id: string; ownerId: string; sessionId: string }>(
+    `select id, "ownerId", "sessionId" from "Scan" where "ownerId" = any($1)`, [owners]);
   const sortBy = <T extends { id: string }>(xs: T[]) => [...xs].sort((a, b) => a.id.localeCompare(b.id));
   expect(sortBy(s.rows)).toEqual(sortBy([...m.sessions].map(([id, v]) => ({ id, ownerId: v.owner, name: v.name }))));
   expect(sortBy(c.rows)).toEqual(sortBy([...m.connections].map(([id, v]) => ({ id, ownerId: v.owner, sessionId: v.sessionId, name: v.label }))));
   expect(sortBy(p.rows)).toEqual(sortBy([...m.payments].map(([id, v]) => ({ id, ownerId: v.owner, sessionId: v.sessionId, reference: v.label }))));
+  expect(sortBy(sc.rows)).toEqual(sortBy([...m.scans].map(([id, v]) => ({ id, ownerId: v.owner, sessionId: v.sessionId }))));
 }
 
 // ------------------------------------------------------------------------------------------
@@ -179,7 +188,7 @@ const OPS: Array<fc.Arbitrary<Cmd>> = [
     if (m.sessions.get(id)?.owner === user) {
       expect(res.data).toEqual({ closeSession: true });
       m.sessions.delete(id);
-      for (const map of [m.connections, m.payments]) for (const [k, v] of map) if (v.sessionId === id) map.delete(k);
+      for (const map of [m.connections, m.payments, m.scans]) for (const [k, v] of map) if (v.sessionId === id) map.delete(k);
     } else {
       expect(code(res)).toBe("NOT_FOUND");
     }
@@ -265,10 +274,51 @@ const OPS: Array<fc.Arbitrary<Cmd>> = [
       want.sort((a, b) => a.id.localeCompare(b.id)),
     );
   }),
+
+  op("startDocumentScan", fc.tuple(fc.nat(), fc.nat(999)), async (m, r, user, [n, k]) => {
+    const sessionId = pick(m, n, user);
+    const name = `${user}-d${k}.txt`;
+    const documents = [{ name, text: `Contact ${user}@example.com or IBAN NL91ABNA0417164300 (${k})` }];
+    const res = await call<{ startDocumentScan: { id: string; status: string } }>(m, r, user, StartDocumentScanDocument, { input: { sessionId, documents } });
+    if (m.sessions.get(sessionId)?.owner !== user) return void expect(code(res)).toBe("NOT_FOUND");
+    // Three scans per user may be active; small documents finish fast, but not always first.
+    if (code(res) === "SCAN_LIMIT_REACHED") return;
+    expect(res.errors).toBeUndefined();
+    m.scans.set(res.data!.startDocumentScan.id, { owner: user, sessionId, label: name });
+    remember(m, res.data!.startDocumentScan.id);
+  }),
+
+  op("cancelScan", fc.nat(), async (m, r, user, n) => {
+    const id = pick(m, n, user);
+    const res = await call<{ cancelScan: { id: string; status: string } }>(m, r, user, CancelScanDocument, { id });
+    if (m.scans.get(id)?.owner === user) {
+      expect(res.errors).toBeUndefined();
+      expect(["CANCELLED", "SUCCEEDED", "FAILED"]).toContain(res.data!.cancelScan.status);
+    } else {
+      expect(code(res)).toBe("NOT_FOUND");
+    }
+  }),
+
+  op("scan", fc.nat(), async (m, r, user, n) => {
+    const id = pick(m, n, user);
+    const res = await call<{ scan: { id: string; session: { id: string } } | null }>(m, r, user, GetScanDocument, { id });
+    const s = m.scans.get(id);
+    if (s?.owner === user) expect(res.data!.scan).toMatchObject({ id, session: { id: s.sessionId } });
+    else expect(res.data).toEqual({ scan: null });
+  }),
+
+  op("scans", fc.tuple(fc.nat(), fc.boolean()), async (m, r, user, [n, bySession]) => {
+    const sessionId = bySession ? pick(m, n, user) : undefined;
+    const res = await call<{ scans: { totalCount: number; edges: Array<{ node: { id: string } }> } }>(m, r, user, ListScansDocument, { sessionId, first: 100 });
+    if (sessionId && m.sessions.get(sessionId)?.owner !== user) return void expect(code(res)).toBe("NOT_FOUND");
+    const want = [...m.scans].filter(([, v]) => v.owner === user && (!sessionId || v.sessionId === sessionId)).map(([id]) => id).sort();
+    expect(res.data!.scans.edges.map((e) => e.node.id).sort()).toEqual(want);
+    expect(res.data!.scans.totalCount).toBe(want.length);
+  }),
 ];
 
 // Opening sessions is weighted up so that the other operations have something to work on.
-const commands = fc.commands([OPS[0]!, OPS[0]!, ...OPS, OPS[4]!, OPS[8]!], { maxCommands: 30, size: "large" });
+const commands = fc.commands([OPS[0]!, OPS[0]!, ...OPS, OPS[4]!, OPS[8]!, OPS[10]!], { maxCommands: 30, size: "large" });
 
 it(
   `no user ever sees or changes another user's data (${RUNS} runs)`,
@@ -278,12 +328,12 @@ it(
       fc.asyncProperty(commands, async (cmds) => {
         const tag = `${(run++).toString(36)}${randomBytes(3).toString("hex")}`;
         const users = Array.from({ length: USERS }, (_, i) => `user${i}x${tag}`);
-        const model: Model = { users, sessions: new Map(), connections: new Map(), payments: new Map(), pool: [randomUUID(), "not-a-uuid"] };
+        const model: Model = { users, sessions: new Map(), connections: new Map(), payments: new Map(), scans: new Map(), pool: [randomUUID(), "not-a-uuid"] };
         const tokens = new Map(await Promise.all(users.map(async (u) => [u, await server.token(u)] as const)));
         try {
           await fc.asyncModelRun(() => ({ model, real: { tokens } }), cmds);
         } finally {
-          for (const id of [...model.sessions.keys(), ...model.connections.keys(), ...model.payments.keys()]) earlierIds.add(id);
+          for (const id of [...model.sessions.keys(), ...model.connections.keys(), ...model.payments.keys(), ...model.scans.keys()]) earlierIds.add(id);
           // Keep the "earlier ids" pool small so leak checks stay cheap.
           while (earlierIds.size > 60) earlierIds.delete(earlierIds.values().next().value!);
         }
