@@ -12,17 +12,23 @@ import {
   type DatabaseTarget,
   type SkippedTable,
 } from "../../../src/modules/scans/scanners/database.scanner.js";
+import { adminUrl } from "../../support/database.js";
 import {
   ScanAbortedError,
   type ScanFinding,
   type ScanProgressUpdate,
 } from "../../../src/modules/scans/scanners/scanner.types.js";
 
-// Real PostgreSQL (no mocks): PG_HOST/PG_PORT/PG_USER override the local defaults.
-const HOST = process.env.PG_HOST ?? "127.0.0.1";
-const PORT = Number(process.env.PG_PORT ?? 5432);
-const ADMIN_USER = process.env.PG_USER ?? "postgres";
-const ADMIN_PASSWORD = process.env.PG_PASSWORD ?? "";
+// Real PostgreSQL (no mocks): the test suite's own server (embedded, or DATABASE_URL's), so
+// this runs on a fresh machine too; PG_HOST/PG_PORT/PG_USER/PG_PASSWORD point it elsewhere.
+const suiteServer = new URL(adminUrl());
+const HOST = process.env.PG_HOST ?? suiteServer.hostname;
+const PORT = Number(process.env.PG_PORT ?? (suiteServer.port || 5432));
+const ADMIN_USER = process.env.PG_USER ?? decodeURIComponent(suiteServer.username || "postgres");
+const ADMIN_PASSWORD = process.env.PG_PASSWORD ?? decodeURIComponent(suiteServer.password);
+const MAINTENANCE_DB = process.env.PG_HOST ? "postgres" : suiteServer.pathname.slice(1) || "postgres";
+/** The test roles log in with a password, so the file works under trust and scram auth alike. */
+const ROLE_PASSWORD = `pw-${randomBytes(6).toString("hex")}`;
 const RUN = `${process.pid}_${randomBytes(4).toString("hex")}`;
 const DB = `dg_scan_${RUN}`;
 const NOSELECT_ROLE = `dg_noselect_${RUN}`;
@@ -102,7 +108,7 @@ const validBsns = bsns(true, 40);
 const invalidBsns = bsns(false, 40);
 
 beforeAll(async () => {
-  server = new pg.Client({ host: HOST, port: PORT, user: ADMIN_USER, password: ADMIN_PASSWORD, database: "test" });
+  server = new pg.Client({ host: HOST, port: PORT, user: ADMIN_USER, password: ADMIN_PASSWORD, database: MAINTENANCE_DB });
   await server.connect().catch((error: Error) => {
     throw new Error(`PostgreSQL is not reachable at ${HOST}:${PORT} (${error.message}): these tests need a real server`);
   });
@@ -152,8 +158,8 @@ beforeAll(async () => {
   await q(`INSERT INTO public.locked_table VALUES (1, 'locked@example.com')`);
   await q(`CREATE VIEW public.customer_view AS SELECT email FROM public.customers`);
 
-  await server.query(`CREATE ROLE ${quotePgIdent(NOSELECT_ROLE)} LOGIN`);
-  await server.query(`CREATE ROLE ${quotePgIdent(PARTIAL_ROLE)} LOGIN`);
+  await server.query(`CREATE ROLE ${quotePgIdent(NOSELECT_ROLE)} LOGIN PASSWORD '${ROLE_PASSWORD}'`);
+  await server.query(`CREATE ROLE ${quotePgIdent(PARTIAL_ROLE)} LOGIN PASSWORD '${ROLE_PASSWORD}'`);
   await server.query(`CREATE ROLE ${quotePgIdent(NOLOGIN_ROLE)} NOLOGIN`);
   await q(`REVOKE ALL ON ALL TABLES IN SCHEMA public FROM PUBLIC`);
   await q(`GRANT SELECT (id, email) ON public.customers TO ${quotePgIdent(PARTIAL_ROLE)}`);
@@ -281,7 +287,7 @@ describe("failures end with a clear code, nothing invented", () => {
   });
 
   it("a role without SELECT → PERMISSION_DENIED, every table listed as skipped", async () => {
-    const run = scan({}, { user: NOSELECT_ROLE });
+    const run = scan({}, { user: NOSELECT_ROLE, password: ROLE_PASSWORD });
     const error = await expectScanError(run.promise, "PERMISSION_DENIED");
     expect(error.message).toMatch(/no table could be read/);
     expect(run.skipped.length).toBe(7);
@@ -289,7 +295,7 @@ describe("failures end with a clear code, nothing invented", () => {
   });
 
   it("a role with some privileges: readable tables and columns are scanned, the rest skipped", async () => {
-    const run = scan({}, { user: PARTIAL_ROLE });
+    const run = scan({}, { user: PARTIAL_ROLE, password: ROLE_PASSWORD });
     const findings = await run.promise;
     expect(findings.map((f) => `${f.table}.${f.column}:${f.type}`)).toEqual(["customers.email:EMAIL"]);
     expect(run.skipped.map((s) => s.source)).not.toContain("public.customers");
