@@ -83,6 +83,9 @@ export interface CapacityMonitorOptions {
 }
 
 /** Metrics judged per instance; queue wait is system-wide and judged once per report. */
+/** Time constant of the machine CPU average the levels use. */
+const CPU_AVERAGE_MS = 60_000;
+
 const INSTANCE_METRICS: readonly MetricName[] = ["memory", "cpu", "pool", "eventLoopDelay"];
 /** Cleared alerts stay in reports this long, so a dashboard sees the recovery. */
 const CLEARED_VISIBLE_MS = 10 * 60_000;
@@ -210,6 +213,8 @@ export class CapacityMonitor {
   private systemHeld = new Map<MetricName, AlertState>();
   private cleared: AlertEvent[] = [];
   private poolWaitingSince: number | null = null;
+  private cpuAvg = 0;
+  private cpuAt: number | null = null;
   private readonly trend: Array<{ t: number; memory: number; queued: number | null }> = [];
   private readonly peers = new Map<string, { view: InstanceView; receivedAt: number }>();
   private unlisten: (() => Promise<void>) | null = null;
@@ -276,8 +281,14 @@ export class CapacityMonitor {
     const now = Date.now();
     if (pool.waiting > 0) this.poolWaitingSince ??= now;
     else this.poolWaitingSince = null;
+    // Machine CPU as a 1-minute exponentially weighted average (like a load average): a burst
+    // (start-up, a scan's detection pass) is not overload, and the level, the alerts and the
+    // admission veto should not flap with it. Seeded from 0, so a fresh instance starts calm.
+    const dt = this.cpuAt === null ? this.o.settings.intervalMs : Math.max(0, now - this.cpuAt);
+    this.cpuAvg += (1 - Math.exp(-dt / CPU_AVERAGE_MS)) * (host.cpu - this.cpuAvg);
+    this.cpuAt = now;
     const figures: InstanceFigures = {
-      cpu: host.cpu,
+      cpu: this.cpuAvg,
       processCpu: host.processCpu,
       memoryUsed: host.memoryUsed,
       rssBytes: host.rssBytes,
