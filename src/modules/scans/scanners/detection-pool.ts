@@ -46,8 +46,11 @@ export function createDetectionPool(options: DetectionPoolOptions = {}): Detecti
   const piscina = new Piscina<DetectionTask, Detection[]>({
     filename: spec.filename,
     execArgv: spec.execArgv,
-    minThreads: threads,
+    // Threads start with the first scan and leave after a minute idle: an idle server does not
+    // hold them (each costs ~90 MiB with the phone-number metadata loaded).
+    minThreads: 0,
     maxThreads: threads,
+    idleTimeout: 60_000,
     maxQueue: options.maxQueue ?? Infinity,
     // Detection is pure CPU; one task per thread at a time.
     concurrentTasksPerWorker: 1,
