@@ -137,7 +137,7 @@ export class ScanEventStream implements AsyncIterableIterator<ScanProgress> {
 }
 
 /** Deliveries run in slices of this many per macrotask. */
-const SLICE = 256;
+const SLICE = 64;
 const ready: Array<() => void> = [];
 let draining = false;
 
