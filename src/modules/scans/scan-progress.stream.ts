@@ -68,12 +68,14 @@ export class ScanEventStream implements AsyncIterableIterator<ScanProgress> {
 
   push(event: ScanProgress | ScanEventMessage): void {
     if (this.finished) return;
-    const { ownerId: _owner, ...clean } = event as ScanEventMessage;
+    // The owner rides along on bus messages; GraphQL serialises only the selected fields, so it
+    // is not copied away here (no allocation per event per subscriber).
+    const clean = event as ScanProgress;
     const last = this.delivered.get(clean.scanId) ?? -1;
     if (clean.seq <= last) return;
     const queued = this.pending.get(clean.scanId);
     if (queued && queued.seq >= clean.seq) return;
-    this.pending.set(clean.scanId, clean as ScanProgress); // keeps the scan's place in line
+    this.pending.set(clean.scanId, clean); // keeps the scan's place in line
     this.flush();
   }
 

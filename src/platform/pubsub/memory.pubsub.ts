@@ -8,13 +8,11 @@ export class MemoryPubSub implements PubSub {
   async publish(topic: string, payload: unknown): Promise<void> {
     const set = this.listeners.get(topic);
     if (!set) return;
-    // One structured clone per publish, shared by the listeners: the publisher can reuse its
-    // object, as over Redis (where dates arrive as Dates via the reviver). Listeners treat
-    // payloads as read-only.
-    const copy = structuredClone(payload);
+    // Delivered as is, shared by the listeners (no copy: publishers build a fresh object per
+    // event and listeners treat payloads as read-only, as they would a parsed Redis message).
     for (const listener of [...set]) {
       try {
-        listener(copy);
+        listener(payload);
       } catch {
         // a failing listener must not stop delivery to the others
       }
