@@ -17,6 +17,7 @@ import {
   type ScanFinding,
   type ScanProgressUpdate,
 } from "../../../src/modules/scans/scanners/scanner.types.js";
+import { bsns, expectScanError, luhnInvalid } from "../../support/scanner-fixtures.js";
 
 // Real MariaDB/MySQL (no mocks): MYSQL_HOST/MYSQL_PORT/MYSQL_USER/MYSQL_PASSWORD override.
 // With no server answering, the file is skipped with one line saying so (a fresh machine has
@@ -63,41 +64,6 @@ function scan(options: Partial<DatabaseScanOptions> = {}, over: Partial<Database
     { signal: signal ?? new AbortController().signal, hashKey: "test-hash-key", onProgress: (u) => progress.push(u) },
   );
   return { promise, progress, skipped };
-}
-
-async function expectScanError(promise: Promise<unknown>, code: string): Promise<DatabaseScanError> {
-  const error = await promise.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(DatabaseScanError);
-  expect((error as DatabaseScanError).code).toBe(code);
-  return error as DatabaseScanError;
-}
-
-function bsns(valid: boolean, count: number): string[] {
-  const out: string[] = [];
-  for (let n = 111_111_111; out.length < count; n += 7_919) {
-    const d = String(n);
-    let sum = 0;
-    for (let i = 0; i < 8; i++) sum += Number(d[i]) * (9 - i);
-    sum -= Number(d[8]);
-    if ((sum % 11 === 0) === valid) out.push(d);
-  }
-  return out;
-}
-
-function luhnInvalid(n: bigint): string {
-  for (;; n++) {
-    const d = String(n);
-    let sum = 0;
-    for (let i = 0; i < d.length; i++) {
-      let x = Number(d[d.length - 1 - i]);
-      if (i % 2 === 1) x = x * 2 > 9 ? x * 2 - 9 : x * 2;
-      sum += x;
-    }
-    if (sum % 10 !== 0) return d;
-  }
 }
 
 const BACKTICK_TABLE = "we`ird tab`le";

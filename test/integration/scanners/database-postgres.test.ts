@@ -18,6 +18,7 @@ import {
   type ScanFinding,
   type ScanProgressUpdate,
 } from "../../../src/modules/scans/scanners/scanner.types.js";
+import { bsns, expectScanError, luhnInvalid } from "../../support/scanner-fixtures.js";
 
 // Real PostgreSQL (no mocks): the test suite's own server (embedded, or DATABASE_URL's), so
 // this runs on a fresh machine too; PG_HOST/PG_PORT/PG_USER/PG_PASSWORD point it elsewhere.
@@ -57,43 +58,6 @@ function scan(options: Partial<DatabaseScanOptions> = {}, over: Partial<Database
   const skipped: SkippedTable[] = [];
   const promise = scanDatabase(target(over), { sampleSize: 100, hostPolicy: policy, onTableSkipped: (s) => skipped.push(s), ...options }, c.ctx);
   return { promise, progress: c.progress, skipped };
-}
-
-async function expectScanError(promise: Promise<unknown>, code: string): Promise<DatabaseScanError> {
-  const error = await promise.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(DatabaseScanError);
-  expect((error as DatabaseScanError).code).toBe(code);
-  return error as DatabaseScanError;
-}
-
-/** 9-digit numbers that pass (or fail) the BSN 11-check. */
-function bsns(valid: boolean, count: number): string[] {
-  const out: string[] = [];
-  for (let n = 111_111_111; out.length < count; n += 7_919) {
-    const d = String(n);
-    let sum = 0;
-    for (let i = 0; i < 8; i++) sum += Number(d[i]) * (9 - i);
-    sum -= Number(d[8]);
-    if ((sum % 11 === 0) === valid) out.push(d);
-  }
-  return out;
-}
-
-/** The first number from `n` on that fails the Luhn check (a card-shaped decoy). */
-function luhnInvalid(n: bigint): string {
-  for (;; n++) {
-    const d = String(n);
-    let sum = 0;
-    for (let i = 0; i < d.length; i++) {
-      let x = Number(d[d.length - 1 - i]);
-      if (i % 2 === 1) x = x * 2 > 9 ? x * 2 - 9 : x * 2;
-      sum += x;
-    }
-    if (sum % 10 !== 0) return d;
-  }
 }
 
 const ODD_SCHEMA = 'Odd "Schema" ü';
