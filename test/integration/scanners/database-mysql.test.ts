@@ -4,7 +4,6 @@ import mysql from "mysql2/promise";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { parseAllowedHosts } from "../../../src/platform/net/host-policy.js";
 import {
-  DatabaseScanError,
   quoteMysqlIdent,
   scanDatabase,
   testDatabaseConnection,

@@ -4,7 +4,6 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { parseAllowedHosts } from "../../../src/platform/net/host-policy.js";
 import {
-  DatabaseScanError,
   quotePgIdent,
   scanDatabase,
   testDatabaseConnection,
