@@ -118,7 +118,11 @@ export function attachWebSocket(options: {
           metrics.graphqlOperations.inc({ type: "unknown", name: "rejected", outcome: "rejected", transport: "ws" });
           return [new AppError("BAD_USER_INPUT", message, reason ? { reason } : {})];
         };
-        if (state.operations.size >= config.MAX_SUBSCRIPTIONS_PER_CONNECTION) {
+        // graphql-ws's own table of the connection's operations (this one included) is updated
+        // the moment a client completes one, unlike our bookkeeping, which waits for the
+        // operation's loop to end: count from it so a freed slot is free at once.
+        const open = Object.keys(ctx.subscriptions).length;
+        if (open > config.MAX_SUBSCRIPTIONS_PER_CONNECTION) {
           return fail(`At most ${config.MAX_SUBSCRIPTIONS_PER_CONNECTION} operations per connection (MAX_SUBSCRIPTIONS_PER_CONNECTION)`, "TOO_MANY_SUBSCRIPTIONS");
         }
         let document = documents.get(payload.query);

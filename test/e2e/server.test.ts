@@ -150,6 +150,21 @@ describe("query limits, the same on both transports", () => {
     ws.close();
   });
 
+  it("caps subscriptions per WebSocket (MAX_SUBSCRIPTIONS_PER_CONNECTION=2)", async () => {
+    const ws = await TestWsClient.connect(server.wsUrl, alice);
+    for (const id of ["s1", "s2", "s3"]) ws.subscribe(id, `subscription { myScans { scanId } }`);
+    const msg = (await ws.waitForMessage()) as { type: string; id: string; payload: Array<{ extensions: { code: string; reason: string } }> };
+    expect(msg).toMatchObject({ type: "error", id: "s3" });
+    expect(msg.payload[0]!.extensions).toMatchObject({ code: "BAD_USER_INPUT", reason: "TOO_MANY_SUBSCRIPTIONS" });
+    // Completing one frees its slot.
+    ws.send({ type: "complete", id: "s1" });
+    ws.subscribe("s4", `subscription { myScans { scanId } }`);
+    await new Promise((r) => setTimeout(r, 300));
+    const extra = ws.pending ? await ws.waitForMessage() : null;
+    expect(extra).toBeNull(); // accepted: no error for s4
+    ws.close();
+  });
+
   it("caps operations per WebSocket and closes oversized messages with 1009", async () => {
     const ws = await TestWsClient.connect(server.wsUrl, alice);
     ws.send({ type: "subscribe", id: "big", payload: { query: `{ me { id } }`, variables: { pad: "x".repeat(20_000) } } });
