@@ -230,6 +230,13 @@ export function describeScanBehaviour(name: string, startCluster: () => Promise<
       const byPosition = [...queued].sort((x, y) => x.queuePosition! - y.queuePosition!);
       for (let i = 1; i < byPosition.length; i++) expect(byPosition[i]!.createdAt >= byPosition[i - 1]!.createdAt).toBe(true);
 
+      // A subscriber of the second queued scan sees its position move when the queue advances.
+      const second = byPosition[1]!;
+      const watcher = await TestWsClient.connect(cluster.a.wsUrl, await token(second.user));
+      watcher.subscribe("q", ScanProgressDocument, { scanId: second.id });
+      const before = await collect(watcher, "scanProgress", () => true);
+      expect(before[0]).toMatchObject({ status: "QUEUED", queuePosition: 2 });
+
       // Cancel a RUNNING scan through A: it ends within a second and the first queued one starts.
       const victim = settled.find((s) => s.status === "RUNNING")!;
       const ws = await TestWsClient.connect(cluster.b.wsUrl, await token(victim.user));
@@ -245,6 +252,10 @@ export function describeScanBehaviour(name: string, startCluster: () => Promise<
       ws.close();
       const next = byPosition[0]!;
       await waitFor("the first queued scan to start", () => statusOf(cluster.a, next.user, next.id), (s) => s.status === "RUNNING", 5_000);
+      const moved = await collect(watcher, "scanProgress", (e) => e.queuePosition === 1, 5_000);
+      expect(moved[moved.length - 1]).toMatchObject({ status: "QUEUED", queuePosition: 1 });
+      expect(moved[moved.length - 1]!.seq).toBeGreaterThan(before[0]!.seq);
+      watcher.close();
       const rest = await all();
       expect(rest.filter((s) => s.status === "RUNNING")).toHaveLength(8);
       expect(rest.filter((s) => s.status === "QUEUED").map((s) => s.queuePosition).sort()).toEqual([1, 2, 3]);
