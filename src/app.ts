@@ -8,6 +8,7 @@ import { buildAppSchema } from "./graphql/schema.js";
 import type { AppServices } from "./graphql/services.js";
 import { createQueryLimits } from "./graphql/limits.js";
 import { createHttpApp, type HttpApp, type ReadinessCheck } from "./http/server.js";
+import { startProbeServer } from "./http/probes.js";
 import { mountWebClients } from "./http/web-clients.js";
 import { ActivityTracker } from "./modules/viewer/activity.service.js";
 import { CapacityMonitor, capacitySettingsFrom } from "./modules/capacity/capacity.service.js";
@@ -238,7 +239,13 @@ export async function startApp(config: Config, log: Logger, options: { role?: "a
       url = `http://${shownHost}:${port}/graphql`;
       log.info({ port, instanceId, embedded: Boolean(embedded), redis: Boolean(redis) }, `server ready at ${url}`);
     } else {
-      log.info({ instanceId, scanWorkers: config.SCAN_WORKERS, redis: Boolean(redis) }, "scan worker ready");
+      let probePort: number | null = null;
+      if (config.WORKER_HTTP_PORT !== undefined) {
+        const probes = await startProbeServer({ port: config.WORKER_HTTP_PORT, host: config.HOST, metrics, readiness });
+        onStop("probe server", () => probes.close());
+        probePort = probes.port;
+      }
+      log.info({ instanceId, scanWorkers: config.SCAN_WORKERS, redis: Boolean(redis), probePort }, "scan worker ready");
     }
 
     let stopping: Promise<void> | null = null;

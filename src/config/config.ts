@@ -107,6 +107,8 @@ const schema = z.object({
   MAX_QUEUED_SCANS: int(0, 1_000_000).default(200),
   /** @default 24h */
   SESSION_TTL: duration(1_000).default(86_400_000),
+  /** `npm run worker` only: serve /healthz, /readyz and /metrics on this port (0: a free one). @default unset (none) */
+  WORKER_HTTP_PORT: int(0, 65535).optional(),
   /** @default 8 */
   SCAN_WORKERS: int(0, 256).default(8),
   DATABASE_SCAN_ALLOWED_HOSTS: z.string().optional(),

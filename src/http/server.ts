@@ -11,13 +11,12 @@ import { authenticate, buildContext, type ContextDeps, type GraphQLContext } fro
 import { maskError } from "../graphql/errors.js";
 import { INTROSPECTION_DENIED, introspectionAllowed, usesIntrospection, type QueryLimits } from "../graphql/limits.js";
 import type { Metrics } from "../platform/observability/metrics.js";
-import { withTimeout } from "../shared/async.js";
 import { AppError } from "../shared/errors.js";
 import { bodyErrorHandler, requireJsonBody, sendErrors } from "./http-errors.js";
+import { mountProbes, type ReadinessCheck } from "./probes.js";
 import { attachWebSocket, type WsHandle } from "./ws.js";
 
-/** A dependency /readyz checks: resolves when it answers, rejects (or times out) when not. */
-export type ReadinessCheck = { name: string; check: () => Promise<void> };
+export type { ReadinessCheck };
 
 export interface HttpApp {
   readonly server: Server;
@@ -27,7 +26,6 @@ export interface HttpApp {
   close(): Promise<void>;
 }
 
-const KNOWN_ROUTES = new Set(["/graphql", "/healthz", "/readyz", "/metrics"]);
 
 export async function createHttpApp(options: {
   config: Config;
@@ -49,39 +47,7 @@ export async function createHttpApp(options: {
   server.headersTimeout = 30_000;
   server.keepAliveTimeout = 65_000;
 
-  app.use((req, res, next) => {
-    const end = metrics.httpDuration.startTimer();
-    res.on("finish", () => {
-      const route = KNOWN_ROUTES.has(req.path) ? req.path : "other";
-      end({ method: req.method, route });
-      metrics.httpRequests.inc({ method: req.method, route, status: String(res.statusCode) });
-    });
-    next();
-  });
-
-  app.get("/healthz", (_req, res) => {
-    res.json({ status: "ok" });
-  });
-
-  app.get("/readyz", async (_req, res) => {
-    const results = await Promise.all(
-      options.readiness.map(async ({ name, check }) => {
-        try {
-          await withTimeout(check(), 2_000);
-          return [name, "up"] as const;
-        } catch {
-          return [name, "down"] as const;
-        }
-      }),
-    );
-    const checks = Object.fromEntries(results);
-    const ready = results.every(([, state]) => state === "up") && !closing;
-    res.status(ready ? 200 : 503).json({ status: ready ? "ready" : "unavailable", checks });
-  });
-
-  app.get("/metrics", async (_req, res) => {
-    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
-  });
+  mountProbes(app, { metrics, readiness: options.readiness, closing: () => closing !== null });
 
   const ws = attachWebSocket({ server, schema, config, limits, deps, metrics });
 

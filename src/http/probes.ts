@@ -1,0 +1,87 @@
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import express from "express";
+import type { Metrics } from "../platform/observability/metrics.js";
+import { withTimeout } from "../shared/async.js";
+
+/** A dependency /readyz checks: resolves when it answers, rejects (or times out) when not. */
+export type ReadinessCheck = { name: string; check: () => Promise<void> };
+
+const KNOWN_ROUTES = new Set(["/graphql", "/healthz", "/readyz", "/metrics", "/", "/explorer"]);
+
+/**
+ * HTTP metrics middleware and the probes every process serves: `/healthz` (alive), `/readyz`
+ * (503 with a fixed body while a dependency does not answer, or while shutting down) and
+ * `/metrics` (Prometheus text).
+ */
+export function mountProbes(app: express.Express, options: { metrics: Metrics; readiness: ReadinessCheck[]; closing: () => boolean }): void {
+  const { metrics } = options;
+  app.use((req, res, next) => {
+    const end = metrics.httpDuration.startTimer();
+    res.on("finish", () => {
+      const route = KNOWN_ROUTES.has(req.path) ? req.path : "other";
+      end({ method: req.method, route });
+      metrics.httpRequests.inc({ method: req.method, route, status: String(res.statusCode) });
+    });
+    next();
+  });
+
+  app.get("/healthz", (_req, res) => {
+    res.json({ status: "ok" });
+  });
+
+  app.get("/readyz", async (_req, res) => {
+    const results = await Promise.all(
+      options.readiness.map(async ({ name, check }) => {
+        try {
+          await withTimeout(check(), 2_000);
+          return [name, "up"] as const;
+        } catch {
+          return [name, "down"] as const;
+        }
+      }),
+    );
+    const checks = Object.fromEntries(results);
+    const ready = results.every(([, state]) => state === "up") && !options.closing();
+    res.status(ready ? 200 : 503).json({ status: ready ? "ready" : "unavailable", checks });
+  });
+
+  app.get("/metrics", async (_req, res) => {
+    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+}
+
+/**
+ * The probes alone on their own port, for `npm run worker` processes (WORKER_HTTP_PORT), which
+ * serve no GraphQL but should be watched and scraped like API instances.
+ */
+export async function startProbeServer(options: {
+  port: number;
+  host: string;
+  metrics: Metrics;
+  readiness: ReadinessCheck[];
+}): Promise<{ server: Server; port: number; close(): Promise<void> }> {
+  const app = express();
+  app.disable("x-powered-by");
+  let closing = false;
+  mountProbes(app, { metrics: options.metrics, readiness: options.readiness, closing: () => closing });
+  app.use((_req, res) => void res.status(404).json({ errors: [{ message: "Not found", extensions: { code: "NOT_FOUND" } }] }));
+  const server = createServer(app);
+  const port = await new Promise<number>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.host, () => resolve((server.address() as AddressInfo).port));
+  });
+  let closed: Promise<void> | null = null;
+  return {
+    server,
+    port,
+    close() {
+      closing = true;
+      closed ??= new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      return closed;
+    },
+  };
+}
