@@ -147,6 +147,17 @@ export function describeScanBehaviour(name: string, startCluster: () => Promise<
         expect(node.location.line).toBe(1);
       }
 
+      // Filters run on the server: the count and pages follow them.
+      const emails = (await request(cluster.a.url, GetScanDocument, { id: scanId, type: ["EMAIL"] }, await token("dora"))).data!.scan!.findings;
+      expect(emails.totalCount).toBe(120); // one address per document
+      expect(scan.findings.totalCount).toBe(360); // email, BSN and IBAN in each of 120 documents
+      expect(emails.edges.every((e) => e.node.type === "EMAIL")).toBe(true);
+      const critical = (await request(cluster.a.url, GetScanDocument, { id: scanId, severity: ["CRITICAL"], first: 1 }, await token("dora"))).data!.scan!.findings;
+      expect(critical.totalCount).toBe(120); // the BSNs
+      expect(critical.edges[0]!.node.type).toBe("BSN");
+      expect(critical.edges).toHaveLength(1);
+      expect(critical.pageInfo.hasNextPage).toBe(critical.totalCount > 1);
+
       // Subscribing after the end: the current (terminal) state first, then complete.
       const late = await TestWsClient.connect(cluster.b.wsUrl, await token("dora"));
       late.subscribe("1", ScanProgressDocument, { scanId });

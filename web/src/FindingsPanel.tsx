@@ -21,16 +21,19 @@ const TYPE_LABEL: Record<string, string> = {
 };
 
 /**
- * One scan's findings, a page at a time (`findings(first, after)`, keyset cursors; a stack of
- * cursors gives "previous"). The type and severity filters narrow the page shown: the API has
- * no filter arguments, so they do not change what a page holds.
+ * One scan's findings, a page at a time (`findings(first, after, type, severity)`, keyset
+ * cursors; a stack of cursors gives "previous"). The filters run on the server: pages and the
+ * count follow them, and changing one starts again at the first page.
  */
 export function FindingsPanel(props: { scan: ScanRowFragment & { name?: string }; onClose: () => void }) {
   const [cursors, setCursors] = useState<Array<string | null>>([null]);
   const after = cursors[cursors.length - 1] ?? null;
   const [type, setType] = useState<FindingType | "">("");
   const [severity, setSeverity] = useState<Severity | "">("");
-  const [res, refetch] = useQuery({ query: FindingsDocument, variables: { scanId: props.scan.id, first: PAGE, after } });
+  const [res, refetch] = useQuery({
+    query: FindingsDocument,
+    variables: { scanId: props.scan.id, first: PAGE, after, type: type ? [type] : null, severity: severity ? [severity] : null },
+  });
   const headingRef = useRef<HTMLHeadingElement>(null);
   useEffect(() => headingRef.current?.focus(), []);
   // New findings land while a scan runs and when it ends: re-read the page.
@@ -39,7 +42,7 @@ export function FindingsPanel(props: { scan: ScanRowFragment & { name?: string }
   }, [props.scan.status, props.scan.findingsCount, refetch]);
 
   const conn = res.data?.scan?.findings;
-  const rows = (conn?.edges ?? []).map((e) => e.node).filter((f) => (!type || f.type === type) && (!severity || f.severity === severity));
+  const rows = (conn?.edges ?? []).map((e) => e.node);
   const page = cursors.length;
   const pages = conn ? Math.max(1, Math.ceil(conn.totalCount / PAGE)) : 1;
   return (
@@ -54,7 +57,10 @@ export function FindingsPanel(props: { scan: ScanRowFragment & { name?: string }
       </div>
       <div className="row" role="group" aria-label="Filter findings">
         <label htmlFor="f-type">Type</label>
-        <select id="f-type" value={type} onChange={(e) => setType(e.target.value as FindingType | "")}>
+        <select id="f-type" value={type} onChange={(e) => {
+            setType(e.target.value as FindingType | "");
+            setCursors([null]);
+          }}>
           <option value="">All types</option>
           {TYPES.map((t) => (
             <option key={t} value={t}>
@@ -63,7 +69,10 @@ export function FindingsPanel(props: { scan: ScanRowFragment & { name?: string }
           ))}
         </select>
         <label htmlFor="f-sev">Severity</label>
-        <select id="f-sev" value={severity} onChange={(e) => setSeverity(e.target.value as Severity | "")}>
+        <select id="f-sev" value={severity} onChange={(e) => {
+            setSeverity(e.target.value as Severity | "");
+            setCursors([null]);
+          }}>
           <option value="">All severities</option>
           {SEVERITIES.map((s) => (
             <option key={s} value={s}>
@@ -78,7 +87,7 @@ export function FindingsPanel(props: { scan: ScanRowFragment & { name?: string }
         </p>
       ) : null}
       {res.fetching && !conn ? <p>Loading findings…</p> : null}
-      {conn && rows.length === 0 ? <p className="hint">No findings{type || severity ? " match the filters on this page" : ""}.</p> : null}
+      {conn && rows.length === 0 ? <p className="hint">No findings{type || severity ? " match the filters" : ""}.</p> : null}
       {rows.length > 0 ? (
         <div className="table-wrap" tabIndex={0} role="region" aria-label="Findings table">
           <table>

@@ -1,4 +1,4 @@
-import { Prisma } from "../../generated/prisma/client.js";
+import { Prisma, type FindingType as DbFindingType, type Severity as DbSeverity } from "../../generated/prisma/client.js";
 import type { PrismaClient } from "../../platform/db/prisma.js";
 import type { KeysetCursor } from "../../shared/pagination.js";
 import { Scan, ScanKind, ScanStatus, Severity } from "./scan.type.js";
@@ -212,8 +212,20 @@ export class ScanRepo {
     return new Map(rows.map((r) => [r.id, Number(r.pos)]));
   }
 
-  async listFindingsOwned(args: { ownerId: string; scanId: string; take: number; afterOrdinal: number | null }) {
-    const where: Prisma.FindingWhereInput = { scanId: args.scanId, ownerId: args.ownerId };
+  async listFindingsOwned(args: {
+    ownerId: string;
+    scanId: string;
+    take: number;
+    afterOrdinal: number | null;
+    types?: readonly string[] | null;
+    severities?: readonly string[] | null;
+  }) {
+    const where: Prisma.FindingWhereInput = {
+      scanId: args.scanId,
+      ownerId: args.ownerId,
+      ...(args.types ? { type: { in: [...args.types] as DbFindingType[] } } : {}),
+      ...(args.severities ? { severity: { in: [...args.severities] as DbSeverity[] } } : {}),
+    };
     const [rows, totalCount] = await Promise.all([
       this.prisma.finding.findMany({
         where: args.afterOrdinal === null ? where : { ...where, ordinal: { gt: args.afterOrdinal } },

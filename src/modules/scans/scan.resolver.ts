@@ -6,7 +6,7 @@ import { Session } from "../sessions/session.type.js";
 import { toProgressEvent } from "./scan-events.js";
 import { ScanEventStream } from "./scan-progress.stream.js";
 import { CodeScanInput, DatabaseScanInput, DocumentScanInput } from "./scan.input.js";
-import { FindingConnection, Scan, ScanConnection, ScanError, ScanProgress, ScanStatus } from "./scan.type.js";
+import { FindingConnection, FindingType, Scan, ScanConnection, ScanError, ScanProgress, ScanStatus, Severity } from "./scan.type.js";
 
 @Resolver(() => Scan)
 export class ScanResolver {
@@ -70,14 +70,16 @@ export class ScanResolver {
     return session;
   }
 
-  @FieldResolver(() => FindingConnection)
+  @FieldResolver(() => FindingConnection, { description: "Masked findings in a stable order; filter by type and severity (the count follows the filter)." })
   async findings(
     @Root() scan: Scan,
     @Ctx() ctx: AuthedContext,
     @Arg("first", () => Int, { defaultValue: 100, nullable: true }) first: number,
     @Arg("after", () => String, { nullable: true }) after: string | null,
+    @Arg("type", () => [FindingType], { nullable: true, description: "Only these types" }) type: FindingType[] | null,
+    @Arg("severity", () => [Severity], { nullable: true, description: "Only these severities" }) severity: Severity[] | null,
   ): Promise<FindingConnection> {
-    return ctx.services.scans.findings(ctx.user.id, scan.id, { first, after });
+    return ctx.services.scans.findings(ctx.user.id, scan.id, { first, after, types: type, severities: severity });
   }
 
   // No @Authorized here: it would run per delivered event. `subscribe` checks the caller once.

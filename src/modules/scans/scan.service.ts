@@ -78,7 +78,11 @@ export class ScanService {
     };
   }
 
-  async findings(ownerId: string, scanId: string, args: { first?: number | null; after?: string | null }) {
+  async findings(
+    ownerId: string,
+    scanId: string,
+    args: { first?: number | null; after?: string | null; types?: readonly string[] | null; severities?: readonly string[] | null },
+  ) {
     const take = pageSize(args.first, 100, 500);
     let afterOrdinal: number | null = null;
     if (args.after) {
@@ -86,7 +90,14 @@ export class ScanService {
       if (!m) throw new AppError("BAD_USER_INPUT", "Invalid cursor", { field: "after" });
       afterOrdinal = Number(m[1]);
     }
-    const { rows, totalCount } = await this.deps.repo.listFindingsOwned({ ownerId, scanId, take, afterOrdinal });
+    const { rows, totalCount } = await this.deps.repo.listFindingsOwned({
+      ownerId,
+      scanId,
+      take,
+      afterOrdinal,
+      types: args.types?.length ? args.types : null,
+      severities: args.severities?.length ? args.severities : null,
+    });
     const hasNextPage = rows.length > take;
     const nodes = (hasNextPage ? rows.slice(0, take) : rows).map(
       (f): Finding & { ordinal: number } => ({
