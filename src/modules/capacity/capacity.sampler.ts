@@ -55,6 +55,17 @@ export class HostSampler {
   private lastCpu = 0;
   private lastProcessCpu = 0;
 
+  /**
+   * Starts the measuring windows afresh: what happened before (module loading, schema build,
+   * migrations at start-up) is not the load the instance is under.
+   */
+  restart(): void {
+    this.loop.reset();
+    this.cpuPrev = machineCpuTimes();
+    this.procPrev = process.cpuUsage();
+    this.wallPrev = process.hrtime.bigint();
+  }
+
   async read(): Promise<HostFigures> {
     // CPU times tick in 10 ms steps: over a window shorter than MIN_CPU_WINDOW_MS the ratio is
     // noise (a resample right after a sample), so the previous reading stands and the window grows.

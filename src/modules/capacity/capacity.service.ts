@@ -243,6 +243,7 @@ export class CapacityMonitor {
   async start(): Promise<void> {
     if (this.running) return;
     this.running = true;
+    this.host.restart(); // start-up's own stalls are not load
     this.unlisten = await this.o.pubsub.listen(topics.capacity(), (payload) => this.ingest(payload));
     const loop = async () => {
       if (!this.running) return;
