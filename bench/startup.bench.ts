@@ -11,7 +11,8 @@
  *   (BENCH_RUNS=3: runs per case, the median is reported)
  */
 import { spawn } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
+import { comm, descendants, vmRssKb } from "./proc.js";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -28,35 +29,7 @@ interface Run {
   postgresProcesses: number;
 }
 
-function vmRssKb(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  const m = /^VmRSS:\s+(\d+) kB/m.exec(status);
-  return m ? Number(m[1]) : 0;
-}
 
-/** Descendants of `pid` (PostgreSQL's postmaster and its backends, worker threads are not processes). */
-function descendants(pid: number): number[] {
-  const children = new Map<number, number[]>();
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  const out: number[] = [];
-  const walk = (p: number) => {
-    for (const c of children.get(p) ?? []) {
-      out.push(c);
-      walk(c);
-    }
-  };
-  walk(pid);
-  return out;
-}
 
 async function startOnce(dataDir: string): Promise<Run> {
   const started = process.hrtime.bigint();
@@ -94,13 +67,7 @@ async function startOnce(dataDir: string): Promise<Run> {
     });
     await new Promise((r) => setTimeout(r, idleMs));
     const rssKb = vmRssKb(child.pid!);
-    const postgres = descendants(child.pid!).filter((pid) => {
-      try {
-        return readFileSync(`/proc/${pid}/comm`, "utf8").trim().startsWith("postgres");
-      } catch {
-        return false;
-      }
-    });
+    const postgres = descendants(child.pid!).filter((pid) => comm(pid).startsWith("postgres"));
     // RSS double-counts PostgreSQL's shared buffers across its processes: an upper bound.
     const totalRssKb = rssKb + postgres.reduce((sum, pid) => sum + (safe(() => vmRssKb(pid)) ?? 0), 0);
     return { readyMs, rssKb, totalRssKb, postgresProcesses: postgres.length };

@@ -16,6 +16,7 @@ import { redisServerAvailable, startPrivateRedis, type PrivateRedis } from "../s
 import { requireRedisOrSkip, uniquePrefix } from "../support/redis.js";
 import { createScanTarget, type ScanTarget } from "../support/scan-target.js";
 import { startServerProcess, type ServerProcess } from "../support/server-process.js";
+import { waitFor } from "../support/wait.js";
 
 /**
  * Faults with real processes: a worker killed with SIGKILL or stopped with SIGTERM mid-scan,
@@ -78,31 +79,22 @@ describe.runIf(run)("scan faults (two API instances, workers, private Redis)", (
     return { t, sessionId, scanId: started.data!.startDatabaseScan.id };
   }
   const scanOf = async (t: string, id: string) => (await request(a.url, GetScanDocument, { id }, t)).data!.scan!;
-  async function waitFor<T>(what: string, fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs: number) {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const v = await fn();
-      if (ok(v)) return v;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(v)}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
 
   it("kill -9 of the worker mid-scan: the scan resumes on another worker and completes once, never RUNNING forever", async () => {
     await target.lock();
     const w1 = await startWorker();
     const { t, scanId } = await blockingScan("kim");
-    await waitFor("RUNNING on w1", () => scanOf(t, scanId), (s) => s.status === "RUNNING", 15_000);
+    await waitFor("RUNNING on w1", () => scanOf(t, scanId), (s) => s.status === "RUNNING", { timeoutMs: 15_000 });
     w1.child.kill("SIGKILL");
     await w1.exited;
     const w2 = await startWorker();
     const killedAt = Date.now();
     // Requeued once its heartbeat is older than SCAN_STALL_TIMEOUT (3 s), then taken by w2.
-    const resumed = await waitFor("resumed", () => scanOf(t, scanId), (s) => s.status === "RUNNING" && s.seq > 2 && s.stage !== "requeued after worker loss", 20_000);
+    const resumed = await waitFor("resumed", () => scanOf(t, scanId), (s) => s.status === "RUNNING" && s.seq > 2 && s.stage !== "requeued after worker loss", { timeoutMs: 20_000 });
     expect(resumed.status).toBe("RUNNING");
     expect(Date.now() - killedAt).toBeLessThan(15_000);
     await target.release();
-    const done = await waitFor("SUCCEEDED", () => scanOf(t, scanId), (s) => s.status === "SUCCEEDED", 20_000);
+    const done = await waitFor("SUCCEEDED", () => scanOf(t, scanId), (s) => s.status === "SUCCEEDED", { timeoutMs: 20_000 });
     expect(done.findingsCount).toBe(done.findings.totalCount);
     expect(new Set(done.findings.edges.map((e) => `${e.node.location.column}:${e.node.type}`)).size).toBe(done.findings.totalCount); // nothing duplicated
     await w2.stop();
@@ -114,12 +106,12 @@ describe.runIf(run)("scan faults (two API instances, workers, private Redis)", (
     let last = await scanOf(t, scanId);
     for (let attempt = 1; attempt <= 2; attempt++) {
       const w = await startWorker();
-      last = await waitFor(`RUNNING (attempt ${attempt})`, () => scanOf(t, scanId), (s) => s.status === "RUNNING" && s.seq > last.seq, 20_000);
+      last = await waitFor(`RUNNING (attempt ${attempt})`, () => scanOf(t, scanId), (s) => s.status === "RUNNING" && s.seq > last.seq, { timeoutMs: 20_000 });
       w.child.kill("SIGKILL");
       await w.exited;
     }
     const killedAt = Date.now();
-    const ended = await waitFor("FAILED", () => scanOf(t, scanId), (s) => s.status === "FAILED", 20_000);
+    const ended = await waitFor("FAILED", () => scanOf(t, scanId), (s) => s.status === "FAILED", { timeoutMs: 20_000 });
     expect(Date.now() - killedAt).toBeLessThan(3_000 + 5_000); // stall timeout + one sweep interval, with slack
     expect(ended.error).toEqual({ code: "WORKER_LOST", message: expect.stringContaining("stopped responding") });
     expect(ended.finishedAt).not.toBeNull();
@@ -130,14 +122,14 @@ describe.runIf(run)("scan faults (two API instances, workers, private Redis)", (
     await target.lock();
     const w1 = await startWorker();
     const { t, scanId } = await blockingScan("mia");
-    await waitFor("RUNNING", () => scanOf(t, scanId), (s) => s.status === "RUNNING", 15_000);
+    await waitFor("RUNNING", () => scanOf(t, scanId), (s) => s.status === "RUNNING", { timeoutMs: 15_000 });
     const code = await w1.stop("SIGTERM");
     expect(code).toBe(0);
     const requeued = await scanOf(t, scanId);
     expect(requeued.status).toBe("QUEUED");
     await startWorker();
     await target.release();
-    const done = await waitFor("SUCCEEDED", () => scanOf(t, scanId), (s) => s.status === "SUCCEEDED", 30_000);
+    const done = await waitFor("SUCCEEDED", () => scanOf(t, scanId), (s) => s.status === "SUCCEEDED", { timeoutMs: 30_000 });
     expect(done.findingsCount).toBeGreaterThan(0);
   }, 90_000);
 
@@ -145,7 +137,7 @@ describe.runIf(run)("scan faults (two API instances, workers, private Redis)", (
     await target.lock();
     if (!workers.some((w) => w.child.exitCode === null)) await startWorker();
     const { t, scanId, sessionId } = await blockingScan("noor");
-    await waitFor("RUNNING", () => scanOf(t, scanId), (s) => s.status === "RUNNING", 15_000);
+    await waitFor("RUNNING", () => scanOf(t, scanId), (s) => s.status === "RUNNING", { timeoutMs: 15_000 });
     const ws = await TestWsClient.connect(a.wsUrl, t);
     ws.subscribe("1", ScanProgressDocument, { scanId });
     const first = (await ws.waitForMessage()) as { payload: { data: { scanProgress: ProgressFieldsFragment } } };
@@ -162,7 +154,7 @@ describe.runIf(run)("scan faults (two API instances, workers, private Redis)", (
     expect(waiting.data!.startDocumentScan.status).toBe("QUEUED");
     // The running scan finishes while Redis is down.
     await target.release();
-    await waitFor("SUCCEEDED in PostgreSQL", () => scanOf(t, scanId), (s) => s.status === "SUCCEEDED", 30_000);
+    await waitFor("SUCCEEDED in PostgreSQL", () => scanOf(t, scanId), (s) => s.status === "SUCCEEDED", { timeoutMs: 30_000 });
 
     await redis.start();
     // The subscriber re-reads PostgreSQL after the reconnect: the final state arrives.
@@ -176,7 +168,7 @@ describe.runIf(run)("scan faults (two API instances, workers, private Redis)", (
     expect(await ws.waitForMessage()).toEqual({ type: "complete", id: "1" });
     ws.close();
     // The scan accepted during the outage runs once Redis is back.
-    await waitFor("the waiting scan to run", () => scanOf(t, waiting.data!.startDocumentScan.id), (s) => s.status === "SUCCEEDED", 40_000);
+    await waitFor("the waiting scan to run", () => scanOf(t, waiting.data!.startDocumentScan.id), (s) => s.status === "SUCCEEDED", { timeoutMs: 40_000 });
     expect((await fetch(`${a.base}/readyz`)).status).toBe(200);
   }, 150_000);
 });

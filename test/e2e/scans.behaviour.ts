@@ -14,6 +14,7 @@ import {
 import { codeOf, request, TestWsClient } from "../support/graphql-client.js";
 import { createScanTarget, type ScanTarget } from "../support/scan-target.js";
 import type { ServerProcess } from "../support/server-process.js";
+import { waitFor } from "../support/wait.js";
 
 /** The instances a behaviour test talks to: one server, or two API instances (+ workers elsewhere). */
 export interface ScanCluster {
@@ -96,15 +97,6 @@ export function describeScanBehaviour(name: string, startCluster: () => Promise<
       request(server.url, StartDatabaseScanDocument, { input: { sessionId, connectionId, sampleSize: 10 } }, await token(user));
     const statusOf = async (server: ServerProcess, user: string, id: string) =>
       (await request(server.url, GetScanDocument, { id }, await token(user))).data!.scan!;
-    const waitFor = async <T>(what: string, fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 15_000): Promise<T> => {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const v = await fn();
-        if (ok(v)) return v;
-        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(v)}`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    };
 
     beforeAll(async () => {
       cluster = await startCluster();
@@ -262,7 +254,7 @@ export function describeScanBehaviour(name: string, startCluster: () => Promise<
       expect(await ws.waitForMessage()).toEqual({ type: "complete", id: "v" });
       ws.close();
       const next = byPosition[0]!;
-      await waitFor("the first queued scan to start", () => statusOf(cluster.a, next.user, next.id), (s) => s.status === "RUNNING", 5_000);
+      await waitFor("the first queued scan to start", () => statusOf(cluster.a, next.user, next.id), (s) => s.status === "RUNNING", { timeoutMs: 5_000 });
       const moved = await collect(watcher, "scanProgress", (e) => e.queuePosition === 1, 5_000);
       expect(moved[moved.length - 1]).toMatchObject({ status: "QUEUED", queuePosition: 1 });
       expect(moved[moved.length - 1]!.seq).toBeGreaterThan(before[0]!.seq);

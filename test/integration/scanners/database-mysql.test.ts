@@ -17,6 +17,8 @@ import {
   type ScanProgressUpdate,
 } from "../../../src/modules/scans/scanners/scanner.types.js";
 import { bsns, expectScanError, luhnInvalid } from "../../support/scanner-fixtures.js";
+import { waitFor } from "../../support/wait.js";
+import { findFreePort } from "../../../src/platform/db/embedded.js";
 
 // Real MariaDB/MySQL (no mocks): MYSQL_HOST/MYSQL_PORT/MYSQL_USER/MYSQL_PASSWORD override.
 // With no server answering, the file is skipped with one line saying so (a fresh machine has
@@ -224,7 +226,7 @@ describe.skipIf(SKIP)("MySQL / MariaDB", () => {
     });
 
     it("closed port → CONNECTION_FAILED", async () => {
-      await expectScanError(scan({}, { port: await freePort() }).promise, "CONNECTION_FAILED");
+      await expectScanError(scan({}, { port: await findFreePort() }).promise, "CONNECTION_FAILED");
     });
 
     it("unknown database → DATABASE_NOT_FOUND", async () => {
@@ -297,14 +299,14 @@ describe.skipIf(SKIP)("MySQL / MariaDB", () => {
           () => null,
           (e: unknown) => e,
         );
-        const blockedId = await waitFor(async () => {
+        const blockedId = await waitFor("the scanner to wait on the lock", async () => {
           const [rows] = await q(
             `SELECT ID, STATE FROM information_schema.PROCESSLIST
               WHERE DB = ? AND ID <> ? AND INFO LIKE '%locked_table%' AND STATE LIKE '%lock%'`,
             [DB, holder.threadId],
           );
           return (rows as Array<{ ID: number }>)[0]?.ID;
-        }, 10_000);
+        }, (v) => v !== undefined, { timeoutMs: 10_000, intervalMs: 20 });
         expect(run.progress.at(-1)?.stage).toBe(`sampling ${DB}.locked_table`);
         const started = performance.now();
         controller.abort();
@@ -351,23 +353,4 @@ async function lockTable(table: string): Promise<{ threadId: number; release: ()
   };
 }
 
-async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error("condition not reached in time");
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-    srv.on("error", reject);
-  });
-}

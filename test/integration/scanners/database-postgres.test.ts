@@ -18,6 +18,8 @@ import {
   type ScanProgressUpdate,
 } from "../../../src/modules/scans/scanners/scanner.types.js";
 import { bsns, expectScanError, luhnInvalid } from "../../support/scanner-fixtures.js";
+import { waitFor } from "../../support/wait.js";
+import { findFreePort } from "../../../src/platform/db/embedded.js";
 
 // Real PostgreSQL (no mocks): the test suite's own server (embedded, or DATABASE_URL's), so
 // this runs on a fresh machine too; PG_HOST/PG_PORT/PG_USER/PG_PASSWORD point it elsewhere.
@@ -241,7 +243,7 @@ describe("failures end with a clear code, nothing invented", () => {
   });
 
   it("closed port → CONNECTION_FAILED", async () => {
-    const port = await freePort();
+    const port = await findFreePort();
     await expectScanError(scan({}, { port }).promise, "CONNECTION_FAILED");
   });
 
@@ -329,7 +331,7 @@ describe("testDatabaseConnection", () => {
       ok: false,
       code: "DATABASE_NOT_FOUND",
     });
-    expect(await testDatabaseConnection(target({ port: await freePort() }), { hostPolicy: policy, connectTimeoutMs: 2_000 })).toMatchObject({
+    expect(await testDatabaseConnection(target({ port: await findFreePort() }), { hostPolicy: policy, connectTimeoutMs: 2_000 })).toMatchObject({
       ok: false,
       code: "CONNECTION_FAILED",
     });
@@ -347,13 +349,13 @@ describe("cancellation", () => {
         (e: unknown) => e,
       );
       // Wait until the scanner's backend really waits for the lock.
-      const blockedPid = await waitFor(async () => {
+      const blockedPid = await waitFor("the scanner to wait on the lock", async () => {
         const { rows } = await server.query(
           `SELECT pid FROM pg_stat_activity WHERE datname = $1 AND application_name = 'dataguardian-scan' AND wait_event_type = 'Lock'`,
           [DB],
         );
         return rows[0]?.pid as number | undefined;
-      }, 10_000);
+      }, (v) => v !== undefined, { timeoutMs: 10_000, intervalMs: 20 });
       expect(run.progress.at(-1)?.stage).toBe("sampling public.locked_table");
       const started = performance.now();
       controller.abort();
@@ -401,23 +403,4 @@ async function lockTable(table: string): Promise<{ release: () => Promise<void> 
   };
 }
 
-async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error("condition not reached in time");
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-    srv.on("error", reject);
-  });
-}
