@@ -9,6 +9,7 @@ import {
   ScanProgressDocument,
   StartDatabaseScanDocument,
   StartDocumentScanDocument,
+  StartCodeScanDocument,
   type ProgressFieldsFragment,
 } from "../generated/graphql.js";
 import { codeOf, request, TestWsClient } from "../support/graphql-client.js";
@@ -159,6 +160,29 @@ export function describeScanBehaviour(name: string, startCluster: () => Promise<
       expect(await late.waitForMessage()).toEqual({ type: "complete", id: "1" });
       late.close();
     }, 90_000);
+
+    it("scans code files: secrets and PII with path and line; vendored files skipped; paths must be relative", async () => {
+      const sessionId = await openSession(cluster.a, "cody");
+      const t = await token("cody");
+      const files = [
+        { name: "src/config.ts", text: `export const region = "eu-west-1";\nexport const awsKey = "AKIAIOSFODNN7EXAMPLE";\nconst password = "Zomer2024!";\n` },
+        { name: "docs/contact.md", text: "# Contact\n\nMail support: helpdesk@example.nl\n" },
+        { name: "node_modules/lib/index.js", text: `const key = "AKIAIOSFODNN7EXAMPLE";\n` },
+      ];
+      const started = await request(cluster.b.url, StartCodeScanDocument, { input: { sessionId, files } }, t);
+      expect(started.errors).toBeUndefined();
+      const scanId = started.data!.startCodeScan.id;
+      const done = await waitFor("the code scan to finish", () => statusOf(cluster.a, "cody", scanId), (s) => s.status === "SUCCEEDED");
+      const found = done.findings.edges.map((e) => `${e.node.type}@${e.node.location.source}:${e.node.location.line}`).sort();
+      expect(found).toEqual(["AWS_ACCESS_KEY@src/config.ts:2", "EMAIL@docs/contact.md:3", "PASSWORD@src/config.ts:3"]);
+      expect(JSON.stringify(done)).not.toMatch(/AKIAIOSFODNN7EXAMPLE|Zomer2024|helpdesk@/);
+      expect(done.riskLevel).toBe("HIGH");
+
+      for (const name of ["../etc/passwd", "/etc/passwd", "src/../../x.ts"]) {
+        const bad = await request(cluster.a.url, StartCodeScanDocument, { input: { sessionId, files: [{ name, text: "x" }] } }, t);
+        expect(codeOf(bad), name).toBe("BAD_USER_INPUT");
+      }
+    }, 60_000);
 
     it("refuses bad scan input with BAD_USER_INPUT naming the problem, and loses nothing", async () => {
       const sessionId = await openSession(cluster.a, "vera");
