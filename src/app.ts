@@ -130,7 +130,7 @@ export async function startApp(config: Config, log: Logger, options: { role?: "a
       jwksUrl: config.JWKS_URL,
       algorithms: config.JWT_ALGORITHMS?.split(",").map((a) => a.trim()).filter(Boolean),
     };
-    const verifier = createTokenVerifier(jwtSettings);
+    const verifier = createTokenVerifier(jwtSettings, { log: log.child({ module: "auth" }) });
     const keyring = await loadKeyring({ encryptionKey: config.ENCRYPTION_KEY, dataDir: config.DATA_DIR });
 
     const metrics = createMetrics({ instanceId });

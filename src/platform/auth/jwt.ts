@@ -38,6 +38,19 @@ export interface VerifierOptions {
   cacheMaxEntries?: number;
   /** Longest time a verified token is served from the cache, in ms (never past its `exp`). @default 60000 */
   cacheTtlMs?: number;
+  /**
+   * Where a refused identity (a `sub` outside {@link isValidSubject}) is reported: one warning
+   * per `rejectLogIntervalMs`, with the count refused since, never the subject itself.
+   * @default no logging
+   */
+  log?: RejectionLogger;
+  /** Least time between two warnings about refused subjects, in ms. @default 60000 */
+  rejectLogIntervalMs?: number;
+}
+
+/** The part of a pino logger the verifier uses. */
+export interface RejectionLogger {
+  warn(details: Record<string, unknown>, message: string): void;
 }
 
 export interface TokenVerifier {
@@ -81,6 +94,30 @@ const HMAC_HASH: Record<(typeof HMAC_ALGORITHMS)[number], string> = {
 
 /** Longest `sub` accepted: it becomes the owner id in every table. */
 export const MAX_SUBJECT_LENGTH = 200;
+
+/**
+ * Characters a `sub` may not hold (issue 12): control characters (C0 with NUL, DEL, C1), format
+ * characters (bidi overrides and isolates, zero-width joiners, BOM), lone surrogates, private-use
+ * and unassigned code points, and the line/paragraph separators. What is left is printable text,
+ * which is all an identity provider's subject (UUID, e-mail, `auth0|123`, URL) ever needs.
+ */
+const SUBJECT_FORBIDDEN = /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}]/u;
+
+/** Why a `sub` claim is refused, or null when it is a valid user id. Never echoes the value. */
+export function subjectProblem(sub: unknown): "missing" | "not-a-string" | "too-long" | "forbidden-character" | "surrounding-space" | null {
+  if (sub === undefined || sub === null || sub === "") return "missing";
+  if (typeof sub !== "string") return "not-a-string";
+  if (sub.length > MAX_SUBJECT_LENGTH) return "too-long";
+  if (SUBJECT_FORBIDDEN.test(sub)) return "forbidden-character";
+  // "alice" and "alice " would be two users that look the same in every list.
+  if (sub.trim() !== sub) return "surrounding-space";
+  return null;
+}
+
+/** True when `sub` may be a user id: 1..{@link MAX_SUBJECT_LENGTH} UTF-16 units of printable text, no surrounding spaces. */
+export function isValidSubject(sub: unknown): sub is string {
+  return subjectProblem(sub) === null;
+}
 /** Tokens longer than this are refused before any parsing (a cheap guard against huge headers). */
 export const MAX_TOKEN_LENGTH = 16 * 1024;
 /** Tokens longer than this are verified but not cached, so the cache's memory stays bounded. */
@@ -134,6 +171,7 @@ export function createTokenVerifier(settings: JwtSettings, options: VerifierOpti
     ...(settings.audience ? { audience: settings.audience } : {}),
   };
   const cache = new TokenCache(cacheMax);
+  const rejections = new RejectionLog(options.log, options.rejectLogIntervalMs ?? 60_000);
 
   return {
     async verify(token: string): Promise<AuthUser> {
@@ -149,6 +187,11 @@ export function createTokenVerifier(settings: JwtSettings, options: VerifierOpti
         ({ payload } = await jwtVerify(token, key, verifyOptions));
       } catch (error) {
         throw toAuthError(error);
+      }
+      const problem = subjectProblem(payload.sub);
+      if (problem) {
+        rejections.note(problem, now);
+        throw new AuthError("invalid", "authentication token has no valid subject");
       }
       const user = userFromClaims(payload);
       // `exp` is required above, so it is a number here.
@@ -169,8 +212,8 @@ export async function signToken(
   claims: { sub: string; role?: "admin" | "user"; expiresIn?: string | number; issuer?: string; audience?: string },
 ): Promise<string> {
   if (!secret) throw new Error("signToken: secret is empty");
-  if (!claims.sub || claims.sub.length > MAX_SUBJECT_LENGTH) {
-    throw new Error(`signToken: sub must be 1..${MAX_SUBJECT_LENGTH} characters`);
+  if (!isValidSubject(claims.sub)) {
+    throw new Error(`signToken: sub must be 1..${MAX_SUBJECT_LENGTH} printable characters without surrounding spaces`);
   }
   const expiresIn = claims.expiresIn ?? "1h";
   const nowSec = Math.floor(Date.now() / 1000);
@@ -214,7 +257,7 @@ function parseJwksUrl(value: string): URL {
 
 function userFromClaims(payload: JWTPayload): AuthUser {
   const sub = payload.sub;
-  if (typeof sub !== "string" || sub.length === 0 || sub.length > MAX_SUBJECT_LENGTH) {
+  if (!isValidSubject(sub)) {
     throw new AuthError("invalid", "authentication token has no valid subject");
   }
   const role = payload["role"];
@@ -270,5 +313,31 @@ class TokenCache {
       const oldest = this.entries.keys().next();
       if (!oldest.done) this.entries.delete(oldest.value);
     }
+  }
+}
+
+/**
+ * Refused identities are logged once per interval, not once per request: a client retrying a
+ * bad token (or an attacker sending many) costs one line a minute per reason, with the count.
+ */
+class RejectionLog {
+  private readonly pending = new Map<string, { count: number; lastLoggedAt: number }>();
+  constructor(
+    private readonly log: RejectionLogger | undefined,
+    private readonly intervalMs: number,
+  ) {}
+
+  note(reason: string, now: number): void {
+    if (!this.log) return;
+    let entry = this.pending.get(reason);
+    if (!entry) {
+      entry = { count: 0, lastLoggedAt: -Infinity };
+      this.pending.set(reason, entry);
+    }
+    entry.count++;
+    if (now - entry.lastLoggedAt < this.intervalMs) return;
+    this.log.warn({ reason, refused: entry.count }, "token refused: its subject (sub) is not a valid user id");
+    entry.count = 0;
+    entry.lastLoggedAt = now;
   }
 }
