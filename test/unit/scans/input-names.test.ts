@@ -1,0 +1,118 @@
+import { describe, expect, it } from "vitest";
+import { AppError } from "../../../src/shared/errors.js";
+import { CODE_PATH_MAX, codeFilePath, normaliseCodePath, type CodePathProblem } from "../../../src/modules/scans/input-names.js";
+
+/** Issue 12, point 5: code-scan names are relative paths, normalised (NFKC), never disguised. */
+
+describe("normaliseCodePath accepts relative paths", () => {
+  it.each([
+    ["src/app.js", "src/app.js"],
+    ["app.py", "app.py"],
+    ["  src/app.js  ", "src/app.js"],
+    ["./src/./app.js", "src/app.js"],
+    ["src/.env", "src/.env"],
+    ["src/...config.js", "src/...config.js"],
+    ["a..b/c.js", "a..b/c.js"],
+    ["src/a:b.js", "src/a:b.js"],
+    ["docs/Zoë's notes.md", "docs/Zoë's notes.md"],
+    ["src/用户.ts", "src/用户.ts"],
+    ["ｓｒｃ/ａｐｐ.ｊｓ", "src/app.js"], // fullwidth letters fold to ASCII
+    ["src／app.js", "src/app.js"], // fullwidth solidus is a separator after NFKC
+    ["ﬁle.js", "file.js"], // ligature
+    ["x".repeat(CODE_PATH_MAX), "x".repeat(CODE_PATH_MAX)],
+  ])("%j → %j", (raw, path) => {
+    expect(normaliseCodePath(raw)).toEqual({ path });
+  });
+});
+
+describe("normaliseCodePath refuses what is not a relative file name", () => {
+  it.each<[string, CodePathProblem]>([
+    ["", "empty"],
+    ["   ", "empty"],
+    [".", "empty"],
+    ["./", "empty-segment"],
+    ["x".repeat(CODE_PATH_MAX + 1), "too-long"],
+    ["x".repeat(CODE_PATH_MAX * 4 + 1), "too-long"],
+    // absolute, drive, UNC, URL
+    ["/etc/passwd", "absolute"],
+    ["//server/share/x.js", "absolute"],
+    ["C:/Windows/x.js", "url-or-drive"],
+    ["c:x.js", "url-or-drive"],
+    ["file:///etc/passwd", "url-or-drive"],
+    ["https://example.com/x.js", "url-or-drive"],
+    ["git+ssh://host/repo.js", "url-or-drive"],
+    // backslashes: Windows paths, UNC, and their fullwidth and small forms
+    ["\\etc\\passwd", "backslash"],
+    ["\\\\server\\share\\x.js", "backslash"],
+    ["src\\app.js", "backslash"],
+    ["C:\\x.js", "backslash"],
+    ["src＼app.js", "backslash"],
+    ["src﹨app.js", "backslash"],
+    ["src∖app.js", "lookalike-separator"],
+    ["src∕..∕x.js", "lookalike-separator"],
+    ["src⁄x.js", "lookalike-separator"],
+    // parent segments, plain and after NFKC
+    ["../x.js", "parent-segment"],
+    ["src/../../x.js", "parent-segment"],
+    ["src/..", "parent-segment"],
+    ["．．/x.js", "parent-segment"],
+    ["．．／x.js", "parent-segment"],
+    ["‥/x.js", "parent-segment"],
+    ["src/…/x.js", "parent-segment"],
+    ["src/.. /x.js", "parent-segment"],
+    ["／etc/passwd", "absolute"],
+    // empty folder names
+    ["src//app.js", "empty-segment"],
+    ["src/", "empty-segment"],
+    ["src/ /app.js", "empty-segment"],
+    // control, bidi and invisible characters
+    ["a/\u202E/sj.exe", "control-character"],
+    ["a\u202Egnp.js", "control-character"],
+    ["a\u2066b.js", "control-character"],
+    ["a\u200Bb.js", "control-character"],
+    ["a\u200Db.js", "control-character"],
+    ["\uFEFFapp.js", "control-character"],
+    ["app\u0000.js", "control-character"],
+    ["app\n.js", "control-character"],
+    ["app\t.js", "control-character"],
+    ["app\u007F.js", "control-character"],
+    ["app\u0085.js", "control-character"],
+    ["app\u2028.js", "control-character"],
+    ["app\uD800.js", "control-character"],
+    ["app\uE000.js", "control-character"],
+  ])("%j is refused (%s)", (raw, problem) => {
+    expect(normaliseCodePath(raw)).toEqual({ problem });
+  });
+
+  it("refuses non-strings", () => {
+    expect(normaliseCodePath(null)).toEqual({ problem: "empty" });
+    expect(normaliseCodePath(undefined)).toEqual({ problem: "empty" });
+  });
+});
+
+describe("codeFilePath", () => {
+  it("returns the normalised path", () => {
+    expect(codeFilePath("./ｓｒｃ/app.js", "files[0]")).toBe("src/app.js");
+  });
+
+  it("answers BAD_USER_INPUT naming the file's index, without echoing the name", () => {
+    const error = (() => {
+      try {
+        codeFilePath("．．/secret-name.js", "files[3]");
+      } catch (e) {
+        return e;
+      }
+      return null;
+    })();
+    expect(error).toBeInstanceOf(AppError);
+    expect((error as AppError).code).toBe("BAD_USER_INPUT");
+    expect((error as AppError).extensions).toMatchObject({ field: "files[3].name" });
+    expect((error as AppError).message).toMatch(/^files\[3\]\.name /);
+    expect((error as AppError).message).not.toContain("secret-name");
+  });
+
+  it("is linear: a 2,000-character hostile name is judged in well under a millisecond each", () => {
+    const names = ["．".repeat(2000), "a/".repeat(1000), "\u202E".repeat(2000), "x".repeat(1999) + "\\"];
+    for (const name of names) expect("problem" in normaliseCodePath(name)).toBe(true);
+  });
+});
