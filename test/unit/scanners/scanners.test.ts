@@ -174,9 +174,12 @@ describe("detection pool (piscina)", () => {
     expect(found.map((d) => [d.type, d.line])).toEqual([["BSN", 35_001]]);
   });
 
-  it("close() is idempotent", async () => {
+  it("close() is idempotent: every caller shares one shutdown", async () => {
     const p = createDetectionPool({ threads: 1 });
-    await Promise.all([p.close(), p.close()]);
-    await p.close();
+    expect(await p.detect("BSN 123456782", { hashKey: "k" })).toHaveLength(1); // a thread was started
+    const first = p.close();
+    expect(p.close()).toBe(first); // memoised, not a second destroy
+    await expect(Promise.all([first, p.close()])).resolves.toEqual([undefined, undefined]);
+    await expect(p.close()).resolves.toBeUndefined();
   });
 });
