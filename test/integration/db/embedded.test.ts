@@ -1,4 +1,5 @@
 import fs from "node:fs/promises";
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import pg from "pg";
@@ -67,14 +68,26 @@ describe("startEmbeddedPostgres", () => {
     await handle.stop();
   });
 
-  it("picks another free port when started again", async () => {
+  it("picks another free port when its previous one is taken, and serves there", async () => {
     const a = await start();
     await a.handle.stop();
-    const b = await start();
-    expect(b.handle.port).toBeGreaterThan(0);
-    await withClient(b.handle.adminConnectionString, async (c) => {
-      expect((await c.query("select current_database() as db")).rows[0].db).toBe("postgres");
+    // Someone else now listens on the port the first run used.
+    const squatter = net.createServer();
+    await new Promise<void>((resolve, reject) => {
+      squatter.once("error", reject);
+      squatter.listen(a.handle.port, "127.0.0.1", () => resolve());
     });
-    await b.handle.stop();
+    try {
+      const b = await start();
+      expect(b.handle.port).not.toBe(a.handle.port);
+      expect(b.handle.connectionString).toContain(`@127.0.0.1:${b.handle.port}/`);
+      await withClient(b.handle.adminConnectionString, async (c) => {
+        const row = (await c.query("select current_database() as db, inet_server_port() as port")).rows[0];
+        expect(row).toEqual({ db: "postgres", port: b.handle.port });
+      });
+      await b.handle.stop();
+    } finally {
+      await new Promise((r) => squatter.close(r));
+    }
   });
 });
