@@ -9,6 +9,7 @@ import type { AppServices } from "./graphql/services.js";
 import { createQueryLimits } from "./graphql/limits.js";
 import { createHttpApp, type HttpApp, type ReadinessCheck } from "./http/server.js";
 import { startProbeServer } from "./http/probes.js";
+import { metricsGate, startMetricsServer } from "./http/metrics-access.js";
 import { mountWebClients } from "./http/web-clients.js";
 import { ActivityTracker } from "./modules/viewer/activity.service.js";
 import { CapacityMonitor, capacitySettingsFrom } from "./modules/capacity/capacity.service.js";
@@ -35,7 +36,8 @@ import type { PubSub } from "./platform/pubsub/pubsub.js";
 import { RedisPubSub } from "./platform/pubsub/redis.pubsub.js";
 import { createRedis, waitForRedis } from "./platform/redis/redis.js";
 import { Gauge } from "prom-client";
-import { ScanRepo } from "./modules/scans/scan.repo.js";
+import { ScanOwnerRepo } from "./modules/scans/scan-owner.repo.js";
+import { ScanWorkerRepo } from "./modules/scans/scan-worker.repo.js";
 import { ScanEvents } from "./modules/scans/scan-events.js";
 import { ScanService } from "./modules/scans/scan.service.js";
 import { ScanMaintenanceJob } from "./modules/scans/scan-maintenance.job.js";
@@ -175,7 +177,8 @@ export async function startApp(config: Config, log: Logger, options: { role?: "a
     });
     // Scans (issue 5): the queue port (BullMQ on Redis, or in-process), workers in this process
     // unless SCAN_WORKERS=0, and the maintenance job that sweeps lost workers' scans.
-    const scanRepo = new ScanRepo(prisma);
+    const scanRepo = new ScanOwnerRepo(prisma);
+    const scanWorkerRepo = new ScanWorkerRepo(prisma);
     const scanEvents = new ScanEvents(pubsub, log);
     const scanQueue = await createScanQueue(config, log, redis);
     onStop("scan queue", () => scanQueue.close());
@@ -200,10 +203,10 @@ export async function startApp(config: Config, log: Logger, options: { role?: "a
       },
     });
     beforeSessionsDelete = (ownerId, sessionIds) => scans.cancelInSessions(ownerId, sessionIds);
-    const scanWorker = await startScanWorker({ config, log, instanceId, keyring, repo: scanRepo, events: scanEvents, queue: scanQueue, pubsub, connections });
+    const scanWorker = await startScanWorker({ config, log, instanceId, keyring, repo: scanWorkerRepo, events: scanEvents, queue: scanQueue, pubsub, connections });
     if (scanWorker) onStop("scan worker", () => scanWorker.stop(config.SHUTDOWN_GRACE));
     const scanMaintenance = new ScanMaintenanceJob(
-      { repo: scanRepo, queue: scanQueue, events: scanEvents, log },
+      { repo: scanWorkerRepo, queue: scanQueue, events: scanEvents, log },
       {
         stallMs: config.SCAN_STALL_TIMEOUT,
         maxAttempts: config.SCAN_MAX_ATTEMPTS,
@@ -232,6 +235,12 @@ export async function startApp(config: Config, log: Logger, options: { role?: "a
       port = await app.listen(config.PORT, config.HOST);
       httpForCapacity = app;
     }
+    // /metrics alone on a port of its own for operators (issue 12), API and worker alike.
+    if (config.METRICS_PORT !== undefined) {
+      const metricsServer = await startMetricsServer({ port: config.METRICS_PORT, host: config.METRICS_HOST ?? config.HOST, metrics, config });
+      onStop("metrics server", () => metricsServer.close());
+      log.info({ metricsPort: metricsServer.port }, "metrics served on their own port");
+    }
     await capacity.start();
     onStop("capacity monitor", () => capacity.close());
     if (http) {
@@ -241,7 +250,7 @@ export async function startApp(config: Config, log: Logger, options: { role?: "a
     } else {
       let probePort: number | null = null;
       if (config.WORKER_HTTP_PORT !== undefined) {
-        const probes = await startProbeServer({ port: config.WORKER_HTTP_PORT, host: config.HOST, metrics, readiness });
+        const probes = await startProbeServer({ port: config.WORKER_HTTP_PORT, host: config.HOST, metrics, readiness, metricsGate: metricsGate(config) });
         onStop("probe server", () => probes.close());
         probePort = probes.port;
       }

@@ -1,7 +1,7 @@
 import type { Logger } from "../../platform/observability/logger.js";
 import type { ScanQueue } from "../../platform/queue/scan-queue.js";
 import type { ScanEvents } from "./scan-events.js";
-import type { ScanRepo } from "./scan.repo.js";
+import type { ScanWorkerRepo } from "./scan-worker.repo.js";
 
 /**
  * Keeps the queue honest on every instance:
@@ -15,7 +15,7 @@ export class ScanMaintenanceJob {
   private running: Promise<void> | null = null;
 
   constructor(
-    private readonly deps: { repo: ScanRepo; queue: ScanQueue; events: ScanEvents; log: Logger },
+    private readonly deps: { repo: ScanWorkerRepo; queue: ScanQueue; events: ScanEvents; log: Logger },
     private readonly options: { stallMs: number; maxAttempts: number; intervalMs: number; reconcileAfterMs: number },
   ) {}
 

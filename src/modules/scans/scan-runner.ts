@@ -7,7 +7,7 @@ import { DatabaseScanError, scanDatabase, type DatabaseTarget } from "./scanners
 import { scanDocuments } from "./scanners/document.scanner.js";
 import { ScanAbortedError, ScanInputError, type ScanContext, type ScanFinding, type ScanProgressUpdate } from "./scanners/scanner.types.js";
 import type { ScanEvents } from "./scan-events.js";
-import type { ScanRepo } from "./scan.repo.js";
+import type { ScanWorkerRepo } from "./scan-worker.repo.js";
 import { type Scan, ScanKind, ScanStatus, Severity } from "./scan.type.js";
 
 /** Why a running scan's signal fired. */
@@ -16,7 +16,7 @@ export type AbortReason = "cancel" | "shutdown" | "lost";
 export type RunResult = "finished" | "stopped" | "requeued";
 
 export interface ScanRunnerDeps {
-  repo: ScanRepo;
+  repo: ScanWorkerRepo;
   events: ScanEvents;
   log: Logger;
   /** Keyed hash of finding values (derived from the encryption keyring, never stored raw). */

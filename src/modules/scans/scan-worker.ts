@@ -3,7 +3,7 @@ import { topics, type PubSub } from "../../platform/pubsub/pubsub.js";
 import type { ScanJobOutcome, ScanQueue } from "../../platform/queue/scan-queue.js";
 import type { ScanEvents } from "./scan-events.js";
 import type { AbortReason, ScanRunner } from "./scan-runner.js";
-import type { ScanRepo } from "./scan.repo.js";
+import type { ScanWorkerRepo } from "./scan-worker.repo.js";
 
 export interface ScanWorkerOptions {
   workerId: string;
@@ -27,7 +27,7 @@ export class ScanWorkerHost {
   private stopping: Promise<void> | null = null;
 
   constructor(
-    private readonly deps: { repo: ScanRepo; queue: ScanQueue; pubsub: PubSub; events: ScanEvents; runner: ScanRunner; log: Logger },
+    private readonly deps: { repo: ScanWorkerRepo; queue: ScanQueue; pubsub: PubSub; events: ScanEvents; runner: ScanRunner; log: Logger },
     private readonly options: ScanWorkerOptions,
   ) {}
 

@@ -5,8 +5,8 @@ import { codeFilePath } from "./input-names.js";
 import { decodeCursor, encodeCursor, pageSize, toPage } from "../../shared/pagination.js";
 import type { ScanEvents } from "./scan-events.js";
 import type { CodeScanInput, DatabaseScanInput, DocumentInput, DocumentScanInput } from "./scan.input.js";
-import type { ScanInputRow, ScanRepo } from "./scan.repo.js";
-import { isUuid } from "./scan.repo.js";
+import type { ScanOwnerRepo } from "./scan-owner.repo.js";
+import { isUuid, type ScanInputRow } from "./scan.repo.js";
 import { type Finding, type Scan, ScanKind, ScanStatus } from "./scan.type.js";
 
 export interface ScanLimits {
@@ -37,14 +37,14 @@ export interface ScanCollaborators {
 const CODE_PATH_MAX = 500;
 
 /**
- * Scan use cases. Admission is atomic in PostgreSQL (scan.repo.ts); a started scan is
+ * Scan use cases. Admission is atomic in PostgreSQL (scan-owner.repo.ts); a started scan is
  * announced (QUEUED with its position) and handed to the queue at once; workers take it from
  * there (scan-worker.ts).
  */
 export class ScanService {
   constructor(
     private readonly deps: {
-      repo: ScanRepo;
+      repo: ScanOwnerRepo;
       events: ScanEvents;
       queue: ScanQueue;
       collaborators: ScanCollaborators;

@@ -14,7 +14,7 @@ import type { ScanEvents } from "./scan-events.js";
 import { ScanRunner } from "./scan-runner.js";
 import { createDetectionPool } from "./scanners/detection-pool.js";
 import { ScanWorkerHost } from "./scan-worker.js";
-import type { ScanRepo } from "./scan.repo.js";
+import type { ScanWorkerRepo } from "./scan-worker.repo.js";
 
 /** BullMQ when REDIS_URL is set (scans spread over every worker process), else in-process. */
 export async function createScanQueue(config: Config, log: Logger, redis: Redis | null): Promise<ScanQueue> {
@@ -38,7 +38,7 @@ export async function startScanWorker(deps: {
   log: Logger;
   instanceId: string;
   keyring: Keyring;
-  repo: ScanRepo;
+  repo: ScanWorkerRepo;
   events: ScanEvents;
   queue: ScanQueue;
   pubsub: PubSub;

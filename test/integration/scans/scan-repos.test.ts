@@ -1,0 +1,169 @@
+/**
+ * The two scan repositories on real PostgreSQL (issue 10 point 7): admission and claiming
+ * under races, the worker-side guards (a scan cancelled or taken over is never written),
+ * and the sweep of scans whose worker stopped heartbeating.
+ */
+import "reflect-metadata";
+import type pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ScanOwnerRepo } from "../../../src/modules/scans/scan-owner.repo.js";
+import { ScanWorkerRepo } from "../../../src/modules/scans/scan-worker.repo.js";
+import { ScanKind, ScanStatus } from "../../../src/modules/scans/scan.type.js";
+import { createPool } from "../../../src/platform/db/pool.js";
+import { createPrisma, type PrismaClient } from "../../../src/platform/db/prisma.js";
+import { silentLogger } from "../../../src/platform/observability/logger.js";
+import { createTestDatabase, type TestDatabase } from "../../support/database.js";
+
+let db: TestDatabase;
+let pool: pg.Pool;
+let prisma: PrismaClient;
+let owners: ScanOwnerRepo;
+let workers: ScanWorkerRepo;
+
+const LIMITS = { perUser: 3, maxConcurrent: 8, maxQueued: 200 };
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  pool = createPool({ connectionString: db.url, max: 20, log: silentLogger });
+  prisma = createPrisma(pool);
+  owners = new ScanOwnerRepo(prisma);
+  workers = new ScanWorkerRepo(prisma);
+});
+afterAll(async () => {
+  await prisma?.$disconnect();
+  await pool?.end();
+  await db?.drop();
+});
+
+let n = 0;
+async function newOwner(): Promise<{ ownerId: string; sessionId: string }> {
+  const ownerId = `owner-${++n}-${Date.now().toString(36)}`;
+  await prisma.user.create({ data: { id: ownerId } });
+  const session = await prisma.session.create({ data: { ownerId, name: "s", expiresAt: new Date(Date.now() + 3_600_000) } });
+  return { ownerId, sessionId: session.id };
+}
+
+/** Ends every active scan so each test starts with free slots. */
+async function clearActive(): Promise<void> {
+  await prisma.scan.updateMany({ where: { status: { in: ["QUEUED", "RUNNING"] } }, data: { status: "CANCELLED", workerId: null } });
+}
+
+const admitDoc = (o: { ownerId: string; sessionId: string }, limits = LIMITS, content = "jan@example.com") =>
+  owners.admit({ ...o, kind: ScanKind.DOCUMENT, options: null, connectionId: null, inputs: [{ name: "a.txt", content: Buffer.from(content) }], limits });
+
+describe("ScanOwnerRepo: admission", () => {
+  it("ten concurrent admissions of one user: exactly MAX_SCANS_PER_USER get in", async () => {
+    await clearActive();
+    const o = await newOwner();
+    const results = await Promise.all(Array.from({ length: 10 }, () => admitDoc(o)));
+    expect(results.filter((r) => r.ok)).toHaveLength(3);
+    expect(results.filter((r) => !r.ok && r.reason === "USER_LIMIT")).toHaveLength(7);
+    expect(await prisma.scan.count({ where: { ownerId: o.ownerId } })).toBe(3);
+    expect(await prisma.scanInput.count({ where: { ownerId: o.ownerId } })).toBe(3);
+  });
+
+  it("concurrent admissions of many users race for the last queue places: the queue cap holds", async () => {
+    await clearActive();
+    const users = await Promise.all(Array.from({ length: 6 }, () => newOwner()));
+    const limits = { perUser: 3, maxConcurrent: 1, maxQueued: 2 };
+    const results = await Promise.all(users.map((u) => admitDoc(u, limits)));
+    expect(results.filter((r) => r.ok)).toHaveLength(2);
+    expect(results.filter((r) => !r.ok && r.reason === "QUEUE_FULL")).toHaveLength(4);
+  });
+
+  it("reads and cancellation are owner-scoped: another user sees nothing and cancels nothing", async () => {
+    await clearActive();
+    const a = await newOwner();
+    const b = await newOwner();
+    const r = await admitDoc(a);
+    if (!r.ok) throw new Error("not admitted");
+    expect(await owners.findOwned(b.ownerId, r.scan.id)).toBeNull();
+    expect(await owners.findManyOwned(b.ownerId, [r.scan.id])).toEqual([]);
+    expect(await owners.cancelOwned(b.ownerId, r.scan.id)).toBeNull();
+    expect((await owners.findOwned(a.ownerId, r.scan.id))?.status).toBe(ScanStatus.QUEUED);
+    expect(await owners.findOwned(a.ownerId, "not-a-uuid")).toBeNull();
+    const cancelled = await owners.cancelOwned(a.ownerId, r.scan.id);
+    expect(cancelled?.previous).toBe(ScanStatus.QUEUED);
+    expect(cancelled?.scan.status).toBe(ScanStatus.CANCELLED);
+    expect(await prisma.scanInput.count({ where: { scanId: r.scan.id } })).toBe(0);
+    // A finished scan comes back unchanged.
+    expect((await owners.cancelOwned(a.ownerId, r.scan.id))?.previous).toBe(ScanStatus.CANCELLED);
+  });
+});
+
+describe("ScanWorkerRepo: claim, guards, sweep", () => {
+  const claimArgs = (scanId: string, workerId: string, maxConcurrent = 8) => ({ scanId, workerId, maxConcurrent, stallMs: 30_000, maxAttempts: 2 });
+
+  it("two workers race for the last running slot: one claims, the other is told NO_SLOT", async () => {
+    await clearActive();
+    const a = await admitDoc(await newOwner());
+    const b = await admitDoc(await newOwner());
+    if (!a.ok || !b.ok) throw new Error("not admitted");
+    const [x, y] = await Promise.all([workers.claim(claimArgs(a.scan.id, "w1", 1)), workers.claim(claimArgs(b.scan.id, "w2", 1))]);
+    const outcomes = [x, y].map((c) => (c.claimed ? "claimed" : c.reason)).sort();
+    expect(outcomes).toEqual(["NO_SLOT", "claimed"]);
+    expect(await prisma.scan.count({ where: { status: "RUNNING" } })).toBe(1);
+  });
+
+  it("a RUNNING scan with a live heartbeat is not claimable; a stalled one is taken over and its old worker's writes are refused", async () => {
+    await clearActive();
+    const o = await newOwner();
+    const r = await admitDoc(o);
+    if (!r.ok) throw new Error("not admitted");
+    expect((await workers.claim(claimArgs(r.scan.id, "old"))).claimed).toBe(true);
+    expect(await workers.claim(claimArgs(r.scan.id, "new"))).toEqual({ claimed: false, reason: "NOT_CLAIMABLE" });
+    await prisma.scan.update({ where: { id: r.scan.id }, data: { heartbeatAt: new Date(Date.now() - 60_000) } });
+    const taken = await workers.claim(claimArgs(r.scan.id, "new"));
+    expect(taken.claimed).toBe(true);
+    expect(await workers.updateProgress(r.scan.id, "old", { progress: 0.5 })).toBeNull();
+    expect(await workers.finish({ scanId: r.scan.id, workerId: "old", status: ScanStatus.SUCCEEDED, findings: [], riskLevel: null })).toBeNull();
+    const row = await prisma.scan.findUniqueOrThrow({ where: { id: r.scan.id } });
+    expect(row).toMatchObject({ status: "RUNNING", workerId: "new", attempts: 2 });
+    // Attempts exhausted: even a stalled scan is no longer claimable.
+    await prisma.scan.update({ where: { id: r.scan.id }, data: { heartbeatAt: new Date(Date.now() - 60_000) } });
+    expect(await workers.claim(claimArgs(r.scan.id, "third"))).toEqual({ claimed: false, reason: "NOT_CLAIMABLE" });
+  });
+
+  it("finish writes nothing for a scan cancelled meanwhile; for its own RUNNING scan it ends it once", async () => {
+    await clearActive();
+    const o = await newOwner();
+    const a = await admitDoc(o);
+    const b = await admitDoc(o);
+    if (!a.ok || !b.ok) throw new Error("not admitted");
+    await workers.claim(claimArgs(a.scan.id, "w"));
+    await workers.claim(claimArgs(b.scan.id, "w"));
+    await owners.cancelOwned(o.ownerId, a.scan.id);
+    expect(await workers.finish({ scanId: a.scan.id, workerId: "w", status: ScanStatus.SUCCEEDED, findings: [], riskLevel: null })).toBeNull();
+    expect((await prisma.scan.findUniqueOrThrow({ where: { id: a.scan.id } })).status).toBe("CANCELLED");
+
+    const done = await workers.finish({ scanId: b.scan.id, workerId: "w", status: ScanStatus.SUCCEEDED, findings: [], riskLevel: null });
+    expect(done?.status).toBe(ScanStatus.SUCCEEDED);
+    expect(await prisma.scanInput.count({ where: { scanId: b.scan.id } })).toBe(0);
+    // A second finish (a duplicate job) changes nothing.
+    expect(await workers.finish({ scanId: b.scan.id, workerId: "w", status: ScanStatus.FAILED, findings: [], riskLevel: null })).toBeNull();
+    expect((await prisma.scan.findUniqueOrThrow({ where: { id: b.scan.id } })).status).toBe("SUCCEEDED");
+  });
+
+  it("the sweep requeues a stalled scan with attempts left and fails the one without (WORKER_LOST), each once", async () => {
+    await clearActive();
+    const o = await newOwner();
+    const a = await admitDoc(o);
+    const b = await admitDoc(o);
+    const fresh = await admitDoc(o);
+    if (!a.ok || !b.ok || !fresh.ok) throw new Error("not admitted");
+    for (const s of [a, b, fresh]) await workers.claim(claimArgs(s.scan.id, "dead"));
+    const old = new Date(Date.now() - 60_000);
+    await prisma.scan.update({ where: { id: a.scan.id }, data: { heartbeatAt: old, attempts: 1 } });
+    await prisma.scan.update({ where: { id: b.scan.id }, data: { heartbeatAt: old, attempts: 2 } });
+    const [one, two] = await Promise.all([workers.sweepStalled(30_000, 2), workers.sweepStalled(30_000, 2)]);
+    const requeued = [...one.requeued, ...two.requeued].map((s) => s.id);
+    const failed = [...one.failed, ...two.failed];
+    expect(requeued).toEqual([a.scan.id]);
+    expect(failed.map((s) => s.id)).toEqual([b.scan.id]);
+    expect(failed[0]).toMatchObject({ status: ScanStatus.FAILED, errorCode: "WORKER_LOST" });
+    expect(await prisma.scanInput.count({ where: { scanId: b.scan.id } })).toBe(0);
+    expect(await prisma.scanInput.count({ where: { scanId: a.scan.id } })).toBe(1);
+    expect((await prisma.scan.findUniqueOrThrow({ where: { id: fresh.scan.id } })).status).toBe("RUNNING");
+    expect(await workers.queuedIds()).toContain(a.scan.id);
+  });
+});
