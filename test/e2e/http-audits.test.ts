@@ -1,8 +1,8 @@
 /**
  * GraphQL over HTTP conformance: graphql-http's server audits against `/graphql` of the real
- * server process (issue 2, "Done when"). One test per audit. Every MUST audit has to pass;
- * SHOULD and MAY audits are recommendations: their results are recorded and summarised, never
- * failed on (Apollo 5 knowingly differs on a few, see TOOLCHAIN.md).
+ * server process (issue 2, "Done when"). One test per MUST audit: every one has to pass. SHOULD
+ * and MAY audits are recommendations: one test pins exactly which of them fail today (Apollo 5
+ * knowingly differs on a few, see TOOLCHAIN.md), so a regression or an improvement shows.
  *
  * The audits send no token: an anonymous caller is answered `{ __typename }` (context.ts).
  * Two of the MUST audits (BF61, 28B9) query `__type`, which is introspection: they pass where
@@ -96,22 +96,35 @@ describe("MUST audits in production (introspection for admins only)", () => {
   });
 });
 
-describe("SHOULD / MAY audits (recommendations: recorded, not required)", () => {
-  const results = new Map<string, { status: string; reason?: string }>();
+/**
+ * The SHOULD / MAY audits Apollo 5 knowingly does not pass (TOOLCHAIN.md): GET with URL-encoded
+ * parameters (GET is refused: CSRF), and a 400 instead of 200 for request errors answered as
+ * application/json. A regression (one more failing) or an improvement (one fewer) changes this
+ * list and fails the test below: update it on purpose.
+ */
+const KNOWN_FAILING_RECOMMENDATIONS = [
+  "572B SHOULD use 200 status code on document parsing failure when accepting application/json",
+  "5A70 MAY accept application/x-www-form-urlencoded formatted GET requests",
+  "6A70 MAY allow URL-encoded JSON string {variables} parameter in GETs when accepting application/json",
+  "7B9B SHOULD use a status code of 200 on variable coercion failure when accepting application/json",
+  "D6D5 MAY allow URL-encoded JSON string {variables} parameter in GETs when accepting application/graphql-response+json",
+  "FDE2 SHOULD use 200 status code on document validation failure when accepting application/json",
+];
 
-  afterAll(() => {
-    const tally = (level: string) => {
-      const of = [...results].filter(([name]) => name.split(" ")[1] === level);
-      return `${level} ${of.filter(([, r]) => r.status === "ok").length}/${of.length}`;
-    };
-    const lines = [...results].filter(([, r]) => r.status !== "ok").map(([name, r]) => `  - ${name}: ${r.reason}`);
-    console.log([`graphql-http audits passing: MUST ${must.length}/${must.length} (required), ${tally("SHOULD")}, ${tally("MAY")}`, ...lines].join("\n"));
-  });
-
-  it.each(recommended.map((a) => [`${a.id} ${a.name}`, a] as const))("%s", async (name, audit) => {
-    const result = await audit.fn();
-    results.set(name, result.status === "ok" ? { status: "ok" } : { status: result.status, reason: result.reason });
-    // Never fails on a recommendation; a thrown audit (a fatal error) still fails above.
-    expect(["ok", "notice", "warn", "error"]).toContain(result.status);
-  });
+describe("SHOULD / MAY audits (recommendations)", () => {
+  it(`pass 55 of 61 audits in all: exactly the ${KNOWN_FAILING_RECOMMENDATIONS.length} known recommendations fail`, async () => {
+    const failing: string[] = [];
+    const reasons: string[] = [];
+    for (const audit of recommended) {
+      const result = await audit.fn();
+      if (result.status === "ok") continue;
+      failing.push(`${audit.id} ${audit.name}`);
+      reasons.push(`  - ${audit.id} ${audit.name}: ${await explain(result)}`);
+    }
+    const passing = must.length + recommended.length - failing.length;
+    console.log([`graphql-http audits passing: ${passing}/${must.length + recommended.length} (MUST ${must.length}/${must.length})`, ...reasons].join("\n"));
+    expect(failing.sort(), reasons.join("\n")).toEqual(KNOWN_FAILING_RECOMMENDATIONS);
+    expect(must.length + recommended.length).toBe(61);
+    expect(passing).toBe(55);
+  }, 60_000);
 });
