@@ -4,7 +4,7 @@ import type { HostPolicy } from "../../platform/net/host-policy.js";
 import { isValidHostSyntax } from "../../platform/net/host-policy.js";
 import { DecryptError, needsRotation, open, seal, type Keyring } from "../../platform/crypto/secret-box.js";
 import { AppError, badInput, notFound } from "../../shared/errors.js";
-import type { DatabaseTarget } from "../scans/scanners/database.scanner.js";
+import type { DatabaseTarget } from "../../platform/target-db/index.js";
 import { cleanText, type SessionService } from "../sessions/session.service.js";
 import type { DatabaseConnectionInput } from "./connection.input.js";
 import type { ConnectionRepo, ConnectionRow, ConnectionSecretRow } from "./connection.repo.js";
@@ -96,8 +96,8 @@ export class ConnectionService {
       if (err instanceof ConnectionSecretError) return { ok: false, code: err.code, message: err.message, serverVersion: null };
       throw err;
     }
-    // Loaded on first use: the scanner brings both database drivers, which most API calls never need.
-    const { testDatabaseConnection } = await import("../scans/scanners/database.scanner.js");
+    // Loaded on first use: the client brings both database drivers, which most API calls never need.
+    const { testDatabaseConnection } = await import("../../platform/target-db/index.js");
     const result = await testDatabaseConnection(target, {
       hostPolicy: this.options.hostPolicy,
       connectTimeoutMs: this.options.connectTimeoutMs ?? 10_000,

@@ -3,14 +3,8 @@ import net from "node:net";
 import mysql from "mysql2/promise";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { parseAllowedHosts } from "../../../src/platform/net/host-policy.js";
-import {
-  quoteMysqlIdent,
-  scanDatabase,
-  testDatabaseConnection,
-  type DatabaseScanOptions,
-  type DatabaseTarget,
-  type SkippedTable,
-} from "../../../src/modules/scans/scanners/database.scanner.js";
+import { scanDatabase, type DatabaseScanOptions, type SkippedTable } from "../../../src/modules/scans/scanners/database.scanner.js";
+import { quoteMysqlIdent, testDatabaseConnection, type DatabaseTarget } from "../../../src/platform/target-db/index.js";
 import {
   ScanAbortedError,
   type ScanFinding,

@@ -3,14 +3,8 @@ import net from "node:net";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { parseAllowedHosts } from "../../../src/platform/net/host-policy.js";
-import {
-  quotePgIdent,
-  scanDatabase,
-  testDatabaseConnection,
-  type DatabaseScanOptions,
-  type DatabaseTarget,
-  type SkippedTable,
-} from "../../../src/modules/scans/scanners/database.scanner.js";
+import { scanDatabase, type DatabaseScanOptions, type SkippedTable } from "../../../src/modules/scans/scanners/database.scanner.js";
+import { quotePgIdent, testDatabaseConnection, type DatabaseTarget } from "../../../src/platform/target-db/index.js";
 import { adminUrl } from "../../support/database.js";
 import {
   ScanAbortedError,
