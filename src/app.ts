@@ -11,6 +11,8 @@ import { createHttpApp, type HttpApp, type ReadinessCheck } from "./http/server.
 import { startProbeServer } from "./http/probes.js";
 import { metricsGate, startMetricsServer } from "./http/metrics-access.js";
 import { mountWebClients } from "./http/web-clients.js";
+import { mountReports } from "./modules/reports/report.routes.js";
+import type { Express } from "express";
 import { ActivityTracker } from "./modules/viewer/activity.service.js";
 import { CapacityMonitor, capacitySettingsFrom } from "./modules/capacity/capacity.service.js";
 import { UserRepo } from "./modules/viewer/user.repo.js";
@@ -229,7 +231,10 @@ export async function startApp(config: Config, log: Logger, options: { role?: "a
     let port = 0;
     let url = "";
     if (role === "api") {
-      const app = await createHttpApp({ config, schema, limits, deps: { verifier, services, log }, metrics, readiness, mount: (express) => mountWebClients(express) });
+      const contextDeps = { verifier, services, log };
+      // Findings reports (GET /scans/:id/report.csv|html, Bearer token) before the web clients.
+      const mount = (express: Express) => (mountReports(express, contextDeps), mountWebClients(express));
+      const app = await createHttpApp({ config, schema, limits, deps: contextDeps, metrics, readiness, mount });
       http = app;
       onStop("http", () => app.close());
       port = await app.listen(config.PORT, config.HOST);
