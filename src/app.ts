@@ -149,6 +149,7 @@ export async function startApp(config: Config, log: Logger, options: { role?: "a
     const sessions = new SessionService(new SessionRepo(prisma), activity, {
       sessionTtlMs: config.SESSION_TTL,
       maxSessionsPerUser: config.MAX_SESSIONS_PER_USER,
+      rowCaps: { payments: config.MAX_PAYMENTS_PER_SESSION, connections: config.MAX_CONNECTIONS_PER_SESSION },
       beforeDelete: (ownerId, sessionIds) => beforeSessionsDelete(ownerId, sessionIds),
     });
     const connections = new ConnectionService(new ConnectionRepo(prisma), sessions, keyring, log, {

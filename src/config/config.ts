@@ -109,6 +109,16 @@ const schema = z.object({
   SESSION_TTL: duration(1_000).default(86_400_000),
   /** `npm run worker` only: serve /healthz, /readyz and /metrics on this port (0: a free one). @default unset (none) */
   WORKER_HTTP_PORT: int(0, 65535).optional(),
+  /** /metrics wants `Authorization: Bearer <METRICS_TOKEN>` (issue 12). @default unset */
+  METRICS_TOKEN: z.string().trim().min(16, "must be at least 16 characters").optional(),
+  /** serve /metrics on this port only (0: a free one), not on PORT or WORKER_HTTP_PORT. @default unset */
+  METRICS_PORT: int(0, 65535).optional(),
+  /** bind address of METRICS_PORT. @default HOST */
+  METRICS_HOST: nonEmpty.optional(),
+  /** payment records one session may hold. @default 200 */
+  MAX_PAYMENTS_PER_SESSION: int(1, 1_000_000).default(200),
+  /** database connections one session may hold. @default 20 */
+  MAX_CONNECTIONS_PER_SESSION: int(1, 100_000).default(20),
   /** @default 8 */
   SCAN_WORKERS: int(0, 256).default(8),
   DATABASE_SCAN_ALLOWED_HOSTS: z.string().optional(),
@@ -200,7 +210,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
   if (!result.success) {
     const issue = result.error.issues[0]!;
     const name = String(issue.path[0] ?? "configuration");
-    const shown = name in cleaned && !/SECRET|KEY|URL/.test(name) ? ` (got "${cleaned[name]}")` : "";
+    const shown = name in cleaned && !/SECRET|KEY|URL|TOKEN/.test(name) ? ` (got "${cleaned[name]}")` : "";
     throw new ConfigError(`Invalid ${name}${shown}: ${issue.message}`);
   }
   const c = result.data;

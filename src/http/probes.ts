@@ -2,6 +2,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import express from "express";
 import type { Metrics } from "../platform/observability/metrics.js";
+import type { RequestHandler } from "express";
 import { withTimeout } from "../shared/async.js";
 
 /** A dependency /readyz checks: resolves when it answers, rejects (or times out) when not. */
@@ -14,7 +15,11 @@ const KNOWN_ROUTES = new Set(["/graphql", "/healthz", "/readyz", "/metrics", "/"
  * (503 with a fixed body while a dependency does not answer, or while shutting down) and
  * `/metrics` (Prometheus text).
  */
-export function mountProbes(app: express.Express, options: { metrics: Metrics; readiness: ReadinessCheck[]; closing: () => boolean }): void {
+export function mountProbes(
+  app: express.Express,
+  // metricsGate: who may read /metrics on this port (metrics-access.ts, issue 12).
+  options: { metrics: Metrics; readiness: ReadinessCheck[]; closing: () => boolean; metricsGate: RequestHandler },
+): void {
   const { metrics } = options;
   app.use((req, res, next) => {
     const end = metrics.httpDuration.startTimer();
@@ -46,7 +51,7 @@ export function mountProbes(app: express.Express, options: { metrics: Metrics; r
     res.status(ready ? 200 : 503).json({ status: ready ? "ready" : "unavailable", checks });
   });
 
-  app.get("/metrics", async (_req, res) => {
+  app.get("/metrics", options.metricsGate, async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
 }
@@ -60,11 +65,12 @@ export async function startProbeServer(options: {
   host: string;
   metrics: Metrics;
   readiness: ReadinessCheck[];
+  metricsGate: RequestHandler;
 }): Promise<{ server: Server; port: number; close(): Promise<void> }> {
   const app = express();
   app.disable("x-powered-by");
   let closing = false;
-  mountProbes(app, { metrics: options.metrics, readiness: options.readiness, closing: () => closing });
+  mountProbes(app, { metrics: options.metrics, readiness: options.readiness, closing: () => closing, metricsGate: options.metricsGate });
   app.use((_req, res) => void res.status(404).json({ errors: [{ message: "Not found", extensions: { code: "NOT_FOUND" } }] }));
   const server = createServer(app);
   const port = await new Promise<number>((resolve, reject) => {

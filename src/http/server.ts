@@ -14,6 +14,7 @@ import type { Metrics } from "../platform/observability/metrics.js";
 import { AppError } from "../shared/errors.js";
 import { bodyErrorHandler, requireJsonBody, sendErrors } from "./http-errors.js";
 import { mountProbes, type ReadinessCheck } from "./probes.js";
+import { metricsGate } from "./metrics-access.js";
 import { attachWebSocket, type WsHandle } from "./ws.js";
 
 export type { ReadinessCheck };
@@ -47,7 +48,7 @@ export async function createHttpApp(options: {
   server.headersTimeout = 30_000;
   server.keepAliveTimeout = 65_000;
 
-  mountProbes(app, { metrics, readiness: options.readiness, closing: () => closing !== null });
+  mountProbes(app, { metrics, readiness: options.readiness, closing: () => closing !== null, metricsGate: metricsGate(config) });
 
   const ws = attachWebSocket({ server, schema, config, limits, deps, metrics });
 

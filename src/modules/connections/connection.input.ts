@@ -1,16 +1,23 @@
+import { MaxLength } from "class-validator";
 import { Field, ID, InputType, Int } from "type-graphql";
 import { DatabaseEngine } from "./connection.type.js";
 
-/** Validated in ConnectionService (errors carry `extensions.field`), not by class-validator. */
+/**
+ * Field rules are checked in ConnectionService (errors carry `extensions.field`). The
+ * class-validator caps here are the outer bound on size (issue 12): a megabyte string is
+ * refused before any per-character work.
+ */
+const OUTER = (max: number) => MaxLength(max, { message: `$property must be at most ${max} characters` });
+
 @InputType()
 export class DatabaseConnectionInput {
   @Field(() => ID) sessionId!: string;
-  @Field(() => String, { description: "At most 100 characters." }) name!: string;
+  @Field(() => String, { description: "At most 100 characters." }) @OUTER(1024) name!: string;
   @Field(() => DatabaseEngine) engine!: DatabaseEngine;
-  @Field(() => String, { description: "A hostname or an IP address (IPv6 may be in brackets)." }) host!: string;
+  @Field(() => String, { description: "A hostname or an IP address (IPv6 may be in brackets)." }) @OUTER(1024) host!: string;
   @Field(() => Int, { description: "1..65535." }) port!: number;
-  @Field(() => String, { description: "At most 63 characters." }) database!: string;
-  @Field(() => String, { description: "At most 63 characters." }) user!: string;
-  @Field(() => String, { description: "Encrypted at rest, never returned. At most 1024 characters." }) password!: string;
+  @Field(() => String, { description: "At most 63 characters." }) @OUTER(1024) database!: string;
+  @Field(() => String, { description: "At most 63 characters." }) @OUTER(1024) user!: string;
+  @Field(() => String, { description: "Encrypted at rest, never returned. At most 256 characters." }) @OUTER(1024) password!: string;
   @Field(() => Boolean, { nullable: true, defaultValue: false }) ssl?: boolean | null;
 }

@@ -1,5 +1,7 @@
 import type { PrismaClient } from "../../generated/prisma/client.js";
 import { isUuid } from "../sessions/session.repo.js";
+import { afterAnchor, type ListPage } from "../sessions/list-page.js";
+import type { RowWriter } from "../sessions/session-limits.js";
 
 /** Prisma's Bytes want a Uint8Array over a plain ArrayBuffer (a Buffer may sit on a shared pool). */
 const bytes = (b: Uint8Array): Uint8Array<ArrayBuffer> => new Uint8Array(b);
@@ -40,16 +42,25 @@ export interface NewConnection extends Omit<ConnectionRow, "ownerId" | "createdA
 export class ConnectionRepo {
   constructor(private readonly prisma: PrismaClient) {}
 
-  insert(ownerId: string, row: NewConnection): Promise<ConnectionRow> {
-    return this.prisma.databaseConnection.create({ data: { ...row, passwordCiphertext: bytes(row.passwordCiphertext), ownerId }, select: PUBLIC });
+  /** `db`: the transaction of the per-session cap check (sessions/session-limits.ts), or this repo's client. */
+  insert(ownerId: string, row: NewConnection, db: RowWriter = this.prisma): Promise<ConnectionRow> {
+    return db.databaseConnection.create({ data: { ...row, passwordCiphertext: bytes(row.passwordCiphertext), ownerId }, select: PUBLIC });
   }
 
-  listBySession(ownerId: string, sessionId: string): Promise<ConnectionRow[]> {
-    if (!isUuid(sessionId)) return Promise.resolve([]);
+  /** Oldest first; one page when `page` is given (its `after` must be a connection of this session, else "BAD_AFTER"). */
+  async listBySession(ownerId: string, sessionId: string, page?: ListPage): Promise<ConnectionRow[] | "BAD_AFTER"> {
+    if (!isUuid(sessionId)) return [];
+    let after = {};
+    if (page?.after) {
+      const anchor = await this.prisma.databaseConnection.findFirst({ where: { id: page.after, ownerId, sessionId }, select: { id: true, createdAt: true } });
+      if (!anchor) return "BAD_AFTER";
+      after = afterAnchor(anchor);
+    }
     return this.prisma.databaseConnection.findMany({
-      where: { ownerId, sessionId },
+      where: { ownerId, sessionId, ...after },
       select: PUBLIC,
       orderBy: [{ createdAt: "asc" }, { id: "asc" }],
+      ...(page ? { take: page.first } : {}),
     });
   }
 

@@ -1,4 +1,4 @@
-import { Arg, Authorized, Ctx, ID, Mutation, Query, Resolver } from "type-graphql";
+import { Arg, Authorized, Ctx, ID, Int, Mutation, Query, Resolver } from "type-graphql";
 import type { AuthedContext } from "../../graphql/context.js";
 import { DatabaseConnectionInput } from "./connection.input.js";
 import { ConnectionTestResult, DatabaseConnection } from "./connection.type.js";
@@ -15,9 +15,16 @@ export class ConnectionResolver {
   }
 
   @Authorized()
-  @Query(() => [DatabaseConnection], { description: "The session's stored connections (never their passwords)." })
-  async databaseConnections(@Ctx() ctx: AuthedContext, @Arg("sessionId", () => ID) sessionId: string): Promise<DatabaseConnection[]> {
-    return (await ctx.services.connections.list(ctx.user.id, sessionId)) as DatabaseConnection[];
+  @Query(() => [DatabaseConnection], {
+    description: "The session's stored connections (never their passwords), oldest first, one page at a time: `first` (1..500), `after` the id of the last connection of the previous page.",
+  })
+  async databaseConnections(
+    @Ctx() ctx: AuthedContext,
+    @Arg("sessionId", () => ID) sessionId: string,
+    @Arg("first", () => Int, { defaultValue: 100, nullable: true }) first: number | null,
+    @Arg("after", () => String, { nullable: true }) after: string | null,
+  ): Promise<DatabaseConnection[]> {
+    return (await ctx.services.connections.list(ctx.user.id, sessionId, first, after)) as DatabaseConnection[];
   }
 
   @Authorized()

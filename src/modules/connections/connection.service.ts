@@ -6,6 +6,7 @@ import { DecryptError, needsRotation, open, seal, type Keyring } from "../../pla
 import { AppError, badInput, notFound } from "../../shared/errors.js";
 import type { DatabaseTarget } from "../../platform/target-db/index.js";
 import { cleanText, type SessionService } from "../sessions/session.service.js";
+import { badAfter, listPage } from "../sessions/list-page.js";
 import type { DatabaseConnectionInput } from "./connection.input.js";
 import type { ConnectionRepo, ConnectionRow, ConnectionSecretRow } from "./connection.repo.js";
 import { DatabaseEngine, type ConnectionTestResult } from "./connection.type.js";
@@ -13,7 +14,7 @@ import { DatabaseEngine, type ConnectionTestResult } from "./connection.type.js"
 /** The secret-box purpose of a stored database password (part of the associated data). */
 export const PASSWORD_PURPOSE = "db-password";
 
-export const LIMITS = { name: 100, host: 255, database: 63, user: 63, password: 1024 } as const;
+export const LIMITS = { name: 100, host: 255, database: 63, user: 63, password: 256 } as const;
 
 /** A stored password that cannot be opened (its key left ENCRYPTION_KEY, or the row was tampered with). */
 export class ConnectionSecretError extends Error {
@@ -48,21 +49,21 @@ export class ConnectionService {
     // The row id exists before the insert so the ciphertext's associated data binds this row.
     const id = randomUUID();
     const sealed = seal(this.keyring, input.password, { ownerId, rowId: id, purpose: PASSWORD_PURPOSE });
-    const row = await this.repo.insert(ownerId, {
-      id,
-      sessionId: session.id,
-      ...valid,
-      passwordCiphertext: sealed.ciphertext,
-      keyId: sealed.keyId,
-    });
+    // At most MAX_CONNECTIONS_PER_SESSION per session (issue 12): session-limits.ts.
+    const row = await this.sessions.insertWithinCap(ownerId, session.id, "connections", (db) =>
+      this.repo.insert(ownerId, { id, sessionId: session.id, ...valid, passwordCiphertext: sealed.ciphertext, keyId: sealed.keyId }, db),
+    );
     this.log.info({ connectionId: row.id, sessionId: session.id, engine: row.engine }, "database connection saved");
     return row;
   }
 
-  /** The session's connections; a foreign or unknown session is NOT_FOUND. */
-  async list(ownerId: string, sessionId: string): Promise<ConnectionRow[]> {
+  /** One page of the session's connections, oldest first (list-page.ts); a foreign or unknown session is NOT_FOUND. */
+  async list(ownerId: string, sessionId: string, first?: number | null, after?: string | null): Promise<ConnectionRow[]> {
+    const page = listPage(first, after);
     const session = await this.sessions.requireOwned(ownerId, sessionId, "sessionId");
-    return this.repo.listBySession(ownerId, session.id);
+    const rows = await this.repo.listBySession(ownerId, session.id, page);
+    if (rows === "BAD_AFTER") throw badAfter();
+    return rows;
   }
 
   /**

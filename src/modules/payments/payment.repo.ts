@@ -1,5 +1,7 @@
 import type { PrismaClient } from "../../generated/prisma/client.js";
 import { isUuid } from "../sessions/session.repo.js";
+import { afterAnchor, type ListPage } from "../sessions/list-page.js";
+import type { RowWriter } from "../sessions/session-limits.js";
 
 export interface PaymentRow {
   id: string;
@@ -20,12 +22,27 @@ export type NewPayment = Omit<PaymentRow, "id" | "ownerId" | "createdAt">;
 export class PaymentRepo {
   constructor(private readonly prisma: PrismaClient) {}
 
-  insert(ownerId: string, row: NewPayment): Promise<PaymentRow> {
-    return this.prisma.paymentRecord.create({ data: { ...row, ownerId } });
+  /** `db`: the transaction of a cap check (session-limits.ts), or this repo's client. */
+  insert(ownerId: string, row: NewPayment, db: RowWriter = this.prisma): Promise<PaymentRow> {
+    return db.paymentRecord.create({ data: { ...row, ownerId } });
   }
 
-  listBySession(ownerId: string, sessionId: string): Promise<PaymentRow[]> {
-    if (!isUuid(sessionId)) return Promise.resolve([]);
-    return this.prisma.paymentRecord.findMany({ where: { ownerId, sessionId }, orderBy: [{ createdAt: "asc" }, { id: "asc" }] });
+  /**
+   * The session's payments, oldest first; one page when `page` is given (its `after` must be a
+   * payment of this session, else "BAD_AFTER").
+   */
+  async listBySession(ownerId: string, sessionId: string, page?: ListPage): Promise<PaymentRow[] | "BAD_AFTER"> {
+    if (!isUuid(sessionId)) return [];
+    let after = {};
+    if (page?.after) {
+      const anchor = await this.prisma.paymentRecord.findFirst({ where: { id: page.after, ownerId, sessionId }, select: { id: true, createdAt: true } });
+      if (!anchor) return "BAD_AFTER";
+      after = afterAnchor(anchor);
+    }
+    return this.prisma.paymentRecord.findMany({
+      where: { ownerId, sessionId, ...after },
+      orderBy: [{ createdAt: "asc" }, { id: "asc" }],
+      ...(page ? { take: page.first } : {}),
+    });
   }
 }

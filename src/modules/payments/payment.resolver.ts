@@ -1,4 +1,4 @@
-import { Arg, Authorized, Ctx, ID, Mutation, Query, Resolver } from "type-graphql";
+import { Arg, Authorized, Ctx, ID, Int, Mutation, Query, Resolver } from "type-graphql";
 import type { AuthedContext } from "../../graphql/context.js";
 import { PaymentInput } from "./payment.input.js";
 import { PaymentRecord } from "./payment.type.js";
@@ -12,8 +12,15 @@ export class PaymentResolver {
   }
 
   @Authorized()
-  @Query(() => [PaymentRecord], { description: "The session's payment records, oldest first." })
-  payments(@Ctx() ctx: AuthedContext, @Arg("sessionId", () => ID) sessionId: string): Promise<PaymentRecord[]> {
-    return ctx.services.payments.list(ctx.user.id, sessionId);
+  @Query(() => [PaymentRecord], {
+    description: "The session's payment records, oldest first, one page at a time: `first` (1..500), `after` the id of the last record of the previous page.",
+  })
+  payments(
+    @Ctx() ctx: AuthedContext,
+    @Arg("sessionId", () => ID) sessionId: string,
+    @Arg("first", () => Int, { defaultValue: 100, nullable: true }) first: number | null,
+    @Arg("after", () => String, { nullable: true }) after: string | null,
+  ): Promise<PaymentRecord[]> {
+    return ctx.services.payments.list(ctx.user.id, sessionId, first, after);
   }
 }

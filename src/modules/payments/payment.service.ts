@@ -1,6 +1,7 @@
 import { badInput } from "../../shared/errors.js";
 import type { Logger } from "../../platform/observability/logger.js";
 import { cleanText, type SessionService } from "../sessions/session.service.js";
+import { badAfter, listPage } from "../sessions/list-page.js";
 import { containsCardNumber } from "./card-guard.js";
 import type { PaymentInput } from "./payment.input.js";
 import type { NewPayment, PaymentRepo, PaymentRow } from "./payment.repo.js";
@@ -24,14 +25,18 @@ export class PaymentService {
   async record(ownerId: string, input: PaymentInput): Promise<PaymentRow> {
     const valid = validatePaymentInput(input);
     const session = await this.sessions.requireOwned(ownerId, input.sessionId, "sessionId");
-    const row = await this.repo.insert(ownerId, { ...valid, sessionId: session.id });
+    const row = await this.sessions.insertWithinCap(ownerId, session.id, "payments", (db) => this.repo.insert(ownerId, { ...valid, sessionId: session.id }, db));
     this.log.info({ paymentId: row.id, sessionId: session.id }, "payment recorded");
     return row;
   }
 
-  async list(ownerId: string, sessionId: string): Promise<PaymentRow[]> {
+  /** One page of the session's payments, oldest first (`first` 1..500, `after` the last id of the previous page). */
+  async list(ownerId: string, sessionId: string, first?: number | null, after?: string | null): Promise<PaymentRow[]> {
+    const page = listPage(first, after);
     const session = await this.sessions.requireOwned(ownerId, sessionId, "sessionId");
-    return this.repo.listBySession(ownerId, session.id);
+    const rows = await this.repo.listBySession(ownerId, session.id, page);
+    if (rows === "BAD_AFTER") throw badAfter();
+    return rows;
   }
 }
 

@@ -1,4 +1,5 @@
 import type { PrismaClient, Session as SessionModel } from "../../generated/prisma/client.js";
+import type { CappedRows, RowWriter } from "./session-limits.js";
 
 /** A stored session row (ownerId included: the GraphQL type exposes only its declared fields). */
 export type SessionRow = SessionModel;
@@ -103,5 +104,25 @@ export class SessionRepo {
   /** The last cleanup run that deleted anything (admin debug view; system-wide). */
   async lastCleanupRun() {
     return this.prisma.cleanupRun.findFirst({ orderBy: [{ startedAt: "desc" }, { id: "desc" }] });
+  }
+
+  /** Rows of `kind` in the owner's session (for the per-session caps, session-limits.ts). */
+  countInSession(ownerId: string, sessionId: string, kind: CappedRows, db: RowWriter = this.prisma): Promise<number> {
+    if (!isUuid(sessionId)) return Promise.resolve(0);
+    const where = { ownerId, sessionId };
+    return kind === "payments" ? db.paymentRecord.count({ where }) : db.databaseConnection.count({ where });
+  }
+
+  /**
+   * Runs `insert` in a transaction that holds the session's row lock (a transaction-scoped
+   * advisory lock, as for sessions per user), unless the session already holds `max` rows of
+   * `kind`: concurrent inserts into one session queue, and none takes a place that is not there.
+   */
+  insertWithinCap<T>(ownerId: string, sessionId: string, kind: CappedRows, max: number, insert: (db: RowWriter) => Promise<T>): Promise<T | "FULL"> {
+    return this.prisma.$transaction(async (tx) => {
+      await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`dg:session-rows:${sessionId}`}, 0))`;
+      if ((await this.countInSession(ownerId, sessionId, kind, tx)) >= max) return "FULL" as const;
+      return insert(tx);
+    });
   }
 }

@@ -3,6 +3,7 @@ import { AppError, badInput, notFound } from "../../shared/errors.js";
 import type { OpenSessionInput } from "./session.input.js";
 import type { SessionRepo, SessionRow } from "./session.repo.js";
 import type { SessionManagerStats } from "./session.type.js";
+import { DEFAULT_SESSION_ROW_CAPS, sessionFull, type CappedRows, type RowWriter, type SessionRowCaps } from "./session-limits.js";
 
 /**
  * Called before sessions are deleted (closeSession, expiry), so running scans in them are
@@ -21,6 +22,8 @@ export interface SessionServiceOptions {
   maxSessionsPerUser?: number;
   /** @default no-op */
   beforeDelete?: BeforeSessionsDelete;
+  /** Rows one session may hold. @default {@link DEFAULT_SESSION_ROW_CAPS} (200 payments, 20 connections) */
+  rowCaps?: Partial<SessionRowCaps>;
 }
 
 export const DEFAULT_MAX_SESSIONS_PER_USER = 100;
@@ -49,6 +52,7 @@ export function cleanText(value: string | null | undefined, field: string, max: 
 
 export class SessionService {
   private readonly max: number;
+  private readonly rowCaps: SessionRowCaps;
   private readonly beforeDeleteHook: BeforeSessionsDelete;
 
   constructor(
@@ -57,6 +61,7 @@ export class SessionService {
     private readonly options: SessionServiceOptions,
   ) {
     this.max = options.maxSessionsPerUser ?? DEFAULT_MAX_SESSIONS_PER_USER;
+    this.rowCaps = { ...DEFAULT_SESSION_ROW_CAPS, ...options.rowCaps };
     this.beforeDeleteHook = options.beforeDelete ?? noopBeforeDelete;
   }
 
@@ -116,6 +121,20 @@ export class SessionService {
    */
   touch(ownerId: string, sessionId: string): void {
     this.activity.touchSession(ownerId, sessionId);
+  }
+
+  /**
+   * Inserts a row of `kind` (payments, connections) into a session the caller already proved is
+   * theirs, unless the session is full: BAD_USER_INPUT then, with a sentence and the limit.
+   * `insert` must write through the client it is given (the transaction holding the session's lock).
+   */
+  async insertWithinCap<T>(ownerId: string, sessionId: string, kind: CappedRows, insert: (db: RowWriter) => Promise<T>): Promise<T> {
+    const max = this.rowCaps[kind];
+    // A full session is refused without taking a lock or a transaction.
+    if ((await this.repo.countInSession(ownerId, sessionId, kind)) >= max) throw sessionFull(kind, max);
+    const row = await this.repo.insertWithinCap(ownerId, sessionId, kind, max, insert);
+    if (row === "FULL") throw sessionFull(kind, max);
+    return row;
   }
 
   /** Deletes the session and everything in it at once, after cancelling its running scans. */
