@@ -200,7 +200,7 @@ export async function startApp(config: Config, log: Logger, options: { role?: "a
       },
       collaborators: {
         requireSession: async (ownerId, sessionId) => void (await sessions.requireOwned(ownerId, sessionId)),
-        requireConnection: async (ownerId, connectionId) => void (await connections.requireOwned(ownerId, connectionId)),
+        requireConnection: async (ownerId, connectionId) => ({ name: (await connections.requireOwned(ownerId, connectionId)).name }),
         touchSession: (ownerId, sessionId) => sessions.touch(ownerId, sessionId),
         admissionVerdict: () => capacity.admissionVerdict(),
       },

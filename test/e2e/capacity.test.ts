@@ -6,9 +6,12 @@
 import { readFile } from "node:fs/promises";
 import { parse, print, type OperationDefinitionNode } from "graphql";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { GetScanDocument, OpenSessionDocument, StartDocumentScanDocument } from "../generated/graphql.js";
+import { expectHeldBack } from "../support/admission.js";
 import { createTestDatabase, type TestDatabase } from "../support/database.js";
 import { codeOf, request, TestWsClient } from "../support/graphql-client.js";
 import { startServerProcess, type ServerProcess } from "../support/server-process.js";
+import { waitFor } from "../support/wait.js";
 
 /** The operations of capacity.graphql by name (as an integrator's generated client would send them). */
 async function operations(): Promise<Record<string, string>> {
@@ -27,7 +30,7 @@ interface Report {
   database: { size: number; inUse: number; idle: number; waiting: number };
   scans: { running: number; queued: number; maxConcurrent: number; maxPerUser: number };
   instances: Array<{ id: string; pid: number; hostname: string; database: { size: number }; sampledAt: string | null }>;
-  alerts: Array<{ level: string; metric: string; message: string }>;
+  alerts: Array<{ level: string; metric: string; message: string; clearedAt: string | null }>;
   recommendations: Array<{ severity: string; message: string }>;
   history: Array<{ at: string; instances: number }>;
 }
@@ -39,8 +42,30 @@ let ops: Record<string, string>;
 let admin: string;
 let alice: string;
 
-// Real levels here (the test harness forces OK by default for a loaded machine).
-const env = () => ({ DATABASE_URL: db.url, CAPACITY_SAMPLE_INTERVAL: "500ms", DATABASE_POOL_SIZE: "7", CAPACITY_FORCE_LEVEL: undefined });
+/**
+ * Thresholds no test machine can reach (a ratio can reach 100% only when the whole machine is
+ * used; the CPU figure is a 1-minute average seeded from 0), except the ones a test sets.
+ */
+const UNREACHABLE = {
+  CAPACITY_MEMORY_WARN: "100%",
+  CAPACITY_MEMORY_CRIT: "100%",
+  CAPACITY_CPU_WARN: "100%",
+  CAPACITY_CPU_CRIT: "100%",
+  CAPACITY_POOL_WARN: "100%",
+  CAPACITY_POOL_CRIT: "100%",
+  CAPACITY_LOOP_DELAY_WARN: "10m",
+  CAPACITY_LOOP_DELAY_CRIT: "10m",
+};
+// Computed levels here (the test harness forces OK by default for a loaded machine): with memory
+// over a 1% warning threshold and every other threshold out of reach, the level is WARNING.
+const env = () => ({
+  DATABASE_URL: db.url,
+  CAPACITY_SAMPLE_INTERVAL: "500ms",
+  DATABASE_POOL_SIZE: "7",
+  CAPACITY_FORCE_LEVEL: undefined,
+  ...UNREACHABLE,
+  CAPACITY_MEMORY_WARN: "1%",
+});
 
 beforeAll(async () => {
   db = await createTestDatabase();
@@ -66,8 +91,11 @@ describe("capacity over HTTP", () => {
     const res = await capacity(a, admin);
     expect(res.errors).toBeUndefined();
     const r = res.data!.capacity;
-    expect(r.level).toMatch(/^(OK|WARNING|CRITICAL)$/);
+    // The computed level: memory is over its 1% warning threshold on both instances, nothing else trips.
+    expect(r.level).toBe("WARNING");
     expect(r.forcedLevel).toBeNull();
+    const open = r.alerts.filter((x) => x.clearedAt === null);
+    expect(open.map((x) => `${x.level} ${x.metric}`)).toEqual(["WARNING memory", "WARNING memory"]);
     expect(r.instances.map((i) => i.pid).sort()).toEqual([a.child.pid, b.child.pid].sort());
     expect(r.instances.every((i) => i.database.size === 7 && i.sampledAt !== null)).toBe(true);
     expect(r.database.size).toBe(14); // pools summed across instances
@@ -168,4 +196,35 @@ describe("a forced CRITICAL level", () => {
   it("refuses a bad threshold at start-up with one line naming it", async () => {
     await expect(startServerProcess({ ...env(), CAPACITY_MEMORY_WARN: "185%" })).rejects.toThrow(/Invalid CAPACITY_MEMORY_WARN/);
   });
+});
+
+describe("admission follows the computed level (nothing forced)", () => {
+  const startScan = async (server: ServerProcess, token: string) => {
+    const session = await request(server.url, OpenSessionDocument, { input: { name: "capacity" } }, token);
+    expect(session.errors).toBeUndefined();
+    const documents = [{ name: "a.txt", text: "mail jan@example.nl" }];
+    return request(server.url, StartDocumentScanDocument, { input: { sessionId: session.data!.openSession.id, documents } }, token);
+  };
+  const statusOf = async (server: ServerProcess, token: string, id: string) => (await request(server.url, GetScanDocument, { id }, token)).data?.scan?.status;
+
+  it("at a computed WARNING a scan is admitted and runs", async () => {
+    expect((await capacity(a, admin)).data!.capacity).toMatchObject({ level: "WARNING", forcedLevel: null });
+    const started = await startScan(a, alice);
+    expect(started.errors).toBeUndefined();
+    await waitFor("the scan to finish", () => statusOf(a, alice, started.data!.startDocumentScan.id), (s) => s === "SUCCEEDED");
+  });
+
+  it("at a computed CRITICAL (memory over a 2% critical threshold) a new scan does not run", async () => {
+    const critical = await startServerProcess({ ...env(), CAPACITY_MEMORY_CRIT: "2%" });
+    try {
+      const token = await critical.token("root", { admin: true });
+      const r = (await capacity(critical, token)).data!.capacity;
+      expect(r).toMatchObject({ level: "CRITICAL", forcedLevel: null });
+      expect(r.alerts).toContainEqual(expect.objectContaining({ level: "CRITICAL", metric: "memory", clearedAt: null }));
+      const user = await critical.token("carla");
+      await expectHeldBack(await startScan(critical, user), (id) => statusOf(critical, user, id), 1_500); // 3 samples
+    } finally {
+      await critical.stop();
+    }
+  }, 60_000);
 });

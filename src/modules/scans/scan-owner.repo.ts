@@ -31,6 +31,8 @@ export class ScanOwnerRepo extends ScanQueueReads {
     ownerId: string;
     sessionId: string;
     kind: ScanKind;
+    /** What people call it (scan-name.ts); null when there is nothing to name it by. */
+    name?: string | null;
     options: Prisma.InputJsonValue | null;
     connectionId: string | null;
     inputs: ScanInputRow[];
@@ -57,6 +59,7 @@ export class ScanOwnerRepo extends ScanQueueReads {
           ownerId: args.ownerId,
           sessionId: args.sessionId,
           kind: args.kind,
+          name: args.name ?? null,
           status: "QUEUED",
           options: args.options ?? Prisma.DbNull,
           connectionId: args.connectionId,
@@ -95,11 +98,12 @@ export class ScanOwnerRepo extends ScanQueueReads {
     return rows.map(toScan);
   }
 
-  /** A page of the owner's scans, newest first, optionally within one session and by status. */
+  /** A page of the owner's scans, newest first, optionally within one session, by status and by kind. */
   async listOwned(args: {
     ownerId: string;
     sessionId?: string | null;
     statuses?: readonly ScanStatus[] | null;
+    kinds?: readonly ScanKind[] | null;
     take: number;
     after?: KeysetCursor | null;
   }): Promise<{ rows: Scan[]; totalCount: number }> {
@@ -108,6 +112,7 @@ export class ScanOwnerRepo extends ScanQueueReads {
       ...liveSession(),
       ...(args.sessionId ? { sessionId: args.sessionId } : {}),
       ...(args.statuses?.length ? { status: { in: [...args.statuses] } } : {}),
+      ...(args.kinds?.length ? { kind: { in: [...args.kinds] } } : {}),
     };
     const pageWhere: Prisma.ScanWhereInput = args.after
       ? {

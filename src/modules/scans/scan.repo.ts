@@ -62,6 +62,7 @@ export const SCAN_COLUMNS = {
   ownerId: true,
   sessionId: true,
   kind: true,
+  name: true,
   status: true,
   progress: true,
   stage: true,

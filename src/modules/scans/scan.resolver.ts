@@ -6,7 +6,7 @@ import { Session } from "../sessions/session.type.js";
 import { toProgressEvent } from "./scan-events.js";
 import { ScanEventStream } from "./scan-progress.stream.js";
 import { CodeScanInput, DatabaseScanInput, DocumentScanInput } from "./scan.input.js";
-import { FindingConnection, FindingType, Scan, ScanConnection, ScanError, ScanProgress, ScanStatus, Severity } from "./scan.type.js";
+import { FindingConnection, FindingType, Scan, ScanConnection, ScanError, ScanKind, ScanProgress, ScanStatus, Severity } from "./scan.type.js";
 
 @Resolver(() => Scan)
 export class ScanResolver {
@@ -24,8 +24,9 @@ export class ScanResolver {
     @Arg("status", () => [ScanStatus], { nullable: true }) status: ScanStatus[] | null,
     @Arg("first", () => Int, { defaultValue: 20, nullable: true }) first: number,
     @Arg("after", () => String, { nullable: true }) after: string | null,
+    @Arg("kind", () => [ScanKind], { nullable: true, description: "Only these kinds" }) kind: ScanKind[] | null,
   ): Promise<ScanConnection> {
-    return ctx.services.scans.list(ctx.user.id, { sessionId, status, first, after });
+    return ctx.services.scans.list(ctx.user.id, { sessionId, status, kind, first, after });
   }
 
   @Authorized()

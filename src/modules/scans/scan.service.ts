@@ -7,6 +7,7 @@ import type { ScanEvents } from "./scan-events.js";
 import type { CodeScanInput, DatabaseScanInput, DocumentInput, DocumentScanInput } from "./scan.input.js";
 import type { ScanOwnerRepo } from "./scan-owner.repo.js";
 import { isUuid, type ScanInputRow } from "./scan.repo.js";
+import { scanNameFromConnection, scanNameFromFiles } from "./scan-name.js";
 import { type Finding, type Scan, ScanKind, ScanStatus } from "./scan.type.js";
 
 export interface ScanLimits {
@@ -26,8 +27,8 @@ export type AdmissionVerdict =
 export interface ScanCollaborators {
   /** Throws NOT_FOUND unless the session is the owner's and alive. */
   requireSession(ownerId: string, sessionId: string): Promise<void>;
-  /** Throws NOT_FOUND unless the connection is the owner's. */
-  requireConnection(ownerId: string, connectionId: string): Promise<void>;
+  /** Throws NOT_FOUND unless the connection is the owner's; its name names the scan. */
+  requireConnection(ownerId: string, connectionId: string): Promise<{ name: string } | void>;
   /** Marks the session active (throttled). */
   touchSession(ownerId: string, sessionId: string): void;
   /** The capacity monitor's say on admitting a scan; refuses when it cannot tell. */
@@ -63,14 +64,14 @@ export class ScanService {
     return scan;
   }
 
-  async list(ownerId: string, args: { sessionId?: string | null; status?: ScanStatus[] | null; first?: number | null; after?: string | null }) {
+  async list(ownerId: string, args: { sessionId?: string | null; status?: ScanStatus[] | null; kind?: ScanKind[] | null; first?: number | null; after?: string | null }) {
     const take = pageSize(args.first, 20, 100);
     const after = args.after ? decodeCursor(args.after) : null;
     if (args.sessionId) {
       await this.deps.collaborators.requireSession(ownerId, args.sessionId);
       this.deps.collaborators.touchSession(ownerId, args.sessionId);
     }
-    const { rows, totalCount } = await this.deps.repo.listOwned({ ownerId, sessionId: args.sessionId, statuses: args.status, take, after });
+    const { rows, totalCount } = await this.deps.repo.listOwned({ ownerId, sessionId: args.sessionId, statuses: args.status, kinds: args.kind, take, after });
     const page = toPage(rows, take);
     return {
       edges: page.nodes.map((node) => ({ cursor: encodeCursor(node), node })),
@@ -127,12 +128,12 @@ export class ScanService {
 
   startDocumentScan(ownerId: string, input: DocumentScanInput): Promise<Scan> {
     const inputs = this.decodeDocuments(input.documents, "documents", false);
-    return this.start(ownerId, input.sessionId, ScanKind.DOCUMENT, inputs, null, null);
+    return this.start(ownerId, input.sessionId, ScanKind.DOCUMENT, inputs, null, null, scanNameFromFiles(inputs.map((i) => i.name)));
   }
 
   startCodeScan(ownerId: string, input: CodeScanInput): Promise<Scan> {
     const inputs = this.decodeDocuments(input.files, "files", true);
-    return this.start(ownerId, input.sessionId, ScanKind.CODE, inputs, null, null);
+    return this.start(ownerId, input.sessionId, ScanKind.CODE, inputs, null, null, scanNameFromFiles(inputs.map((i) => i.name)));
   }
 
   async startDatabaseScan(ownerId: string, input: DatabaseScanInput): Promise<Scan> {
@@ -145,8 +146,9 @@ export class ScanService {
       throw new AppError("BAD_USER_INPUT", "Table names must be at most 300 characters without control characters", { field: "tables" });
     }
     if (!isUuid(input.connectionId)) throw new AppError("NOT_FOUND", "Database connection not found");
-    await this.deps.collaborators.requireConnection(ownerId, input.connectionId);
-    return this.start(ownerId, input.sessionId, ScanKind.DATABASE, [], { sampleSize, tables }, input.connectionId);
+    const connection = await this.deps.collaborators.requireConnection(ownerId, input.connectionId);
+    const name = scanNameFromConnection(connection?.name);
+    return this.start(ownerId, input.sessionId, ScanKind.DATABASE, [], { sampleSize, tables }, input.connectionId, name);
   }
 
   private async start(
@@ -156,6 +158,7 @@ export class ScanService {
     inputs: ScanInputRow[],
     options: { sampleSize: number; tables: string[] | null } | null,
     connectionId: string | null,
+    name: string | null = null,
   ): Promise<Scan> {
     const { repo, events, queue, collaborators, limits, log } = this.deps;
     if (!isUuid(sessionId)) throw new AppError("NOT_FOUND", "Session not found");
@@ -179,6 +182,7 @@ export class ScanService {
       ownerId,
       sessionId,
       kind,
+      name,
       inputs,
       options,
       connectionId,

@@ -63,6 +63,10 @@ export class Scan {
   @Field(() => ScanKind)
   kind!: ScanKind;
 
+  /** Optional in code: raw RETURNING lists (queue moves, sweeps) leave it out. */
+  @Field(() => String, { nullable: true, description: "What people call it: the file name, the first file and how many more, or the connection's name. Null for scans from before names." })
+  name?: string | null;
+
   @Field(() => ScanStatus)
   status!: ScanStatus;
 
