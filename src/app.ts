@@ -42,6 +42,10 @@ import { ScanOwnerRepo } from "./modules/scans/scan-owner.repo.js";
 import { ScanWorkerRepo } from "./modules/scans/scan-worker.repo.js";
 import { ScanEvents } from "./modules/scans/scan-events.js";
 import { ScanService } from "./modules/scans/scan.service.js";
+import { ScanFeed } from "./modules/scans/scan-feed.service.js";
+import { ScanFeedRepo } from "./modules/scans/scan-feed.repo.js";
+import { ScanPages } from "./modules/scans/scan-pages.service.js";
+import { ScanPagesRepo } from "./modules/scans/scan-pages.repo.js";
 import { ScanMaintenanceJob } from "./modules/scans/scan-maintenance.job.js";
 import { createScanQueue, startScanWorker } from "./modules/scans/scan.wiring.js";
 
@@ -220,7 +224,9 @@ export async function startApp(config: Config, log: Logger, options: { role?: "a
     await scanMaintenance.start();
     onStop("scan maintenance", () => scanMaintenance.stop());
 
-    const services: AppServices = { users: new UserRepo(prisma), activity, sessions, connections, payments, capacity, scans, pubsub };
+    const scanFeed = new ScanFeed({ repo: new ScanFeedRepo(prisma), pubsub });
+    const scanPages = new ScanPages(new ScanPagesRepo(prisma));
+    const services: AppServices = { users: new UserRepo(prisma), activity, sessions, connections, payments, capacity, scans, scanFeed, scanPages, pubsub };
 
     const schema = await buildAppSchema(pubsub);
     const limits = createQueryLimits(config);

@@ -156,6 +156,12 @@ const schema = z.object({
   MAX_SUBSCRIPTIONS_PER_CONNECTION: int(1, 10_000).default(20),
   /** largest WebSocket message accepted. @default 64kb */
   MAX_WS_MESSAGE_SIZE: bytes.default(64 * 1024),
+  /** WebSockets one user may hold open on one instance; more are closed with 4430. @default 20 */
+  MAX_WS_CONNECTIONS_PER_USER: int(1, 100_000).default(20),
+  /** WebSockets one instance holds; more are closed with 1013 (try again later). @default 20000 */
+  MAX_WS_CONNECTIONS: int(1, 1_000_000).default(20_000),
+  /** a request waiting this long for a database connection answers CAPACITY_EXCEEDED with this as its retry hint. @default 5s */
+  OVERLOAD_RETRY_AFTER: duration(1_000).default(5_000),
   /** a WebSocket whose socket cannot drain for this long is closed with 1013 (the client resubscribes). @default 10s */
   WS_SLOW_CLIENT_TIMEOUT: duration(100).default(10_000),
   /** @default 10s */

@@ -27,6 +27,7 @@ export interface ContextDeps {
 /**
  * Authenticates a request's bearer token. No token: an anonymous caller (only `__typename`
  * and, in development, introspection answer); a bad token: UNAUTHENTICATED, never anonymous.
+ * Costs no database query.
  */
 export async function authenticate(deps: ContextDeps, authorization: string | null | undefined): Promise<AuthUser | null> {
   if (authorization == null || authorization === "") return null;
@@ -34,8 +35,9 @@ export async function authenticate(deps: ContextDeps, authorization: string | nu
   if (!token) throw new AppError("UNAUTHENTICATED", "Authorization must be 'Bearer <token>'");
   try {
     const user = await deps.verifier.verify(token);
-    await deps.services.users.ensure(user);
-    deps.services.activity.touchUser(user.id);
+    // No write here (issue 11: a reconnect storm upserted every user): the user's row is written
+    // before their first mutation (graphql/edge.ts) and by the batched activity flush.
+    deps.services.activity.touchUser(user.id, user.role);
     return user;
   } catch (err) {
     if (err instanceof AuthError) throw new AppError("UNAUTHENTICATED", `Invalid token: ${err.message}`);

@@ -1,4 +1,3 @@
-import { costLimitRule } from "@escape.tech/graphql-armor-cost-limit";
 import { maxAliasesRule } from "@escape.tech/graphql-armor-max-aliases";
 import { maxDepthRule } from "@escape.tech/graphql-armor-max-depth";
 import { type DocumentNode, GraphQLError, type ValidationContext, type ValidationRule, Kind, visit } from "graphql";
@@ -8,14 +7,16 @@ import type { AuthUser } from "../platform/auth/jwt.js";
 /**
  * Query limits, applied identically over HTTP (Apollo's validationRules + parseOptions) and
  * over WebSocket (graphql-ws onSubscribe): graphql-ws validates on its own (TOOLCHAIN.md).
- * graphql-armor's rules (Escape) are used rather than hand-written visitors.
+ * graphql-armor's rules (Escape) are used rather than hand-written visitors for depth and
+ * aliases. Cost is not a validation rule: it needs the variables (graphql/cost.ts, checked by
+ * graphql/edge.ts on both transports once the operation is known).
  */
 export interface QueryLimits {
   readonly validationRules: ValidationRule[];
   readonly parseOptions: { maxTokens: number };
 }
 
-export function createQueryLimits(config: Pick<Config, "MAX_QUERY_DEPTH" | "MAX_QUERY_ALIASES" | "MAX_QUERY_COST" | "MAX_QUERY_TOKENS">): QueryLimits {
+export function createQueryLimits(config: Pick<Config, "MAX_QUERY_DEPTH" | "MAX_QUERY_ALIASES" | "MAX_QUERY_TOKENS">): QueryLimits {
   // graphql-armor throws by default, which Apollo reports as an internal error; report the
   // rejection as a validation error instead (the client's fault, BAD_USER_INPUT).
   const reject = {
@@ -29,7 +30,6 @@ export function createQueryLimits(config: Pick<Config, "MAX_QUERY_DEPTH" | "MAX_
     validationRules: [
       maxDepthRule({ n: config.MAX_QUERY_DEPTH, ignoreIntrospection: true, exposeLimits: true, ...reject }),
       maxAliasesRule({ n: config.MAX_QUERY_ALIASES, exposeLimits: true, ...reject }),
-      costLimitRule({ maxCost: config.MAX_QUERY_COST, ignoreIntrospection: true, exposeLimits: true, ...reject }),
     ] as unknown as ValidationRule[],
     parseOptions: { maxTokens: config.MAX_QUERY_TOKENS },
   };

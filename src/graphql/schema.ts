@@ -8,11 +8,13 @@ import { ConnectionResolver } from "../modules/connections/connection.resolver.j
 import { PaymentResolver } from "../modules/payments/payment.resolver.js";
 import { CapacityResolver } from "../modules/capacity/capacity.resolver.js";
 import { ScanResolver, SessionScansResolver } from "../modules/scans/scan.resolver.js";
+import { ScanProgressWaitResolver, ScanWaitResolver } from "../modules/scans/scan-wait.resolver.js";
 import { MemoryPubSub } from "../platform/pubsub/memory.pubsub.js";
 import { authChecker } from "./auth-checker.js";
+import type { FanoutOptions } from "./fanout.js";
 
 /** Every resolver class of the API; the schema is printed from these (npm run schema). */
-export const resolvers: NonEmptyArray<Function> = [ViewerResolver, SessionResolver, ConnectionResolver, PaymentResolver, CapacityResolver, ScanResolver, SessionScansResolver];
+export const resolvers: NonEmptyArray<Function> = [ViewerResolver, SessionResolver, ConnectionResolver, PaymentResolver, CapacityResolver, ScanResolver, SessionScansResolver, ScanWaitResolver, ScanProgressWaitResolver];
 
 export async function buildAppSchema(pubSub?: PubSub): Promise<GraphQLSchema> {
   return buildSchema({
@@ -32,3 +34,13 @@ export async function buildAppSchema(pubSub?: PubSub): Promise<GraphQLSchema> {
 export function printAppSchema(schema: GraphQLSchema): string {
   return `${printSchema(lexicographicSortSchema(schema))}\n`;
 }
+
+/**
+ * Subscriptions whose result depends only on the event, the document and the variables: the
+ * scan feeds' resolvers return the event as is and their types are plain data, so one result
+ * per event per distinct operation serves every subscriber (graphql/fanout.ts).
+ */
+export const FANOUT: FanoutOptions = {
+  shareableRoots: new Set(["myScans", "scanProgress"]),
+  plainTypes: new Set(["ScanProgress", "ScanError"]),
+};

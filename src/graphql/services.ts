@@ -5,6 +5,8 @@ import type { ConnectionService } from "../modules/connections/connection.servic
 import type { PaymentService } from "../modules/payments/payment.service.js";
 import type { CapacityMonitor } from "../modules/capacity/capacity.service.js";
 import type { ScanService } from "../modules/scans/scan.service.js";
+import type { ScanFeed } from "../modules/scans/scan-feed.service.js";
+import type { ScanPages } from "../modules/scans/scan-pages.service.js";
 import type { PubSub } from "../platform/pubsub/pubsub.js";
 
 /**
@@ -20,6 +22,10 @@ export interface AppServices {
   /** The capacity monitor: reports, history and the scan admission veto (issue 6). */
   readonly capacity: CapacityMonitor;
   readonly scans: ScanService;
+  /** The live feeds behind `myScans` and `scanProgress` (replay, batched first reads). */
+  readonly scanFeed: ScanFeed;
+  /** Pages under a list (`Scan.findings`, `Session.scans`), many parents per query. */
+  readonly scanPages: ScanPages;
   /** For subscriptions: resolvers listen on topics built by `topics` (platform/pubsub). */
   readonly pubsub: PubSub;
 }

@@ -8,8 +8,10 @@ import express from "express";
 import type { GraphQLSchema } from "graphql";
 import type { Config } from "../config/config.js";
 import { authenticate, buildContext, type ContextDeps, type GraphQLContext } from "../graphql/context.js";
-import { maskError } from "../graphql/errors.js";
-import { INTROSPECTION_DENIED, introspectionAllowed, usesIntrospection, type QueryLimits } from "../graphql/limits.js";
+import { GraphQLEdge } from "../graphql/edge.js";
+import { maskError, RepeatedLog } from "../graphql/errors.js";
+import type { QueryLimits } from "../graphql/limits.js";
+import { FANOUT } from "../graphql/schema.js";
 import type { Metrics } from "../platform/observability/metrics.js";
 import { AppError } from "../shared/errors.js";
 import { bodyErrorHandler, requireJsonBody, sendErrors } from "./http-errors.js";
@@ -50,12 +52,27 @@ export async function createHttpApp(options: {
 
   mountProbes(app, { metrics, readiness: options.readiness, closing: () => closing !== null, metricsGate: metricsGate(config) });
 
-  const ws = attachWebSocket({ server, schema, config, limits, deps, metrics });
+  // One edge for both transports (issue 15): limits, introspection gate, cost with variables,
+  // metrics; one error masker (production: no suggestions; overload: CAPACITY_EXCEEDED; repeated
+  // internal errors logged once per minute with a count).
+  const edge = new GraphQLEdge({ config, schema, limits, metrics, ensureUser: (user) => deps.services.users.ensure(user) });
+  const repeats = new RepeatedLog(log);
+  const maskOptions = { hideSuggestions: config.isProduction, retryAfterSeconds: Math.ceil(config.OVERLOAD_RETRY_AFTER / 1000), repeats };
+  const ws = attachWebSocket({
+    server,
+    schema,
+    config,
+    edge,
+    deps,
+    metrics,
+    fanout: FANOUT,
+    maskErrors: (errors) => errors.map((e) => maskError(e.toJSON(), e, log, maskOptions)),
+  });
 
   const plugins: ApolloServerPlugin<GraphQLContext>[] = [
     ApolloServerPluginDrainHttpServer({ httpServer: server, stopGracePeriodMillis: config.SHUTDOWN_GRACE }),
     { async serverWillStart() { return { drainServer: () => ws.close() }; } },
-    operationGuards(config, metrics),
+    edge.apolloPlugin(),
     // The default landing page loads from a CDN; the bundled explorer is served at /explorer (issue 7).
     ApolloServerPluginLandingPageDisabled(),
     // Every answer is per caller and no type carries cache hints: the default cache-control plugin
@@ -70,7 +87,7 @@ export async function createHttpApp(options: {
     parseOptions: limits.parseOptions,
     includeStacktraceInErrorResponses: false,
     hideSchemaDetailsFromClientErrors: !config.introspectionForAll,
-    formatError: (formatted, error) => maskError(formatted, error, log),
+    formatError: (formatted, error) => maskError(formatted, error, log, maskOptions),
     csrfPrevention: true,
     // Shutdown is ours (src/cli.ts → app.stop(), one ordered sequence). Apollo's own handlers
     // would stop the server behind our back and re-raise the signal.
@@ -115,34 +132,8 @@ export async function createHttpApp(options: {
     close() {
       // Apollo's stop runs the drain plugins: stop accepting, close sockets with 1001, wait for
       // in-flight requests up to the grace period, then force-close what is left.
-      closing ??= apollo.stop().finally(() => ws.close());
+      closing ??= apollo.stop().finally(() => (repeats.flush(), ws.close()));
       return closing;
-    },
-  };
-}
-
-/** Per-operation checks shared with the WebSocket path: introspection by role, metrics. */
-function operationGuards(config: Config, metrics: Metrics): ApolloServerPlugin<GraphQLContext> {
-  return {
-    async requestDidStart() {
-      const started = process.hrtime.bigint();
-      let type = "unknown";
-      let name = "anonymous";
-      return {
-        async didResolveOperation({ document, operation, operationName, contextValue }) {
-          type = operation?.operation ?? "unknown";
-          name = metrics.operationLabel(operationName);
-          if (usesIntrospection(document) && !introspectionAllowed(contextValue.user, config)) {
-            // A refusal, not a server fault: without `http` Apollo answers a plugin's throw with 500.
-            throw new AppError("FORBIDDEN", INTROSPECTION_DENIED, { http: { status: 403 } });
-          }
-        },
-        async willSendResponse({ response, errors }) {
-          const failed = Boolean(errors?.length) || (response.body.kind === "single" && Boolean(response.body.singleResult.errors?.length));
-          metrics.graphqlOperations.inc({ type, name, outcome: failed ? "error" : "ok", transport: "http" });
-          metrics.graphqlDuration.observe({ type, name, transport: "http" }, Number(process.hrtime.bigint() - started) / 1e9);
-        },
-      };
     },
   };
 }

@@ -1,22 +1,40 @@
 import type { Server as HttpServer } from "node:http";
-import { type DocumentNode, type GraphQLSchema, getOperationAST, parse, specifiedRules, validate } from "graphql";
+import { GraphQLError, type GraphQLFormattedError, type GraphQLSchema, getOperationAST } from "graphql";
+import type { ServerOptions } from "graphql-ws";
 import { useServer } from "graphql-ws/use/ws";
 import { WebSocketServer, type WebSocket } from "ws";
 import type { Config } from "../config/config.js";
+import { CloseCode, CloseReason } from "../graphql/close-codes.js";
 import { authenticate, buildContext, type ContextDeps } from "../graphql/context.js";
-import { maskError } from "../graphql/errors.js";
-import { INTROSPECTION_DENIED, introspectionAllowed, usesIntrospection, type QueryLimits } from "../graphql/limits.js";
-import type { AuthUser } from "../platform/auth/jwt.js";
+import type { GraphQLEdge } from "../graphql/edge.js";
+import { createFanoutSubscribe, type FanoutOptions } from "../graphql/fanout.js";
+import { parseBearer, type AuthUser } from "../platform/auth/jwt.js";
 import type { Metrics } from "../platform/observability/metrics.js";
-import { AppError } from "../shared/errors.js";
-
-const MAX_CACHED_DOCUMENTS = 200;
-const MAX_CACHED_QUERY_LENGTH = 8 * 1024;
+import { AppError, type ErrorCode } from "../shared/errors.js";
 
 interface ConnectionState {
+  socket: WebSocket;
   user: AuthUser | null;
+  /** The token's `exp` in ms; the socket is closed (4403) then, and every operation re-checks it. */
+  expiresAt: number;
+  expiryTimer: NodeJS.Timeout | null;
   /** operation id -> whether it is a subscription */
   operations: Map<string, boolean>;
+}
+
+/** What the capacity monitor and /metrics read (issue 11: admins see the counts). */
+export interface WsCounts {
+  clients: number;
+  subscriptions: number;
+  /** Users with at least one socket on this instance. */
+  users: number;
+  /** The most sockets one user holds here. */
+  busiestUser: number;
+  /** Sockets refused since start: per-user cap (4430) and instance cap (1013). */
+  refusedPerUser: number;
+  refusedInstanceFull: number;
+  /** Sockets closed because their token expired (4403). */
+  expired: number;
 }
 
 export interface WsHandle {
@@ -25,33 +43,40 @@ export interface WsHandle {
   close(): Promise<void>;
   readonly clientCount: () => number;
   readonly subscriptionCount: () => number;
+  readonly counts: () => WsCounts;
 }
 
+/** Longest timer Node accepts (about 24.8 days); later expiries are re-armed. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /**
- * graphql-ws on the HTTP server's port and path. The same limits as HTTP: token count at
- * parse, depth/aliases/cost at validation, introspection by role; plus a cap on operations per
- * connection and on message size (ws `maxPayload`, closed with 1009 when exceeded).
+ * graphql-ws on the HTTP server's port and path, with the same edge as HTTP (graphql/edge.ts:
+ * limits, introspection gate, cost with variables, metrics) and, for sockets only:
+ * - fair sharing: at most MAX_WS_CONNECTIONS_PER_USER sockets per user (4430) and
+ *   MAX_WS_CONNECTIONS per instance (1013), MAX_SUBSCRIPTIONS_PER_CONNECTION operations each;
+ * - token lifetime: the socket closes with 4403 when its token expires; every operation
+ *   re-checks. A client renews by reconnecting with a new token and resubscribing with `since`;
+ * - fan-out: one execution per event per distinct operation (graphql/fanout.ts);
+ * - backpressure: a socket that cannot drain for WS_SLOW_CLIENT_TIMEOUT closes with 1013.
+ * A connection costs no database query: the token is verified in memory (no user upsert).
  */
 export function attachWebSocket(options: {
   server: HttpServer;
   schema: GraphQLSchema;
   config: Config;
-  limits: QueryLimits;
+  edge: GraphQLEdge;
   deps: ContextDeps;
   metrics: Metrics;
+  fanout: FanoutOptions;
+  maskErrors: (errors: readonly GraphQLError[]) => GraphQLFormattedError[];
 }): WsHandle {
-  const { server, schema, config, limits, deps, metrics } = options;
+  const { server, schema, config, edge, deps, metrics, maskErrors } = options;
   const log = deps.log.child({ transport: "ws" });
   const wss = new WebSocketServer({ server, path: "/graphql", maxPayload: config.MAX_WS_MESSAGE_SIZE });
   const states = new WeakMap<object, ConnectionState>();
+  const perUser = new Map<string, number>();
   let subscriptions = 0;
-  const rules = [...specifiedRules, ...limits.validationRules];
-  // Parsed and validated documents by query text. A subscription keeps its document (AST, tokens
-  // and locations: about 10 KB for a small query) for its whole life; thousands of clients send
-  // the same few queries, so they share one immutable document, and skip parse + validate.
-  // Depends only on the query text (schema, parse options and rules are fixed); introspection
-  // is still checked per user below. Bounded; evicts the oldest entry.
-  const documents = new Map<string, DocumentNode>();
+  const stats = { refusedPerUser: 0, refusedInstanceFull: 0, expired: 0 };
 
   // Backpressure. graphql-ws awaits each send, and scan streams keep only the latest event per
   // scan, so a slow reader holds at most one message per subscription in our memory; the rest
@@ -73,7 +98,7 @@ export function attachWebSocket(options: {
         behindSince.delete(socket);
         metrics.wsSlowClientsClosed.inc();
         log.warn({ backlogBytes: backlog }, "closing a WebSocket that stopped reading (1013)");
-        socket.close(1013, "Too slow: reconnect and resubscribe");
+        socket.close(CloseCode.TryAgainLater, CloseReason.slowReader);
         // A client that does not read will not complete the close handshake either.
         setTimeout(() => socket.terminate(), 2_000).unref();
       }
@@ -81,6 +106,8 @@ export function attachWebSocket(options: {
   }, Math.min(1_000, config.WS_SLOW_CLIENT_TIMEOUT));
   slowCheck.unref();
 
+  // Registered before graphql-ws's own listener: a socket over the instance cap is closed
+  // before it costs anything more than the handshake.
   wss.on("connection", (socket: WebSocket) => {
     metrics.wsConnections.inc();
     socket.once("close", (code: number) => {
@@ -88,94 +115,134 @@ export function attachWebSocket(options: {
       metrics.wsConnections.dec();
       metrics.wsClosed.inc({ code: String(code) });
     });
+    if (wss.clients.size > config.MAX_WS_CONNECTIONS) {
+      stats.refusedInstanceFull++;
+      socket.close(CloseCode.TryAgainLater, CloseReason.instanceFull(config.MAX_WS_CONNECTIONS));
+    }
   });
 
-  const stateOf = (extra: object): ConnectionState => {
+  const stateOf = (extra: { socket: WebSocket }): ConnectionState => {
     let s = states.get(extra);
-    if (!s) states.set(extra, (s = { user: null, operations: new Map() }));
+    if (!s) states.set(extra, (s = { socket: extra.socket, user: null, expiresAt: Number.POSITIVE_INFINITY, expiryTimer: null, operations: new Map() }));
     return s;
   };
 
-  const disposable = useServer(
-    {
-      schema,
-      connectionInitWaitTimeout: 10_000,
-      onConnect: async (ctx) => {
-        const raw = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
-        try {
-          const user = await authenticate(deps, typeof raw === "string" ? raw : null);
-          if (!user) return false; // every WebSocket operation needs a user
-          stateOf(ctx.extra).user = user;
-          return true;
-        } catch {
-          return false; // graphql-ws closes with 4403 Forbidden
-        }
-      },
-      onSubscribe: (ctx, id, payload) => {
-        const state = stateOf(ctx.extra);
-        const started = process.hrtime.bigint();
-        const fail = (message: string, reason?: string) => {
-          metrics.graphqlOperations.inc({ type: "unknown", name: "rejected", outcome: "rejected", transport: "ws" });
-          return [new AppError("BAD_USER_INPUT", message, reason ? { reason } : {})];
-        };
-        // graphql-ws's own table of the connection's operations (this one included) is updated
-        // the moment a client completes one, unlike our bookkeeping, which waits for the
-        // operation's loop to end: count from it so a freed slot is free at once.
-        const open = Object.keys(ctx.subscriptions).length;
-        if (open > config.MAX_SUBSCRIPTIONS_PER_CONNECTION) {
-          return fail(`At most ${config.MAX_SUBSCRIPTIONS_PER_CONNECTION} operations per connection (MAX_SUBSCRIPTIONS_PER_CONNECTION)`, "TOO_MANY_SUBSCRIPTIONS");
-        }
-        let document = documents.get(payload.query);
-        if (!document) {
-          try {
-            document = parse(payload.query, limits.parseOptions);
-          } catch (err) {
-            return fail((err as Error).message, "GRAPHQL_PARSE_FAILED");
-          }
-          const errors = validate(schema, document, rules);
-          if (errors.length > 0) {
-            metrics.graphqlOperations.inc({ type: "unknown", name: "invalid", outcome: "rejected", transport: "ws" });
-            return errors.map((e) => new AppError("BAD_USER_INPUT", e.message, { reason: e.extensions.reason ?? "GRAPHQL_VALIDATION_FAILED" }));
-          }
-          if (payload.query.length <= MAX_CACHED_QUERY_LENGTH) {
-            if (documents.size >= MAX_CACHED_DOCUMENTS) documents.delete(documents.keys().next().value!);
-            documents.set(payload.query, document);
-          }
-        }
-        if (usesIntrospection(document) && !introspectionAllowed(state.user, config)) {
-          return [new AppError("FORBIDDEN", INTROSPECTION_DENIED)];
-        }
-        const operation = getOperationAST(document, payload.operationName);
-        const type = operation?.operation ?? "unknown";
-        const name = metrics.operationLabel(payload.operationName ?? operation?.name?.value);
-        state.operations.set(id, type === "subscription");
-        if (type === "subscription") {
-          subscriptions++;
-          metrics.wsSubscriptions.inc();
-        }
-        metrics.graphqlOperations.inc({ type, name, outcome: "started", transport: "ws" });
-        metrics.graphqlDuration.observe({ type, name, transport: "ws" }, Number(process.hrtime.bigint() - started) / 1e9);
-        return {
-          schema,
-          document,
-          operationName: payload.operationName,
-          variableValues: payload.variables,
-          contextValue: buildContext(deps, state.user, "ws"),
-        };
-      },
-      onNext: (_ctx, _id, _payload, _args, result) => {
-        if (!result.errors?.length) return undefined;
-        return { ...result, errors: result.errors.map((e) => maskError(e.toJSON(), e, log)) };
-      },
-      onError: (_ctx, _id, _payload, errors) => errors.map((e) => maskError(e.toJSON(), e, log)),
-      onComplete: (ctx, id) => release(ctx.extra, id),
-      onClose: (ctx) => {
-        const state = states.get(ctx.extra);
-        if (state) for (const id of [...state.operations.keys()]) release(ctx.extra, id);
-      },
+  const armExpiry = (state: ConnectionState) => {
+    const left = state.expiresAt - Date.now();
+    if (!Number.isFinite(left)) return;
+    state.expiryTimer = setTimeout(() => {
+      if (Date.now() < state.expiresAt) return armExpiry(state);
+      expire(state);
+    }, Math.max(0, Math.min(left, MAX_TIMER_MS)));
+    state.expiryTimer.unref();
+  };
+  const expire = (state: ConnectionState) => {
+    stats.expired++;
+    state.socket.close(CloseCode.Forbidden, CloseReason.tokenExpired);
+  };
+
+  // Refusals go out through graphql-ws's onError, which masks again: hand it AppErrors, which
+  // the masker keeps as they are.
+  const toErrors = (errors: readonly GraphQLError[]) =>
+    maskErrors(errors).map((f) => {
+      const { code, ...rest } = (f.extensions ?? {}) as { code?: ErrorCode };
+      return new AppError(code ?? "INTERNAL_SERVER_ERROR", f.message, rest);
+    });
+
+  const serverOptions: ServerOptions<Record<string, unknown> | undefined, { socket: WebSocket }> & { isProd: boolean } = {
+    schema,
+    isProd: config.isProduction,
+    connectionInitWaitTimeout: 10_000,
+    subscribe: createFanoutSubscribe(schema, options.fanout) as ServerOptions["subscribe"],
+    onConnect: async (ctx) => {
+      const state = stateOf(ctx.extra);
+      const raw = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
+      let user: AuthUser | null;
+      try {
+        user = await authenticate(deps, typeof raw === "string" ? raw : null);
+      } catch {
+        return false; // graphql-ws closes with 4403 Forbidden
+      }
+      if (!user) return false; // every WebSocket operation needs a user
+      const held = perUser.get(user.id) ?? 0;
+      if (held >= config.MAX_WS_CONNECTIONS_PER_USER) {
+        stats.refusedPerUser++;
+        // Closed with our code first; graphql-ws's own 4403 for `false` then finds it closing.
+        ctx.extra.socket.close(CloseCode.TooManyConnections, CloseReason.tooManyConnections(config.MAX_WS_CONNECTIONS_PER_USER));
+        return false;
+      }
+      perUser.set(user.id, held + 1);
+      state.user = user;
+      state.expiresAt = tokenExpiry(raw as string) ?? Number.POSITIVE_INFINITY;
+      armExpiry(state);
+      return true;
     },
-    wss,
-  );
+    onSubscribe: async (ctx, id, payload) => {
+      const state = stateOf(ctx.extra);
+      if (Date.now() >= state.expiresAt) {
+        expire(state);
+        return [new AppError("UNAUTHENTICATED", CloseReason.tokenExpired)];
+      }
+      // graphql-ws's own table of the connection's operations (this one included) is updated
+      // the moment a client completes one, unlike our bookkeeping, which waits for the
+      // operation's loop to end: count from it so a freed slot is free at once.
+      const open = Object.keys(ctx.subscriptions).length;
+      if (open > config.MAX_SUBSCRIPTIONS_PER_CONNECTION) {
+        edge.observe("ws", "unknown", "rejected")("rejected");
+        return [
+          new AppError("BAD_USER_INPUT", `At most ${config.MAX_SUBSCRIPTIONS_PER_CONNECTION} operations per connection (MAX_SUBSCRIPTIONS_PER_CONNECTION)`, {
+            reason: "TOO_MANY_SUBSCRIPTIONS",
+          }),
+        ];
+      }
+      const document = edge.document(payload.query);
+      if (Array.isArray(document)) {
+        edge.observe("ws", "unknown", "invalid")("rejected");
+        return document;
+      }
+      const operation = getOperationAST(document, payload.operationName);
+      const type = operation?.operation ?? "unknown";
+      const done = edge.observe("ws", type, payload.operationName ?? operation?.name?.value);
+      try {
+        await edge.admit({ document, operation, variables: payload.variables, user: state.user });
+      } catch (err) {
+        done("rejected");
+        return toErrors([err instanceof GraphQLError ? err : new GraphQLError((err as Error).message, { originalError: err as Error })]);
+      }
+      state.operations.set(id, type === "subscription");
+      if (type === "subscription") {
+        subscriptions++;
+        metrics.wsSubscriptions.inc();
+      }
+      done("started");
+      return {
+        schema,
+        document,
+        operationName: payload.operationName,
+        variableValues: payload.variables,
+        contextValue: buildContext(deps, state.user, "ws"),
+      };
+    },
+    onNext: (_ctx, _id, _payload, _args, result) => {
+      if (!result.errors?.length) return undefined;
+      return { ...result, errors: maskErrors(result.errors) };
+    },
+    onError: (_ctx, _id, _payload, errors) => maskErrors(errors),
+    onComplete: (ctx, id) => release(ctx.extra, id),
+    onClose: (ctx) => {
+      const state = states.get(ctx.extra);
+      if (!state) return;
+      for (const id of [...state.operations.keys()]) release(ctx.extra, id);
+      if (state.expiryTimer) clearTimeout(state.expiryTimer);
+      if (state.user) {
+        const held = (perUser.get(state.user.id) ?? 1) - 1;
+        if (held > 0) perUser.set(state.user.id, held);
+        else perUser.delete(state.user.id);
+        state.user = null;
+      }
+    },
+  };
+  const disposable = useServer(serverOptions as ServerOptions<Record<string, unknown> | undefined, { socket: WebSocket }>, wss);
 
   function release(extra: object, id: string): void {
     const state = states.get(extra);
@@ -193,14 +260,35 @@ export function attachWebSocket(options: {
     wss,
     clientCount: () => wss.clients.size,
     subscriptionCount: () => subscriptions,
+    counts: () => {
+      let busiestUser = 0;
+      for (const n of perUser.values()) if (n > busiestUser) busiestUser = n;
+      return { clients: wss.clients.size, subscriptions, users: perUser.size, busiestUser, ...stats };
+    },
     close() {
       closing ??= (async () => {
         clearInterval(slowCheck);
-        for (const client of wss.clients) client.close(1001, "Server shutting down");
+        for (const client of wss.clients) client.close(CloseCode.GoingAway, CloseReason.shuttingDown);
         await Promise.resolve(disposable.dispose()).catch(() => undefined);
         await new Promise<void>((resolve) => wss.close(() => resolve()));
       })();
       return closing;
     },
   };
+}
+
+/**
+ * The `exp` of a bearer token that was just verified (so its payload is trusted), in ms.
+ * Read here rather than widening the verifier's result: the socket needs it, HTTP does not.
+ */
+export function tokenExpiry(authorization: string): number | null {
+  const token = parseBearer(authorization);
+  const payload = token?.split(".")[1];
+  if (!payload) return null;
+  try {
+    const claims = JSON.parse(Buffer.from(payload, "base64url").toString("utf8")) as { exp?: unknown };
+    return typeof claims.exp === "number" && Number.isFinite(claims.exp) ? claims.exp * 1000 : null;
+  } catch {
+    return null;
+  }
 }

@@ -1,12 +1,12 @@
 import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root, Subscription } from "type-graphql";
 import type { AuthedContext, GraphQLContext } from "../../graphql/context.js";
-import { topics } from "../../platform/pubsub/pubsub.js";
 import { AppError } from "../../shared/errors.js";
 import { Session } from "../sessions/session.type.js";
-import { toProgressEvent } from "./scan-events.js";
-import { ScanEventStream } from "./scan-progress.stream.js";
 import { CodeScanInput, DatabaseScanInput, DocumentScanInput } from "./scan.input.js";
 import { FindingConnection, FindingType, Scan, ScanConnection, ScanError, ScanKind, ScanProgress, ScanStatus, Severity } from "./scan.type.js";
+
+const SINCE_DESCRIPTION =
+  "Where the client left off: the `at` of the last event it received (or the time just before it started a scan). Scans that ended since then are delivered first, so a scan that ends while the client is not subscribed is never missed.";
 
 @Resolver(() => Scan)
 export class ScanResolver {
@@ -80,59 +80,42 @@ export class ScanResolver {
     @Arg("type", () => [FindingType], { nullable: true, description: "Only these types" }) type: FindingType[] | null,
     @Arg("severity", () => [Severity], { nullable: true, description: "Only these severities" }) severity: Severity[] | null,
   ): Promise<FindingConnection> {
-    return ctx.services.scans.findings(ctx.user.id, scan.id, { first, after, types: type, severities: severity });
+    // Batched with the other scans of the same list (one query for a page of scans).
+    return ctx.loaders.findings.load({ id: scan.id, args: { first, after, types: type, severities: severity } });
   }
 
-  // No @Authorized here: it would run per delivered event. `subscribe` checks the caller once.
+  // No @Authorized here: it would run per delivered event. `subscribe` checks the caller once;
+  // the feeds (scan-feed.service.ts) hold the replay logic.
   @Subscription(() => ScanProgress, {
-    description: "The scan's current state first, then each change in order; completes after SUCCEEDED, FAILED or CANCELLED.",
+    description: "The scan's current state first (a finished scan's too), then each change in order; completes after SUCCEEDED, FAILED or CANCELLED.",
     subscribe: async ({ args, context }) => {
       const ctx = requireUser(context as GraphQLContext);
-      const scanId = String(args.scanId);
-      const owned = await ctx.services.scans.get(ctx.user.id, scanId);
-      if (!owned) throw new AppError("NOT_FOUND", "Scan not found");
-      return ScanEventStream.open({
-        pubsub: ctx.services.pubsub,
-        topic: topics.scanProgress(scanId),
-        completeAfterTerminalOf: scanId,
-        readCurrent: async () => {
-          const scan = await ctx.services.scans.get(ctx.user.id, scanId);
-          if (!scan) return [];
-          const positions = await ctx.services.scans.queuePositions([scan.id]);
-          return [toProgressEvent(scan, positions.get(scan.id) ?? null)];
-        },
-      });
+      return ctx.services.scanFeed.scanProgress(ctx.user.id, String(args.scanId));
     },
   })
-  scanProgress(@Arg("scanId", () => ID) _scanId: string, @Root() event: ScanProgress): ScanProgress {
+  scanProgress(
+    @Arg("scanId", () => ID) _scanId: string,
+    @Root() event: ScanProgress,
+    @Arg("since", () => Date, { nullable: true, description: SINCE_DESCRIPTION }) _since?: Date | null,
+  ): ScanProgress {
     return event;
   }
 
   @Subscription(() => ScanProgress, {
-    description: "Every change of every scan of the viewer; active scans' current state first.",
-    subscribe: async ({ context }) => {
+    description:
+      "Every change of every scan of the viewer. First events: the QUEUED and RUNNING scans, and with `since` every scan that changed since then, terminal ones included (oldest first).",
+    subscribe: async ({ args, context }) => {
       const ctx = requireUser(context as GraphQLContext);
-      const ownerId = ctx.user.id;
-      return ScanEventStream.open({
-        pubsub: ctx.services.pubsub,
-        topic: topics.userScans(ownerId),
-        readCurrent: async (since) => {
-          const active = await ctx.services.scans.list(ownerId, { status: [ScanStatus.QUEUED, ScanStatus.RUNNING], first: 100 });
-          const scans = active.edges.map((e) => e.node);
-          if (since) {
-            // Scans that ended while the transport was down: their outcome must not be missed.
-            const ended = await ctx.services.scans.list(ownerId, { status: [ScanStatus.SUCCEEDED, ScanStatus.FAILED, ScanStatus.CANCELLED], first: 100 });
-            scans.push(...ended.edges.map((e) => e.node).filter((s) => s.finishedAt && s.finishedAt >= since));
-          }
-          const positions = await ctx.services.scans.queuePositions(scans.filter((s) => s.status === ScanStatus.QUEUED).map((s) => s.id));
-          return scans.reverse().map((s) => toProgressEvent(s, positions.get(s.id) ?? null));
-        },
-      });
+      return ctx.services.scanFeed.myScans(ctx.user.id, toDate(args.since));
     },
   })
-  myScans(@Root() event: ScanProgress): ScanProgress {
+  myScans(@Root() event: ScanProgress, @Arg("since", () => Date, { nullable: true, description: SINCE_DESCRIPTION }) _since?: Date | null): ScanProgress {
     return event;
   }
+}
+
+function toDate(value: unknown): Date | null {
+  return value instanceof Date && !Number.isNaN(value.getTime()) ? value : null;
 }
 
 /** `Session.scans`: the scans module extends the sessions module's type (dependencies point this way). */
@@ -145,7 +128,9 @@ export class SessionScansResolver {
     @Arg("first", () => Int, { defaultValue: 20, nullable: true }) first: number,
     @Arg("after", () => String, { nullable: true }) after: string | null,
   ): Promise<ScanConnection> {
-    return ctx.services.scans.list(ctx.user.id, { sessionId: session.id, first, after });
+    // The parent session was loaded owner-scoped; its scans are batched with its siblings'.
+    ctx.services.sessions.touch(ctx.user.id, session.id);
+    return ctx.loaders.sessionScans.load({ id: session.id, args: { first, after } });
   }
 }
 

@@ -11,7 +11,8 @@ export const ACTIVE_WINDOW_MS = 5 * 60_000;
  * minutes" is a count over the shared table and holds across instances.
  */
 export class ActivityTracker {
-  private users = new Set<string>();
+  /** userId -> role from the token, or null when only a session touch named the user (row exists). */
+  private users = new Map<string, "USER" | "ADMIN" | null>();
   private sessions = new Map<string, string>(); // sessionId -> ownerId
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> | null = null;
@@ -27,13 +28,13 @@ export class ActivityTracker {
     return this.options.flushIntervalMs ?? Math.max(200, Math.min(15_000, Math.floor(this.options.sessionTtlMs / 4)));
   }
 
-  touchUser(userId: string): void {
-    this.users.add(userId);
+  touchUser(userId: string, role: "USER" | "ADMIN" | null = null): void {
+    if (role !== null || !this.users.has(userId)) this.users.set(userId, role);
   }
 
   touchSession(ownerId: string, sessionId: string): void {
     this.sessions.set(sessionId, ownerId);
-    this.users.add(ownerId);
+    if (!this.users.has(ownerId)) this.users.set(ownerId, null);
   }
 
   start(): void {
@@ -51,11 +52,25 @@ export class ActivityTracker {
   private async doFlush(): Promise<void> {
     const users = [...this.users];
     const sessions = [...this.sessions];
-    this.users = new Set();
+    this.users = new Map();
     this.sessions = new Map();
     try {
       if (users.length > 0) {
-        await this.prisma.$executeRaw`UPDATE "User" SET "lastSeenAt" = now() WHERE id = ANY(${users}::text[])`;
+        // Users seen with a token get their row here if they have none yet (one statement for
+        // every user of the interval), so a connection or a query never writes on its own.
+        const ids = users.map(([id]) => id);
+        const roles = users.map(([, role]) => role ?? "USER");
+        const known = users.map(([, role]) => role !== null);
+        await this.prisma.$executeRaw`
+          INSERT INTO "User" (id, role, "createdAt", "lastSeenAt")
+          SELECT t.id, t.role::"Role", now(), now()
+          FROM unnest(${ids}::text[], ${roles}::text[], ${known}::boolean[]) AS t(id, role, known)
+          WHERE t.known
+          ON CONFLICT (id) DO UPDATE SET "lastSeenAt" = now()`;
+        const touchedOnly = users.filter(([, role]) => role === null).map(([id]) => id);
+        if (touchedOnly.length > 0) {
+          await this.prisma.$executeRaw`UPDATE "User" SET "lastSeenAt" = now() WHERE id = ANY(${touchedOnly}::text[])`;
+        }
       }
       if (sessions.length > 0) {
         const ids = sessions.map(([id]) => id);

@@ -1,0 +1,237 @@
+import {
+  type DocumentNode,
+  type ExecutionArgs,
+  type ExecutionResult,
+  type FieldNode,
+  type GraphQLObjectType,
+  type GraphQLSchema,
+  type OperationDefinitionNode,
+  type SelectionSetNode,
+  createSourceEventStream,
+  execute,
+  getNamedType,
+  getNullableType,
+  isLeafType,
+  isListType,
+  isNonNullType,
+  isObjectType,
+  Kind,
+} from "graphql";
+
+/**
+ * Subscription fan-out close to the wire (issue 11). graphql-js executes the selection set once
+ * per event per subscriber; for the scan feeds the result depends only on the event, the
+ * document and the variables, never on who listens. So:
+ * - an event's result is computed once per distinct (document, operation, variables) and shared
+ *   by every subscriber of that operation (a WeakMap on the event object: the in-memory and Redis
+ *   pub/subs hand every listener the same object);
+ * - for plain selections over plain event types (no directives, no arguments, no lists) the
+ *   result is built by a projector compiled once per document, instead of `execute` with a
+ *   resolver call per field; anything else falls back to `execute`.
+ * Which root fields and types qualify is declared by the caller: only fields whose resolver
+ * returns the event unchanged, over types whose fields are plain properties.
+ */
+export interface FanoutOptions {
+  /** Subscription root fields whose resolver returns the event itself (e.g. `myScans`). */
+  shareableRoots: ReadonlySet<string>;
+  /** Object types whose fields are plain properties of the value (no field resolvers). */
+  plainTypes: ReadonlySet<string>;
+}
+
+type Projector = (event: Record<string, unknown>) => Record<string, unknown> | null;
+
+interface Plan {
+  key: string;
+  shareable: boolean;
+  rootKey: string;
+  project: Projector | null;
+}
+
+export function createFanoutSubscribe(schema: GraphQLSchema, options: FanoutOptions) {
+  const documentIds = new WeakMap<DocumentNode, number>();
+  let nextDocumentId = 1;
+  const plans = new WeakMap<DocumentNode, Map<string, { rootKey: string; shareable: boolean; project: Projector | null }>>();
+  /** event → (plan key → result): one execution per event per distinct operation. */
+  const results = new WeakMap<object, Map<string, ExecutionResult | Promise<ExecutionResult>>>();
+
+  const planFor = (args: ExecutionArgs, operation: OperationDefinitionNode): Plan => {
+    let perDoc = plans.get(args.document);
+    if (!perDoc) plans.set(args.document, (perDoc = new Map()));
+    const opKey = args.operationName ?? "";
+    let compiled = perDoc.get(opKey);
+    if (!compiled) {
+      compiled = compile(schema, args.document, operation, options);
+      perDoc.set(opKey, compiled);
+    }
+    let docId = documentIds.get(args.document);
+    if (docId === undefined) documentIds.set(args.document, (docId = nextDocumentId++));
+    const vars = args.variableValues ? JSON.stringify(args.variableValues) : "";
+    return { key: `${docId}\u0000${opKey}\u0000${vars}`, ...compiled };
+  };
+
+  const resultFor = (event: unknown, plan: Plan, args: ExecutionArgs): ExecutionResult | Promise<ExecutionResult> => {
+    if (!plan.shareable || event === null || typeof event !== "object") return execute({ ...args, rootValue: event });
+    let perEvent = results.get(event);
+    if (!perEvent) results.set(event, (perEvent = new Map()));
+    const hit = perEvent.get(plan.key);
+    if (hit) return hit;
+    let result: ExecutionResult | Promise<ExecutionResult> | null = null;
+    if (plan.project) {
+      const data = plan.project(event as Record<string, unknown>);
+      if (data) result = { data: { [plan.rootKey]: data } };
+    }
+    result ??= execute({ ...args, rootValue: event });
+    perEvent.set(plan.key, result);
+    return result;
+  };
+
+  return async function subscribe(args: ExecutionArgs): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
+    const source = await createSourceEventStream(args);
+    if (!(Symbol.asyncIterator in (source as object))) return source as ExecutionResult;
+    const operation = args.document.definitions.find(
+      (d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION && (args.operationName == null || d.name?.value === args.operationName),
+    )!;
+    const plan = planFor(args, operation);
+    return mapIterator(source as AsyncIterableIterator<unknown>, (event) => resultFor(event, plan, args));
+  };
+}
+
+/** Maps an async iterator; `return`/`throw` reach the source (so the subscription's cleanup runs). */
+function mapIterator<T, U>(source: AsyncIterableIterator<T>, map: (value: T) => U | Promise<U>): AsyncIterableIterator<U> {
+  const iterator: AsyncIterableIterator<U> = {
+    async next() {
+      const r = await source.next();
+      if (r.done) return { value: undefined, done: true };
+      return { value: await map(r.value), done: false };
+    },
+    async return() {
+      await source.return?.();
+      return { value: undefined, done: true };
+    },
+    async throw(error?: unknown) {
+      if (source.throw) await source.throw(error);
+      throw error;
+    },
+    [Symbol.asyncIterator]() {
+      return iterator;
+    },
+  };
+  return iterator;
+}
+
+function compile(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  operation: OperationDefinitionNode,
+  options: FanoutOptions,
+): { rootKey: string; shareable: boolean; project: Projector | null } {
+  const fragments = new Map<string, SelectionSetNode>();
+  for (const def of document.definitions) if (def.kind === Kind.FRAGMENT_DEFINITION) fragments.set(def.name.value, def.selectionSet);
+  const rootFields = collect(operation.selectionSet, fragments);
+  const root = rootFields?.length === 1 ? rootFields[0]! : null;
+  const rootName = root?.name.value ?? "";
+  const rootKey = root ? (root.alias?.value ?? rootName) : "";
+  // Directives on the root (@include with a variable...) change what a subscriber gets: no sharing.
+  const shareable = Boolean(root && options.shareableRoots.has(rootName) && !root.directives?.length);
+  if (!shareable || !root?.selectionSet) return { rootKey, shareable, project: null };
+  const subscriptionType = schema.getSubscriptionType();
+  const field = subscriptionType?.getFields()[rootName];
+  const type = field ? getNullableType(field.type) : null;
+  const project = type && isObjectType(type) ? compileObject(type, root.selectionSet, fragments, options) : null;
+  return { rootKey, shareable, project };
+}
+
+/** Fields of a selection set with fragments inlined; null when something needs `execute` (directives, duplicates). */
+function collect(set: SelectionSetNode, fragments: Map<string, SelectionSetNode>, seen = new Set<string>(), out: FieldNode[] = []): FieldNode[] | null {
+  for (const sel of set.selections) {
+    if (sel.directives?.length) return null;
+    if (sel.kind === Kind.FIELD) {
+      const key = sel.alias?.value ?? sel.name.value;
+      if (seen.has(key)) return null; // merged selections: leave them to graphql-js
+      seen.add(key);
+      out.push(sel);
+    } else if (sel.kind === Kind.INLINE_FRAGMENT) {
+      // Type conditions are checked per object type by conditionsMatch.
+      if (!collect(sel.selectionSet, fragments, seen, out)) return null;
+    } else {
+      const fragment = fragments.get(sel.name.value);
+      if (!fragment || !collect(fragment, fragments, seen, out)) return null;
+    }
+  }
+  return out;
+}
+
+function compileObject(
+  type: GraphQLObjectType,
+  set: SelectionSetNode,
+  fragments: Map<string, SelectionSetNode>,
+  options: FanoutOptions,
+): Projector | null {
+  if (!options.plainTypes.has(type.name)) return null;
+  if (!conditionsMatch(set, fragments, type.name)) return null;
+  const fields = collect(set, fragments);
+  if (!fields) return null;
+  const steps: Array<(source: Record<string, unknown>, out: Record<string, unknown>) => boolean> = [];
+  for (const node of fields) {
+    const name = node.name.value;
+    const key = node.alias?.value ?? name;
+    if (node.arguments?.length) return null;
+    if (name === "__typename") {
+      steps.push((_s, out) => ((out[key] = type.name), true));
+      continue;
+    }
+    const def = type.getFields()[name];
+    if (!def || def.args.length > 0) return null;
+    const nonNull = isNonNullType(def.type);
+    const inner = getNullableType(def.type);
+    if (isListType(inner)) return null;
+    if (isLeafType(inner)) {
+      const serialize = inner.serialize.bind(inner);
+      steps.push((source, out) => {
+        const value = source[name];
+        if (value === null || value === undefined) {
+          out[key] = null;
+          return !nonNull;
+        }
+        out[key] = serialize(value);
+        return true;
+      });
+      continue;
+    }
+    const named = getNamedType(def.type);
+    if (!isObjectType(named) || !node.selectionSet) return null;
+    const child = compileObject(named, node.selectionSet, fragments, options);
+    if (!child) return null;
+    steps.push((source, out) => {
+      const value = source[name];
+      if (value === null || value === undefined) {
+        out[key] = null;
+        return !nonNull;
+      }
+      const projected = child(value as Record<string, unknown>);
+      out[key] = projected;
+      return projected !== null;
+    });
+  }
+  return (source) => {
+    const out: Record<string, unknown> = {};
+    try {
+      for (const step of steps) if (!step(source, out)) return null; // a null in a non-null field: let graphql-js report it
+    } catch {
+      return null; // a value the scalar refuses: graphql-js reports it properly
+    }
+    return out;
+  };
+}
+
+/** Every inline fragment's and spread's type condition names this type (else: execute). */
+function conditionsMatch(set: SelectionSetNode, fragments: Map<string, SelectionSetNode>, typeName: string, depth = 0): boolean {
+  if (depth > 20) return false;
+  for (const sel of set.selections) {
+    if (sel.kind === Kind.INLINE_FRAGMENT) {
+      if (sel.typeCondition && sel.typeCondition.name.value !== typeName) return false;
+      if (!conditionsMatch(sel.selectionSet, fragments, typeName, depth + 1)) return false;
+    }
+  }
+  return true;
+}
