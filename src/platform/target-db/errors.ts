@@ -1,4 +1,5 @@
 import { DatabaseScanError, type DatabaseTarget } from "./target.js";
+import { WireLimitError } from "./wire-guard.js";
 
 /**
  * Error classification for scanned databases: driver, SQLSTATE and MySQL errors mapped to a
@@ -15,6 +16,7 @@ interface DriverError {
 /** Maps a driver failure to a code a user can act on. Messages never carry the password. */
 export function toScanError(error: unknown, phase: "connect" | "query", target?: DatabaseTarget): DatabaseScanError {
   if (error instanceof DatabaseScanError) return error;
+  if (error instanceof WireLimitError) return new DatabaseScanError("SCAN_FAILED", error.message);
   const e = (error ?? {}) as DriverError;
   const where = target ? `${target.host}:${target.port}` : "the server";
   const text = safeMessage(error);

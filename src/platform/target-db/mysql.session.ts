@@ -1,9 +1,22 @@
-import { Socket } from "node:net";
+import type { Duplex } from "node:stream";
 import mysql from "mysql2";
 import { withTimeout } from "../../shared/async.js";
 import { toScanError } from "./errors.js";
-import { CLOSE_BUDGET_MS, bytesOf, noop, type ColumnSpec, type EngineSession, type RowSink, type TableSpec } from "./session.js";
+import {
+  CLOSE_BUDGET_MS,
+  bytesOf,
+  capCells,
+  checkIdentifier,
+  cleanVersion,
+  noop,
+  rowMessageLimit,
+  type ColumnSpec,
+  type EngineSession,
+  type RowSink,
+  type TableSpec,
+} from "./session.js";
 import { DatabaseScanError, type DatabaseTarget, type SessionSettings } from "./target.js";
+import { LISTING_RESPONSE_LIMIT, SMALL_MESSAGE_LIMIT, WireGuard, guardedSocket } from "./wire-guard.js";
 
 /** MySQL/MariaDB identifier: backticks, embedded backticks doubled (independent of sql_mode). */
 export function quoteMysqlIdent(name: string): string {
@@ -18,7 +31,10 @@ export class MysqlSession implements EngineSession {
 
   private constructor(
     private readonly conn: MysqlConnection,
+    private readonly guard: WireGuard,
+    /** Without `stream`: every connection gets its own guarded socket ({@link mysqlConnect}). */
     private readonly config: mysql.ConnectionOptions,
+    private readonly address: string,
     private readonly database: string,
     readonly serverVersion: string,
   ) {}
@@ -30,12 +46,6 @@ export class MysqlSession implements EngineSession {
       // the socket itself: to the vetted address, never to a second DNS answer.
       host: target.host.replace(/^\[(.*)\]$/, "$1"),
       port,
-      stream: () => {
-        const socket = new Socket();
-        socket.setNoDelay(true);
-        socket.setKeepAlive(true, 30_000);
-        return socket.connect(port, address);
-      },
       user: target.user,
       password: target.password,
       database: target.database,
@@ -56,9 +66,12 @@ export class MysqlSession implements EngineSession {
         : {}),
     };
     let conn: MysqlConnection | undefined;
+    const guard = new WireGuard("mysql");
     try {
-      conn = await mysqlConnect(config);
-      const [[version]] = (await mysqlQuery(conn, "SELECT VERSION()")) as [[string]];
+      guard.limitResponse(SMALL_MESSAGE_LIMIT * 4); // handshake, version and settings: a few hundred bytes
+      conn = await mysqlConnect(config, address, guard);
+      const [[rawVersion]] = (await mysqlQuery(conn, "SELECT VERSION()")) as [[string]];
+      const version = cleanVersion(rawVersion);
       const mariadb = /mariadb/i.test(version);
       const seconds = Math.max(1, Math.ceil(settings.statementTimeoutMs / 1000));
       if (mariadb) {
@@ -69,14 +82,33 @@ export class MysqlSession implements EngineSession {
       // MAX_EXECUTION_TIME does not cover metadata-lock waits on every version: bound them too.
       await mysqlQuery(conn, "SET SESSION lock_wait_timeout = ?", [seconds]);
       await mysqlQuery(conn, "SET SESSION TRANSACTION READ ONLY");
-      return new MysqlSession(conn, config, target.database, mariadb ? `MariaDB ${version}` : `MySQL ${version}`);
+      guard.limitResponse(null);
+      return new MysqlSession(conn, guard, config, address, target.database, mariadb ? `MariaDB ${version}` : `MySQL ${version}`);
     } catch (error) {
       if (conn) await closeMysql(conn);
-      throw toScanError(error, "connect", target);
+      throw toScanError(guard.error ?? error, "connect", target);
     }
   }
 
-  async listTables(): Promise<TableSpec[]> {
+  /** Runs `work` under a message limit and response budget; a cut connection fails with the guard's reason. */
+  private async limited<T>(messageLimit: number, responseLimit: number | null, phase: "listing tables" | "sampling", work: () => Promise<T>): Promise<T> {
+    this.guard.setMessageLimit(messageLimit, phase);
+    this.guard.limitResponse(responseLimit);
+    try {
+      return await work();
+    } catch (error) {
+      throw this.guard.error ?? error;
+    } finally {
+      this.guard.setMessageLimit(SMALL_MESSAGE_LIMIT, "reading");
+      this.guard.limitResponse(null);
+    }
+  }
+
+  listTables(): Promise<TableSpec[]> {
+    return this.limited(SMALL_MESSAGE_LIMIT, LISTING_RESPONSE_LIMIT, "listing tables", () => this.readCatalogue());
+  }
+
+  private async readCatalogue(): Promise<TableSpec[]> {
     // One database is one schema in MySQL: only the target database is scanned, so the
     // system schemas (mysql, sys, information_schema, performance_schema) never are.
     const tables = (await mysqlQuery(
@@ -94,6 +126,7 @@ export class MysqlSession implements EngineSession {
     )) as Array<[string, string, string]>;
     const byName = new Map<string, TableSpec>();
     for (const [name, rows] of tables) {
+      checkIdentifier(name, "table");
       byName.set(name, {
         schema: this.database,
         name,
@@ -106,6 +139,7 @@ export class MysqlSession implements EngineSession {
     for (const [tableName, column, dataType] of columns) {
       const table = byName.get(tableName);
       if (!table) continue; // a view
+      checkIdentifier(column, "column");
       const ident = quoteMysqlIdent(column);
       const type = dataType.toLowerCase();
       const binary = /^(binary|varbinary|tinyblob|blob|mediumblob|longblob)$/.test(type);
@@ -123,7 +157,9 @@ export class MysqlSession implements EngineSession {
     const values = [...columns.map(() => settings.maxCellBytes), settings.sampleSize];
     await mysqlQuery(this.conn, "START TRANSACTION READ ONLY");
     try {
-      await this.stream(sql, values, settings, sink);
+      await this.limited(rowMessageLimit(columns.length, settings.maxCellBytes), null, "sampling", () =>
+        this.stream(sql, values, settings, sink),
+      );
       await mysqlQuery(this.conn, "COMMIT");
     } catch (error) {
       await mysqlQuery(this.conn, "ROLLBACK").catch(noop);
@@ -160,7 +196,7 @@ export class MysqlSession implements EngineSession {
       };
       query.on("result", (row: unknown) => {
         if (failed || bytes >= settings.maxBytesPerTable) return;
-        const cells = row as unknown[];
+        const cells = capCells(row as unknown[], settings.maxCellBytes);
         pending.push(cells);
         bytes += bytesOf(cells);
         if (pending.length >= 200) {
@@ -181,7 +217,7 @@ export class MysqlSession implements EngineSession {
   async cancelRunning(): Promise<void> {
     const threadId = this.conn.threadId;
     if (!Number.isSafeInteger(threadId)) return;
-    const killer = await mysqlConnect({ ...this.config });
+    const killer = await mysqlConnect(this.config, this.address, new WireGuard("mysql"));
     try {
       await mysqlQuery(killer, `KILL QUERY ${threadId}`); // an integer from the server, not input
     } finally {
@@ -195,9 +231,33 @@ export class MysqlSession implements EngineSession {
   }
 }
 
-function mysqlConnect(config: mysql.ConnectionOptions): Promise<MysqlConnection> {
+/**
+ * Connects through a socket to the vetted `address` (mysql2 uses `config.host` only for TLS
+ * SNI and certificate checks), watched by `guard`: in clear text from the first byte, and
+ * after a TLS upgrade on the TLS socket mysql2 reads from. mysql2 has no event for that
+ * upgrade, so this connection's `startTLS` is wrapped (mysql2 3.x: it assigns the TLS socket
+ * to `this.stream` before returning).
+ */
+function mysqlConnect(config: mysql.ConnectionOptions, address: string, guard: WireGuard): Promise<MysqlConnection> {
   return new Promise((resolve, reject) => {
-    const conn = mysql.createConnection(config);
+    const port = config.port ?? 3306;
+    const conn = mysql.createConnection({
+      ...config,
+      stream: () => {
+        const socket = guardedSocket(guard);
+        socket.setNoDelay(true);
+        socket.setKeepAlive(true, 30_000);
+        return socket.connect(port, address);
+      },
+    });
+    const internal = conn as unknown as { startTLS?: (onSecure: (error?: Error) => void) => void; stream: Duplex };
+    const startTLS = internal.startTLS;
+    if (typeof startTLS === "function") {
+      internal.startTLS = function (this: typeof internal, onSecure) {
+        startTLS.call(this, onSecure);
+        guard.watch(this.stream);
+      };
+    }
     conn.on("error", noop); // a dropped connection fails the next query; it must not crash the process
     conn.connect((error) => (error ? (conn.destroy(), reject(error)) : resolve(conn)));
   });

@@ -1,9 +1,24 @@
 import type { Socket } from "node:net";
+import type { Duplex } from "node:stream";
 import pg from "pg";
 import { withTimeout } from "../../shared/async.js";
 import { toScanError } from "./errors.js";
-import { CLOSE_BUDGET_MS, bytesOf, noop, tlsFor, type ColumnSpec, type EngineSession, type RowSink, type TableSpec } from "./session.js";
+import {
+  CLOSE_BUDGET_MS,
+  bytesOf,
+  capCells,
+  checkIdentifier,
+  cleanVersion,
+  noop,
+  rowMessageLimit,
+  tlsFor,
+  type ColumnSpec,
+  type EngineSession,
+  type RowSink,
+  type TableSpec,
+} from "./session.js";
 import { DatabaseScanError, type DatabaseTarget, type SessionSettings } from "./target.js";
+import { LISTING_RESPONSE_LIMIT, SMALL_MESSAGE_LIMIT, WireGuard, guardedSocket } from "./wire-guard.js";
 
 /** PostgreSQL identifier: double quotes, embedded quotes doubled. */
 export function quotePgIdent(name: string): string {
@@ -16,6 +31,8 @@ export class PgSession implements EngineSession {
 
   private constructor(
     private readonly client: pg.Client,
+    private readonly guard: WireGuard,
+    /** Without `stream`: each client gets its own guarded socket. */
     private readonly config: pg.ClientConfig,
     private readonly statementTimeoutMs: number,
     readonly serverVersion: string,
@@ -35,15 +52,31 @@ export class PgSession implements EngineSession {
       options: "-c default_transaction_read_only=on",
       keepAlive: true,
     };
-    const client = new pg.Client(config);
-    client.on("error", noop); // a server-side disconnect must not crash the process; the next query fails
+    const guard = new WireGuard("postgres");
+    const client = guardedClient(config, guard, target.ssl);
     try {
+      guard.limitResponse(SMALL_MESSAGE_LIMIT * 4); // start-up and the version: a few hundred bytes
       await client.connect();
       const { rows } = await client.query<{ v: string }>("SELECT current_setting('server_version') AS v");
-      return new PgSession(client, config, settings.statementTimeoutMs, `PostgreSQL ${rows[0]!.v}`);
+      guard.limitResponse(null);
+      return new PgSession(client, guard, config, settings.statementTimeoutMs, `PostgreSQL ${cleanVersion(rows[0]?.v)}`);
     } catch (error) {
       await closePg(client);
-      throw toScanError(error, "connect", target);
+      throw toScanError(guard.error ?? error, "connect", target);
+    }
+  }
+
+  /** Runs `work` under a message limit and response budget; a cut connection fails with the guard's reason. */
+  private async limited<T>(messageLimit: number, responseLimit: number | null, phase: "listing tables" | "sampling", work: () => Promise<T>): Promise<T> {
+    this.guard.setMessageLimit(messageLimit, phase);
+    this.guard.limitResponse(responseLimit);
+    try {
+      return await work();
+    } catch (error) {
+      throw this.guard.error ?? error;
+    } finally {
+      this.guard.setMessageLimit(SMALL_MESSAGE_LIMIT, "reading");
+      this.guard.limitResponse(null);
     }
   }
 
@@ -65,11 +98,16 @@ export class PgSession implements EngineSession {
          AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
                           WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
        ORDER BY n.nspname, c.relname, a.attnum`;
-    const result = await this.inReadOnly(async () => (await this.client.query({ text: sql, rowMode: "array" })).rows);
+    const result = await this.limited(SMALL_MESSAGE_LIMIT, LISTING_RESPONSE_LIMIT, "listing tables", () =>
+      this.inReadOnly(async () => (await this.client.query({ text: sql, rowMode: "array" })).rows),
+    );
     const tables = new Map<string, TableSpec>();
     for (const [schema, name, relkind, reltuples, column, typname, category, readable] of result as Array<
       [string, string, string, number, string, string, string, boolean]
     >) {
+      checkIdentifier(schema, "schema");
+      checkIdentifier(name, "table");
+      checkIdentifier(column, "column");
       const source = `${schema}.${name}`;
       let table = tables.get(source);
       if (!table) {
@@ -123,7 +161,9 @@ export class PgSession implements EngineSession {
     if (percent !== null) values.push(percent);
     // A cursor bounds memory: at most `batch` rows of truncated cells are held at a time.
     const batch = Math.max(1, Math.min(1000, Math.floor((16 * 1024 * 1024) / (columns.length * cellChars))));
-    return this.inReadOnly(async () => {
+    // What an honest server can send for one row and one FETCH: cells are cut to `cellChars`.
+    const rowLimit = rowMessageLimit(columns.length, cellChars);
+    return this.limited(rowLimit, null, "sampling", () => this.inReadOnly(async () => {
       await this.client.query(
         `DECLARE dg_sample NO SCROLL CURSOR FOR SELECT ${select} FROM ${from}${sampleClause} LIMIT $2::int`,
         values,
@@ -131,15 +171,17 @@ export class PgSession implements EngineSession {
       let total = 0;
       let bytes = 0;
       while (total < settings.sampleSize && bytes < settings.maxBytesPerTable) {
+        this.guard.limitResponse(batch * rowLimit);
         const { rows } = await this.client.query<unknown[]>({ text: `FETCH ${batch} FROM dg_sample`, rowMode: "array" });
+        this.guard.limitResponse(null);
         if (rows.length === 0) break;
-        for (const row of rows) bytes += bytesOf(row);
+        for (const row of rows) bytes += bytesOf(capCells(row, cellChars));
         total += rows.length;
         await sink.rows(rows);
         if (rows.length < batch) break;
       }
       return total;
-    });
+    }));
   }
 
   private async inReadOnly<T>(work: () => Promise<T>): Promise<T> {
@@ -159,8 +201,7 @@ export class PgSession implements EngineSession {
   async cancelRunning(): Promise<void> {
     const pid = (this.client as unknown as { processID: number | null }).processID;
     if (!pid) return;
-    const canceller = new pg.Client({ ...this.config, application_name: "dataguardian-scan-cancel" });
-    canceller.on("error", noop);
+    const canceller = guardedClient({ ...this.config, application_name: "dataguardian-scan-cancel" }, new WireGuard("postgres"), Boolean(this.config.ssl));
     try {
       await canceller.connect();
       await canceller.query("SELECT pg_cancel_backend($1)", [pid]);
@@ -173,6 +214,21 @@ export class PgSession implements EngineSession {
     this.closing ??= closePg(this.client);
     return this.closing;
   }
+}
+
+/**
+ * A client whose socket is watched by `guard`: from the first byte in clear text, and after
+ * an SSL upgrade on the TLS socket pg reads from (the raw bytes are ciphertext by then; the
+ * one byte before them is the server's SSL answer).
+ */
+function guardedClient(config: pg.ClientConfig, guard: WireGuard, ssl: boolean): pg.Client {
+  const client = new pg.Client({ ...config, stream: () => guardedSocket(guard, ssl ? { skipFirst: 1, thenStop: true } : {}) });
+  client.on("error", noop); // a server-side disconnect must not crash the process; the next query fails
+  if (ssl) {
+    const connection = (client as unknown as { connection: { once(e: string, f: () => void): void; stream: Duplex } }).connection;
+    connection.once("sslconnect", () => guard.watch(connection.stream));
+  }
+  return client;
 }
 
 async function closePg(client: pg.Client): Promise<void> {

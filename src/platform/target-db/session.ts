@@ -1,6 +1,6 @@
 import { isIP } from "node:net";
 import { checkServerIdentity, type PeerCertificate } from "node:tls";
-import type { DatabaseTarget, SessionSettings } from "./target.js";
+import { DatabaseScanError, type DatabaseTarget, type SessionSettings } from "./target.js";
 
 /**
  * One open connection to a scanned database, the same shape for every engine: list the
@@ -64,3 +64,44 @@ export function bytesOf(row: unknown[]): number {
 }
 
 export function noop(): void {}
+
+/**
+ * Longest name accepted from a scanned server: PostgreSQL allows 63 bytes, MySQL 64
+ * characters, so anything longer comes from a server that is not what it claims.
+ */
+export const MAX_IDENTIFIER_CHARS = 128;
+/** Longest server version kept (the rest is cut). */
+export const MAX_VERSION_CHARS = 120;
+
+/** A name read from the server, refused when it cannot be a real identifier. */
+export function checkIdentifier(name: unknown, what: string): string {
+  if (typeof name !== "string" || name.length === 0 || name.length > MAX_IDENTIFIER_CHARS) {
+    throw new DatabaseScanError(
+      "SCAN_FAILED",
+      `the database server sent a ${what} name that is empty or longer than ${MAX_IDENTIFIER_CHARS} characters; the scan stopped`,
+    );
+  }
+  return name;
+}
+
+/** A server version for display: at most {@link MAX_VERSION_CHARS} printable characters. */
+export function cleanVersion(value: unknown): string {
+  const text = typeof value === "string" ? value : String(value ?? "");
+  // eslint-disable-next-line no-control-regex
+  const printable = text.slice(0, MAX_VERSION_CHARS * 2).replace(/[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, "");
+  return printable.length > MAX_VERSION_CHARS ? `${printable.slice(0, MAX_VERSION_CHARS)}…` : printable;
+}
+
+/** Cuts every string cell of `row` to `maxChars` in place (a hostile server ignores LEFT()). */
+export function capCells(row: unknown[], maxChars: number): unknown[] {
+  for (let i = 0; i < row.length; i++) {
+    const cell = row[i];
+    if (typeof cell === "string" && cell.length > maxChars) row[i] = cell.slice(0, maxChars);
+  }
+  return row;
+}
+
+/** Largest protocol message a sampled row may need: every cell at 4 bytes per character, plus framing. */
+export function rowMessageLimit(columns: number, cellChars: number): number {
+  return columns * (cellChars * 4 + 16) + 64 * 1024;
+}

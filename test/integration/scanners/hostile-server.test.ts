@@ -1,0 +1,196 @@
+import net from "node:net";
+import { afterEach, describe, expect, it } from "vitest";
+import { parseAllowedHosts } from "../../../src/platform/net/host-policy.js";
+import { testDatabaseConnection, type DatabaseTarget } from "../../../src/platform/target-db/index.js";
+
+/**
+ * Scanned databases are untrusted (issue 10, point 5): a "database" that answers with a
+ * 400 MB server version or a 400 MB row must be cut off with a clear error, and our memory
+ * must not follow it. The servers below are real sockets speaking just enough of each wire
+ * protocol; they stream their payload lazily (one reused 1 MiB chunk, honouring backpressure),
+ * so the only memory that can grow is the client's.
+ */
+
+const HUGE = 400 * 1024 * 1024;
+const CHUNK = Buffer.alloc(1024 * 1024, 0x78); // "x"
+const policy = parseAllowedHosts(undefined);
+
+interface Hostile {
+  port: number;
+  /** Bytes of the huge payload written before the client went away. */
+  sent(): number;
+  /** Resolves when the client's socket closed. */
+  closed: Promise<void>;
+  close(): Promise<void>;
+}
+
+let servers: Hostile[] = [];
+afterEach(async () => {
+  await Promise.all(servers.map((s) => s.close()));
+  servers = [];
+});
+
+/** Writes `header`, then `HUGE` bytes of "x" without ever holding them, until the peer leaves. */
+function streamHuge(socket: net.Socket, header: Buffer, counter: { sent: number }): void {
+  socket.write(header);
+  const pump = () => {
+    while (counter.sent < HUGE && !socket.destroyed) {
+      const n = Math.min(CHUNK.length, HUGE - counter.sent);
+      counter.sent += n;
+      if (!socket.write(n === CHUNK.length ? CHUNK : CHUNK.subarray(0, n))) return void socket.once("drain", pump);
+    }
+  };
+  pump();
+}
+
+async function hostile(onConnection: (socket: net.Socket, counter: { sent: number }) => void): Promise<Hostile> {
+  const counter = { sent: 0 };
+  let resolveClosed!: () => void;
+  const closed = new Promise<void>((resolve) => (resolveClosed = resolve));
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on("error", () => undefined);
+    socket.on("close", () => {
+      sockets.delete(socket);
+      resolveClosed();
+    });
+    onConnection(socket, counter);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const s: Hostile = {
+    port: (server.address() as net.AddressInfo).port,
+    sent: () => counter.sent,
+    closed,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+  servers.push(s);
+  return s;
+}
+
+// ----- PostgreSQL wire protocol (v3), server side ----------------------------------------
+
+function pgMessage(type: string, body: Buffer): Buffer {
+  const header = Buffer.alloc(5);
+  header.write(type, 0, "latin1");
+  header.writeInt32BE(body.length + 4, 1);
+  return Buffer.concat([header, body]);
+}
+const cstr = (s: string) => Buffer.from(`${s}\0`, "utf8");
+const int32 = (n: number) => {
+  const b = Buffer.alloc(4);
+  b.writeInt32BE(n);
+  return b;
+};
+const authOk = () => pgMessage("R", int32(0));
+const readyForQuery = () => pgMessage("Z", Buffer.from("I"));
+
+/** Waits for the startup message (int32 length first), then hands over. */
+function onStartup(socket: net.Socket, then: () => void): void {
+  let got = Buffer.alloc(0);
+  const onData = (chunk: Buffer) => {
+    got = Buffer.concat([got, chunk]);
+    if (got.length >= 4 && got.length >= got.readInt32BE(0)) {
+      socket.off("data", onData);
+      then();
+    }
+  };
+  socket.on("data", onData);
+}
+
+/** ParameterStatus server_version whose value is HUGE bytes long. */
+function hugeVersionServer() {
+  return hostile((socket, counter) =>
+    onStartup(socket, () => {
+      socket.write(authOk());
+      const name = cstr("server_version");
+      const header = Buffer.alloc(5);
+      header.write("S", 0, "latin1");
+      header.writeInt32BE(4 + name.length + HUGE + 1, 1);
+      streamHuge(socket, Buffer.concat([header, name]), counter);
+    }),
+  );
+}
+
+/** A normal start-up, then answers the first query with one DataRow of HUGE bytes. */
+function hugeRowServer() {
+  return hostile((socket, counter) =>
+    onStartup(socket, () => {
+      socket.write(Buffer.concat([authOk(), pgMessage("S", Buffer.concat([cstr("server_version"), cstr("16.0")])), pgMessage("K", Buffer.concat([int32(1), int32(2)])), readyForQuery()]));
+      socket.once("data", () => {
+        // RowDescription: one text column "v".
+        const field = Buffer.concat([cstr("v"), int32(0), Buffer.from([0, 0]), int32(25), Buffer.from([0xff, 0xff]), int32(-1), Buffer.from([0, 0])]);
+        socket.write(pgMessage("T", Buffer.concat([Buffer.from([0, 1]), field])));
+        const header = Buffer.alloc(11);
+        header.write("D", 0, "latin1");
+        header.writeInt32BE(4 + 2 + 4 + HUGE, 1);
+        header.writeInt16BE(1, 5);
+        header.writeInt32BE(HUGE, 7);
+        streamHuge(socket, header, counter);
+      });
+    }),
+  );
+}
+
+// ----- MySQL wire protocol, server side --------------------------------------------------
+
+/** An initial handshake whose server version is HUGE bytes, in 16 MiB - 1 packets as the protocol splits it. */
+function hugeMysqlVersionServer() {
+  return hostile((socket, counter) => {
+    // First packet header: a full-size (0xffffff) packet, sequence 0, protocol version 10.
+    streamHuge(socket, Buffer.from([0xff, 0xff, 0xff, 0x00, 10]), counter);
+  });
+}
+
+// ----- The tests -------------------------------------------------------------------------
+
+const target = (engine: DatabaseTarget["engine"], port: number): DatabaseTarget => ({
+  engine,
+  host: "127.0.0.1",
+  port,
+  database: "db",
+  user: "u",
+  password: "p",
+  ssl: false,
+});
+
+/** Runs `work` while sampling RSS every 10 ms; returns its result and the peak growth in MiB. */
+async function peakRss<T>(work: () => Promise<T>): Promise<{ result: T; growthMiB: number }> {
+  globalThis.gc?.();
+  const before = process.memoryUsage().rss;
+  let peak = before;
+  const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 10);
+  try {
+    const result = await work();
+    peak = Math.max(peak, process.memoryUsage().rss);
+    return { result, growthMiB: (peak - before) / 2 ** 20 };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+describe("a hostile server is cut off with a clear error, and our memory does not follow it", () => {
+  it.each([
+    ["PostgreSQL: a 400 MB server_version", "POSTGRESQL" as const, hugeVersionServer],
+    ["PostgreSQL: a 400 MB row", "POSTGRESQL" as const, hugeRowServer],
+    ["MySQL: a 400 MB server version in the handshake", "MYSQL" as const, hugeMysqlVersionServer],
+  ])("%s", async (_name, engine, start) => {
+    const server = await start();
+    const { result, growthMiB } = await peakRss(() =>
+      testDatabaseConnection(target(engine, server.port), { hostPolicy: policy, connectTimeoutMs: 20_000 }),
+    );
+    await server.closed; // the client closed its socket
+    console.log(`[hostile ${engine}] sent ${(server.sent() / 2 ** 20).toFixed(1)} MiB before the cut; RSS +${growthMiB.toFixed(1)} MiB`);
+    expect(result.ok).toBe(false);
+    if (!result.ok) {
+      console.log(`[hostile ${engine}] ${result.code}: ${result.message}`);
+      expect(result.message).toMatch(/the database server sent a message larger than the 1 MiB limit .* the connection was closed/);
+    }
+    expect(server.sent()).toBeLessThan(64 * 2 ** 20);
+    expect(growthMiB).toBeLessThan(128);
+  }, 60_000);
+});
