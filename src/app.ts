@@ -20,7 +20,8 @@ import { SessionRepo } from "./modules/sessions/session.repo.js";
 import { noopBeforeDelete, SessionService, type BeforeSessionsDelete } from "./modules/sessions/session.service.js";
 import { SessionExpiryJob } from "./modules/sessions/session-expiry.job.js";
 import { ConnectionRepo } from "./modules/connections/connection.repo.js";
-import { ConnectionService } from "./modules/connections/connection.service.js";
+import { ConnectionService, PASSWORD_PURPOSE } from "./modules/connections/connection.service.js";
+import { checkKeyring, PgKeyCheckStore } from "./platform/crypto/key-check.js";
 import { PaymentRepo } from "./modules/payments/payment.repo.js";
 import { PaymentService } from "./modules/payments/payment.service.js";
 import { parseAllowedHosts } from "./platform/net/host-policy.js";
@@ -140,6 +141,9 @@ export async function startApp(config: Config, log: Logger, options: { role?: "a
     };
     const verifier = createTokenVerifier(jwtSettings, { log: log.child({ module: "auth" }) });
     const keyring = await loadKeyring({ encryptionKey: config.ENCRYPTION_KEY, dataDir: config.DATA_DIR });
+    // Keys that disagree are caught here, not at the first scan (issue 12): one line naming ENCRYPTION_KEY.
+    const keyCheck = await checkKeyring(keyring, new PgKeyCheckStore(pool, [{ table: "DatabaseConnection", ciphertext: "passwordCiphertext", purpose: PASSWORD_PURPOSE }]));
+    if (keyCheck.recorded.length > 0) log.info({ keyIds: keyCheck.recorded }, "encryption key fingerprints recorded");
 
     const metrics = createMetrics({ instanceId });
     registerPoolGauges(metrics, pool);

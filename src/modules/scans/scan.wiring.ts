@@ -9,7 +9,8 @@ import { BullMqScanQueue } from "../../platform/queue/bullmq.queue.js";
 import { InProcessScanQueue } from "../../platform/queue/in-process.queue.js";
 import type { ScanQueue } from "../../platform/queue/scan-queue.js";
 import { createRedis } from "../../platform/redis/redis.js";
-import type { ConnectionService } from "../connections/connection.service.js";
+import { ConnectionSecretError, type ConnectionService } from "../connections/connection.service.js";
+import { ScanInputError } from "./scanners/scanner.types.js";
 import type { ScanEvents } from "./scan-events.js";
 import { ScanRunner } from "./scan-runner.js";
 import { createDetectionPool } from "./scanners/detection-pool.js";
@@ -31,6 +32,9 @@ export async function createScanQueue(config: Config, log: Logger, redis: Redis 
   await queue.init();
   return queue;
 }
+
+export const SECRET_UNAVAILABLE_MESSAGE =
+  "The stored password of this connection cannot be read with the server's current encryption key; save the connection again (with its password), then start the scan again";
 
 /** Starts this process's scan workers (SCAN_WORKERS of them); null when it runs none. */
 export async function startScanWorker(deps: {
@@ -60,7 +64,11 @@ export async function startScanWorker(deps: {
     hostPolicy: parseAllowedHosts(config.DATABASE_SCAN_ALLOWED_HOSTS),
     progressIntervalMs: config.SCAN_PROGRESS_INTERVAL,
     statementTimeoutMs: config.DATABASE_SCAN_STATEMENT_TIMEOUT,
-    loadDatabaseTarget: (ownerId, connectionId) => deps.connections.loadScanTarget(ownerId, connectionId),
+    // A password the current keys cannot open fails the scan with what to do, not "failed unexpectedly" (issue 12).
+    loadDatabaseTarget: (ownerId, connectionId) =>
+      deps.connections.loadScanTarget(ownerId, connectionId).catch((err: unknown) => {
+        throw err instanceof ConnectionSecretError ? new ScanInputError(err.code, SECRET_UNAVAILABLE_MESSAGE) : err;
+      }),
     ...(pool ? { detect: pool.detect.bind(pool) } : {}),
   });
   const host = new ScanWorkerHost(
