@@ -205,6 +205,7 @@ export async function startApp(config: Config, log: Logger, options: { role?: "a
         maxDocuments: config.MAX_DOCUMENTS_PER_SCAN,
         maxDocumentBytes: config.MAX_DOCUMENT_BYTES,
         maxScanBytes: config.MAX_SCAN_BYTES,
+        maxRequestBytes: config.MAX_BODY_SIZE,
       },
       collaborators: {
         requireSession: async (ownerId, sessionId) => void (await sessions.requireOwned(ownerId, sessionId)),

@@ -17,6 +17,8 @@ export interface ScanLimits {
   maxDocuments: number;
   maxDocumentBytes: number;
   maxScanBytes: number;
+  /** MAX_BODY_SIZE: shown to clients (uploadLimits) so they can check before sending. */
+  maxRequestBytes?: number;
 }
 
 export type AdmissionVerdict =
@@ -53,6 +55,11 @@ export class ScanService {
       log: Logger;
     },
   ) {}
+
+  /** The upload limits, for `uploadLimits` (scan-limits.resolver.ts). */
+  get limits(): Readonly<ScanLimits> {
+    return this.deps.limits;
+  }
 
   async get(ownerId: string, id: string): Promise<Scan | null> {
     return this.deps.repo.findOwned(ownerId, id);
