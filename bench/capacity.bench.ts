@@ -15,6 +15,7 @@ import os from "node:os";
 import path from "node:path";
 import { graphql } from "graphql";
 import { CapacityMonitor, capacitySettingsFrom } from "../src/modules/capacity/capacity.service.js";
+import { CapacityRepo } from "../src/modules/capacity/capacity.repo.js";
 import { loadConfig } from "../src/config/config.js";
 import { buildAppSchema } from "../src/graphql/schema.js";
 import { startEmbeddedPostgres } from "../src/platform/db/embedded.js";
@@ -65,7 +66,7 @@ await prisma.$executeRaw`ANALYZE`;
 const config = loadConfig({ DATABASE_URL: url });
 const monitor = new CapacityMonitor({
   instanceId: "bench-self",
-  prisma,
+  repo: new CapacityRepo(prisma),
   pool,
   pubsub: new MemoryPubSub(),
   activity: { activeUsers: () => prisma.user.count({ where: { lastSeenAt: { gte: new Date(Date.now() - 300_000) } } }) },

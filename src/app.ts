@@ -15,6 +15,7 @@ import { mountReports } from "./modules/reports/report.routes.js";
 import type { Express } from "express";
 import { ActivityTracker } from "./modules/viewer/activity.service.js";
 import { CapacityMonitor, capacitySettingsFrom } from "./modules/capacity/capacity.service.js";
+import { CapacityRepo } from "./modules/capacity/capacity.repo.js";
 import { UserRepo } from "./modules/viewer/user.repo.js";
 import { SessionRepo } from "./modules/sessions/session.repo.js";
 import { noopBeforeDelete, SessionService, type BeforeSessionsDelete } from "./modules/sessions/session.service.js";
@@ -177,7 +178,8 @@ export async function startApp(config: Config, log: Logger, options: { role?: "a
     let httpForCapacity: HttpApp | null = null;
     const capacity = new CapacityMonitor({
       instanceId,
-      prisma,
+      kind: role,
+      repo: new CapacityRepo(prisma),
       pool,
       pubsub,
       activity,
@@ -212,10 +214,11 @@ export async function startApp(config: Config, log: Logger, options: { role?: "a
         requireConnection: async (ownerId, connectionId) => ({ name: (await connections.requireOwned(ownerId, connectionId)).name }),
         touchSession: (ownerId, sessionId) => sessions.touch(ownerId, sessionId),
         admissionVerdict: () => capacity.admissionVerdict(),
+        claimHold: () => capacity.claimHold(),
       },
     });
     beforeSessionsDelete = (ownerId, sessionIds) => scans.cancelInSessions(ownerId, sessionIds);
-    const scanWorker = await startScanWorker({ config, log, instanceId, keyring, repo: scanWorkerRepo, events: scanEvents, queue: scanQueue, pubsub, connections });
+    const scanWorker = await startScanWorker({ config, log, instanceId, keyring, repo: scanWorkerRepo, events: scanEvents, queue: scanQueue, pubsub, connections, capacityHold: () => capacity.claimHold() });
     if (scanWorker) onStop("scan worker", () => scanWorker.stop(config.SHUTDOWN_GRACE));
     const scanMaintenance = new ScanMaintenanceJob(
       { repo: scanWorkerRepo, queue: scanQueue, events: scanEvents, log },

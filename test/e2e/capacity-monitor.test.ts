@@ -5,7 +5,9 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type pg from "pg";
-import { CapacityMonitor, MONITOR_UNAVAILABLE, type CapacitySettings } from "../../src/modules/capacity/capacity.service.js";
+import { CapacityMonitor, type CapacitySettings } from "../../src/modules/capacity/capacity.service.js";
+import { CapacityRepo } from "../../src/modules/capacity/capacity.repo.js";
+import { monitorUnavailableReason } from "../../src/modules/scans/capacity.port.js";
 import { defaultThresholds } from "../../src/modules/capacity/capacity.levels.js";
 import { createPool, poolStats } from "../../src/platform/db/pool.js";
 import { createPrisma, type PrismaClient } from "../../src/platform/db/prisma.js";
@@ -42,7 +44,7 @@ function setup(options: { poolSize?: number; url?: string; settings?: Partial<Ca
   const prisma = createPrisma(pool);
   const monitor = new CapacityMonitor({
     instanceId: options.instanceId ?? `test-${Math.random().toString(36).slice(2, 8)}`,
-    prisma,
+    repo: new CapacityRepo(prisma),
     pool,
     pubsub: new MemoryPubSub(),
     activity: { activeUsers: async () => 0 },
@@ -93,35 +95,46 @@ describe("a saturated pool", () => {
   }, 20_000);
 });
 
-describe("admission verdict", () => {
-  it("allows while the level is below CRITICAL", async () => {
+describe("admission verdict: protect without punishing (issue 10.6)", () => {
+  it("admits while the level is below CRITICAL", async () => {
     const { monitor } = setup();
     await monitor.sampleNow();
     expect(await monitor.admissionVerdict()).toEqual({ allowed: true });
+    expect(monitor.claimHold()).toBeNull();
   });
 
-  it("refuses when CAPACITY_FORCE_LEVEL=CRITICAL", async () => {
+  it("at CAPACITY_FORCE_LEVEL=CRITICAL admits to wait for capacity, and workers hold", async () => {
     const { monitor } = setup({ settings: { forceLevel: "CRITICAL" } });
     const verdict = await monitor.admissionVerdict(); // no sample yet: takes one
-    expect(verdict).toEqual({ allowed: false, level: "CRITICAL", retryAfterSeconds: 30, reason: "capacity level forced to CRITICAL (CAPACITY_FORCE_LEVEL)" });
-    expect((await monitor.report()).level).toBe("CRITICAL");
+    expect(verdict).toEqual({ allowed: true, waitsFor: "CAPACITY", reason: expect.stringMatching(/^capacity is CRITICAL on .+ \(level forced by CAPACITY_FORCE_LEVEL\)$/) });
+    expect(monitor.claimHold()).toBe((verdict as { reason: string }).reason);
+    const report = await monitor.report();
+    expect(report.level).toBe("CRITICAL");
+    expect(report.scans.capacityHold).toBe(monitor.claimHold());
   });
 
-  it("refuses when thresholds are 0, naming the figures", async () => {
+  it("at CPU, pool and event-loop CRITICAL (thresholds 0) admits to wait, naming the figures", async () => {
+    const zero: [number, number] = [0, 0];
+    const { monitor } = setup({ settings: { thresholds: defaultThresholds({ memory: [2, 2], cpu: zero, pool: zero, queueWait: zero, eventLoopDelay: zero }) } });
+    await monitor.sampleNow();
+    const verdict = await monitor.admissionVerdict();
+    expect(verdict).toMatchObject({ allowed: true, waitsFor: "CAPACITY" });
+    expect((verdict as { reason: string }).reason).toMatch(/^capacity is CRITICAL on .+ \(machine CPU, database pool in use, event-loop delay p99\)$/);
+  });
+
+  it("refuses at critical memory with one sentence", async () => {
     const zero: [number, number] = [0, 0];
     const { monitor } = setup({ settings: { thresholds: defaultThresholds({ memory: zero, cpu: zero, pool: zero, queueWait: zero, eventLoopDelay: zero }) } });
     await monitor.sampleNow();
     const verdict = await monitor.admissionVerdict();
-    expect(verdict.allowed).toBe(false);
-    if (verdict.allowed) return;
-    expect(verdict.reason).toMatch(/^capacity CRITICAL: .*memory in use .* critical threshold of 0%/);
-    expect(verdict.retryAfterSeconds).toBeGreaterThan(0);
+    expect(verdict).toMatchObject({ allowed: false, retryAfterSeconds: 30 });
+    expect((verdict as { reason: string }).reason).toMatch(/^Memory on .+ is at [\d.]+% \(critical from 0%\), so new scans are refused; retry in 30 s\.$/);
   });
 
   it("refuses when the monitor cannot sample (database unreachable)", async () => {
     const { monitor } = setup({ url: "postgresql://nobody@127.0.0.1:1/none", settings: { intervalMs: 200 } });
     const started = Date.now();
-    expect(await monitor.admissionVerdict()).toMatchObject({ allowed: false, level: "CRITICAL", reason: MONITOR_UNAVAILABLE });
+    expect(await monitor.admissionVerdict()).toEqual({ allowed: false, retryAfterSeconds: 30, reason: monitorUnavailableReason(30) });
     expect(Date.now() - started).toBeLessThan(6_000);
   });
 
@@ -131,7 +144,7 @@ describe("admission verdict", () => {
     expect(await monitor.admissionVerdict()).toEqual({ allowed: true });
     await pool.end(); // the monitor's database goes away
     await new Promise((r) => setTimeout(r, 700)); // older than 3 intervals
-    expect(await monitor.admissionVerdict()).toMatchObject({ allowed: false, reason: MONITOR_UNAVAILABLE });
+    expect(await monitor.admissionVerdict()).toMatchObject({ allowed: false, reason: monitorUnavailableReason(30) });
   });
 
   it("answers from the latest sample without touching the database", async () => {
@@ -143,10 +156,48 @@ describe("admission verdict", () => {
       queries++;
       return spy(...a);
     }) as typeof pool.query;
-    const t = performance.now();
-    for (let i = 0; i < 1000; i++) await monitor.admissionVerdict();
+    for (let i = 0; i < 1000; i++) {
+      await monitor.admissionVerdict();
+      monitor.claimHold();
+    }
     expect(queries).toBe(0);
-    expect((performance.now() - t) / 1000).toBeLessThan(1); // ms per verdict
+  });
+
+  it("one instance's CRITICAL holds another's scans through PostgreSQL alone, and clears when it leaves", async () => {
+    // Two monitors, each with its own in-memory pub/sub: only the stored samples connect them.
+    const critical = setup({ instanceId: "inst-critical", settings: { intervalMs: 300, forceLevel: "CRITICAL" } });
+    const calm = setup({ instanceId: "inst-calm", settings: { intervalMs: 300 } });
+    await calm.monitor.sampleNow();
+    expect(calm.monitor.claimHold()).toBeNull();
+    await critical.monitor.sampleNow();
+    await calm.monitor.sampleNow();
+    expect(calm.monitor.claimHold()).toMatch(/^capacity is CRITICAL on .+ \(level forced by CAPACITY_FORCE_LEVEL\)$/);
+    expect(await calm.monitor.admissionVerdict()).toMatchObject({ allowed: true, waitsFor: "CAPACITY" });
+    const report = await calm.monitor.report();
+    expect(report.level).toBe("CRITICAL");
+    expect(report.instances.find((i) => i.id === "inst-critical")?.level).toBe("CRITICAL");
+    expect(report.alerts).toContainEqual(expect.objectContaining({ metric: "override", instanceId: "inst-critical", clearedAt: null }));
+
+    // The CRITICAL instance stops sampling: once its heartbeat is older than 3 intervals it no
+    // longer counts, and the calm one admits and claims again.
+    await critical.monitor.close();
+    await expect
+      .poll(async () => (await calm.monitor.sampleNow(), calm.monitor.claimHold()), { timeout: 10_000, interval: 100 })
+      .toBeNull();
+    expect(await calm.monitor.admissionVerdict()).toEqual({ allowed: true });
+  });
+
+  it("a 1.5 s event-loop stall the server absorbs does not flip the level (judged over a minute)", async () => {
+    const { monitor } = setup({ settings: { thresholds: defaultThresholds({ memory: [2, 2], cpu: [2, 2], pool: [2, 2], queueWait: [60, 300], eventLoopDelay: [200, 1000] }) } });
+    await monitor.sampleNow();
+    const until = Date.now() + 1_500;
+    while (Date.now() < until); // the stall: the loop is blocked
+    await new Promise((r) => setTimeout(r, 100));
+    const sample = await monitor.sampleNow();
+    expect(sample.host.eventLoopDelayMs).toBeGreaterThanOrEqual(1_000); // this interval alone would be CRITICAL
+    expect(sample.figures.eventLoopDelayMs).toBeLessThan(200); // the minute's mean is not even WARNING
+    expect((await monitor.report()).level).toBe("OK");
+    expect(await monitor.admissionVerdict()).toEqual({ allowed: true });
   });
 });
 

@@ -1,4 +1,5 @@
 import type { PrismaClient } from "../../generated/prisma/client.js";
+import type { Level } from "./capacity.levels.js";
 
 /** One instance's figures as stored in CapacitySample. */
 export interface SampleRow {
@@ -25,11 +26,18 @@ export interface InstanceIdentity {
   pid: number;
 }
 
+/** The level an instance judged for itself with a sample (see capacity.admission.ts). */
+export interface SampleLevel {
+  /** null in rows stored before instances stored their level */
+  level: Level | null;
+  criticalMetrics: string[];
+}
+
 export interface LiveInstanceRow extends InstanceIdentity {
   startedAt: Date;
   heartbeatAt: Date;
   /** the instance's latest sample; null when it has none yet */
-  sample: (SampleRow & { at: Date }) | null;
+  sample: (SampleRow & SampleLevel & { at: Date }) | null;
 }
 
 export interface KindDuration {
@@ -135,7 +143,7 @@ export class CapacityRepo {
   }
 
   /** Heartbeat (upsert of the Instance row) and the sample, in one round trip. Returns the database's time. */
-  async record(instance: InstanceIdentity, s: SampleRow): Promise<Date> {
+  async record(instance: InstanceIdentity, s: SampleRow & SampleLevel): Promise<Date> {
     const rows = await this.prisma.$queryRaw<Array<{ at: Date }>>`
       WITH hb AS (
         INSERT INTO "Instance" (id, kind, hostname, pid, "startedAt", "heartbeatAt")
@@ -144,24 +152,38 @@ export class CapacityRepo {
         RETURNING id
       )
       INSERT INTO "CapacitySample" ("instanceId", at, cpu, "processCpu", "memoryUsed", "rssBytes", "eventLoopDelayMs",
-        "poolSize", "poolInUse", "poolIdle", "poolWaiting", "wsClients", subscriptions, "runningScans", "queuedScans", "activeUsers")
+        "poolSize", "poolInUse", "poolIdle", "poolWaiting", "wsClients", subscriptions, "runningScans", "queuedScans", "activeUsers",
+        level, "criticalMetrics")
       SELECT hb.id, now(), ${s.cpu}, ${s.processCpu}, ${s.memoryUsed}, ${Math.round(s.rssBytes)}::bigint, ${s.eventLoopDelayMs},
         ${s.poolSize}::int, ${s.poolInUse}::int, ${s.poolIdle}::int, ${s.poolWaiting}::int, ${s.wsClients}::int, ${s.subscriptions}::int,
-        ${s.runningScans}::int, ${s.queuedScans}::int, ${s.activeUsers}::int
+        ${s.runningScans}::int, ${s.queuedScans}::int, ${s.activeUsers}::int,
+        ${s.level}::text, ${s.criticalMetrics}::text[]
       FROM hb
       RETURNING at`;
     return rows[0]!.at;
   }
 
+  /**
+   * An instance that shuts down leaves at once: its row goes (its samples stay for history), so
+   * peers stop counting its level without waiting for its heartbeat to age.
+   */
+  async leave(instanceId: string): Promise<void> {
+    await this.prisma.$executeRaw`DELETE FROM "Instance" WHERE id = ${instanceId}`;
+  }
+
   /** Instances whose heartbeat is within `liveMs`, each with its latest sample (one index probe per instance). */
   async liveInstances(liveMs: number): Promise<LiveInstanceRow[]> {
     const rows = await this.prisma.$queryRaw<
-      Array<InstanceIdentity & { startedAt: Date; heartbeatAt: Date; at: Date | null } & { [K in keyof SampleRow]: number | null }>
+      Array<
+        InstanceIdentity & { startedAt: Date; heartbeatAt: Date; at: Date | null; level: string | null; criticalMetrics: string[] | null } & {
+          [K in keyof SampleRow]: number | null;
+        }
+      >
     >`
       SELECT i.id, i.kind, i.hostname, i.pid, i."startedAt", i."heartbeatAt",
         s.at, s.cpu, s."processCpu", s."memoryUsed", s."rssBytes"::float8 AS "rssBytes", s."eventLoopDelayMs",
         s."poolSize", s."poolInUse", s."poolIdle", s."poolWaiting", s."wsClients", s.subscriptions,
-        s."runningScans", s."queuedScans", s."activeUsers"
+        s."runningScans", s."queuedScans", s."activeUsers", s.level, s."criticalMetrics"
       FROM "Instance" i
       LEFT JOIN LATERAL (
         SELECT * FROM "CapacitySample" c WHERE c."instanceId" = i.id ORDER BY c.at DESC LIMIT 1
@@ -194,6 +216,8 @@ export class CapacityRepo {
               runningScans: r.runningScans!,
               queuedScans: r.queuedScans!,
               activeUsers: r.activeUsers!,
+              level: isLevel(r.level) ? r.level : null,
+              criticalMetrics: r.criticalMetrics ?? [],
             },
     }));
   }
@@ -242,3 +266,5 @@ export class CapacityRepo {
     return deleted;
   }
 }
+
+const isLevel = (v: string | null): v is Level => v === "OK" || v === "WARNING" || v === "CRITICAL";

@@ -1,7 +1,7 @@
 import { Arg, Authorized, Ctx, FieldResolver, Int, Query, Resolver, Root, Subscription } from "type-graphql";
 import type { AuthedContext, GraphQLContext } from "../../graphql/context.js";
 import { AppError } from "../../shared/errors.js";
-import type { CapacityReportData } from "./capacity.service.js";
+import type { CapacityReportData } from "./capacity.report.js";
 import { CapacityReport, CapacitySamplePoint } from "./capacity.type.js";
 
 /** history(minutes): one minute up to seven days. */

@@ -59,6 +59,8 @@ export interface RuleInput {
   durations: readonly RuleDuration[];
   runningScans: readonly RuleRunningScan[];
   forecasts: readonly RuleForecast[];
+  /** why new scans wait in the queue (a live instance is CRITICAL), or null */
+  capacityHold?: string | null;
 }
 
 const SEVERITY_RANK: Record<RecommendationSeverity, number> = { LOW: 0, MEDIUM: 1, HIGH: 2, CRITICAL: 3 };
@@ -129,8 +131,15 @@ export function recommend(input: RuleInput): RuleRecommendation[] {
     }
   }
 
+  // Queue advice only while scans wait: the hour's p95 outlives an emptied queue.
   const wait = input.queueWaitP95Seconds;
-  if (wait !== null && wait >= t.queueWait.warning) {
+  if (input.queued > 0 && input.capacityHold) {
+    out.push({
+      severity: "HIGH",
+      metric: "queueWait",
+      message: `${input.queued} scan(s) wait in the queue because ${input.capacityHold}: they start when it clears; relieve that instance or add one`,
+    });
+  } else if (input.queued > 0 && wait !== null && wait >= t.queueWait.warning) {
     out.push({
       severity: wait >= t.queueWait.critical ? "CRITICAL" : "HIGH",
       metric: "queueWait",

@@ -17,6 +17,10 @@ export interface HostFigures {
   rssBytes: number;
   /** event-loop delay p99 since the previous read, ms */
   eventLoopDelayMs: number;
+  /** wall time the `cpu` reading covers, ms; 0 when the previous reading was kept (window too short) */
+  cpuSpanMs: number;
+  /** wall time the `eventLoopDelayMs` reading covers, ms */
+  loopSpanMs: number;
 }
 
 /** Shortest window a CPU ratio is computed over. */
@@ -43,6 +47,7 @@ export class HostSampler {
   private procPrev = process.cpuUsage();
   private wallPrev = process.hrtime.bigint();
   private readonly loop: IntervalHistogram;
+  private loopResetAt = process.hrtime.bigint();
   private readonly cpuCount = Math.max(1, os.availableParallelism?.() ?? os.cpus().length);
   /** undefined: not probed yet; null: no cgroup limit */
   private cgroup: { limit: string; usage: string; stat?: string } | null | undefined;
@@ -61,6 +66,7 @@ export class HostSampler {
    */
   restart(): void {
     this.loop.reset();
+    this.loopResetAt = process.hrtime.bigint();
     this.cpuPrev = machineCpuTimes();
     this.procPrev = process.cpuUsage();
     this.wallPrev = process.hrtime.bigint();
@@ -71,7 +77,9 @@ export class HostSampler {
     // noise (a resample right after a sample), so the previous reading stands and the window grows.
     const wallNow = process.hrtime.bigint();
     const wallMs = Number(wallNow - this.wallPrev) / 1e6;
+    let cpuSpanMs = 0;
     if (wallMs >= MIN_CPU_WINDOW_MS) {
+      cpuSpanMs = wallMs;
       const cpuNow = machineCpuTimes();
       const dTotal = cpuNow.total - this.cpuPrev.total;
       const dIdle = cpuNow.idle - this.cpuPrev.idle;
@@ -88,13 +96,15 @@ export class HostSampler {
     // percentile() is NaN-free only once something was recorded; 0 ns means no delay seen.
     const p99 = this.loop.count > 0 ? this.loop.percentile(99) / 1e6 : 0;
     this.loop.reset();
+    const loopSpanMs = Number(wallNow - this.loopResetAt) / 1e6;
+    this.loopResetAt = wallNow;
 
     const total = os.totalmem();
     let memoryUsed = total > 0 ? clamp01(1 - os.freemem() / total) : 0;
     const container = await this.containerMemory();
     if (container && container.limit < total) memoryUsed = container.used / container.limit;
 
-    return { cpu, processCpu, memoryUsed: clamp01(memoryUsed), rssBytes: process.memoryUsage.rss(), eventLoopDelayMs: p99 };
+    return { cpu, processCpu, memoryUsed: clamp01(memoryUsed), rssBytes: process.memoryUsage.rss(), eventLoopDelayMs: p99, cpuSpanMs, loopSpanMs };
   }
 
   /** cgroup v2 (memory.max/current) or v1 (limit_in_bytes/usage_in_bytes), minus reclaimable page cache. */

@@ -1,51 +1,38 @@
 import { hostname as osHostname } from "node:os";
 import type pg from "pg";
 import type { Config } from "../../config/config.js";
-import type { PrismaClient } from "../../generated/prisma/client.js";
-import { poolStats, type PoolStats } from "../../platform/db/pool.js";
+import { poolStats } from "../../platform/db/pool.js";
 import type { Logger } from "../../platform/observability/logger.js";
 import type { Metrics } from "../../platform/observability/metrics.js";
 import { topics, type PubSub } from "../../platform/pubsub/pubsub.js";
 import { withTimeout } from "../../shared/async.js";
+import type { AdmissionVerdict, CapacityPort } from "../scans/capacity.port.js";
+import { criticalMetrics, decideAdmission, holdReason, newestPerInstance, type InstanceLevel } from "./capacity.admission.js";
 import { forecastLimit, type Forecast, type Point } from "./capacity.forecast.js";
 import {
   defaultThresholds,
   evaluateAlerts,
   heldMessage,
-  levelRank,
-  maxLevel,
   overallLevel,
-  rawLevel,
   type AlertEvent,
   type AlertState,
   type Level,
   type MetricName,
   type MetricValues,
-  type Thresholds,
 } from "./capacity.levels.js";
 import { CapacityMetrics } from "./capacity.metrics.js";
-import { CapacityRepo, type HistoryPoint, type LiveInstanceRow, type ScanFigures } from "./capacity.repo.js";
-import { recommend, type RuleForecast, type RuleInstance, type RuleRecommendation } from "./capacity.rules.js";
+import { buildReport, type CapacityReportData, type ForecastView, type InstanceFigures, type InstanceView, type ReportSettings } from "./capacity.report.js";
+import type { CapacityRepo, HistoryPoint, ScanFigures } from "./capacity.repo.js";
 import { HostSampler, type HostFigures } from "./capacity.sampler.js";
+import { LOAD_WINDOW_MS, trimWindow, windowMean, type WindowPoint } from "./capacity.window.js";
 
-/** What the scan admission gets back from {@link CapacityMonitor.admissionVerdict}. */
-export type AdmissionVerdict =
-  | { allowed: true }
-  | { allowed: false; level: "CRITICAL"; retryAfterSeconds: number; reason: string };
-
-export const MONITOR_UNAVAILABLE = "capacity monitor unavailable";
-
-export interface CapacitySettings {
+export interface CapacitySettings extends ReportSettings {
   /** @default 5_000 */
   intervalMs: number;
   /** @default 7 days */
   retentionMs: number;
-  thresholds: Thresholds;
-  /** operator override of the computed level */
+  /** operator override of this instance's computed level (CAPACITY_FORCE_LEVEL) */
   forceLevel?: Level;
-  maxConcurrent: number;
-  maxPerUser: number;
-  maxQueued: number;
 }
 
 export function capacitySettingsFrom(config: Config): CapacitySettings {
@@ -70,7 +57,8 @@ export interface CapacityMonitorOptions {
   instanceId: string;
   /** what the Instance row says this process is. @default "api" */
   kind?: string;
-  prisma: PrismaClient;
+  /** the monitor's SQL (injected: tests and benches bring their own) */
+  repo: CapacityRepo;
   /** the pool to measure (the one Prisma uses) */
   pool: pg.Pool;
   pubsub: PubSub;
@@ -83,108 +71,16 @@ export interface CapacityMonitorOptions {
 }
 
 /** Metrics judged per instance; queue wait is system-wide and judged once per report. */
-/** Time constant of the machine CPU average the levels use. */
-const CPU_AVERAGE_MS = 60_000;
-
 const INSTANCE_METRICS: readonly MetricName[] = ["memory", "cpu", "pool", "eventLoopDelay"];
 /** Cleared alerts stay in reports this long, so a dashboard sees the recovery. */
 const CLEARED_VISIBLE_MS = 10 * 60_000;
 /** Samples the forecasts fit. */
 const TREND_WINDOW_MS = 30 * 60_000;
 
-export interface AlertView {
-  level: Level;
-  metric: string;
-  message: string;
-  at: Date;
-  instanceId: string | null;
-  value: number;
-  threshold: number;
-  clearedAt: Date | null;
-}
-
-export interface InstanceFigures {
-  cpu: number;
-  processCpu: number;
-  memoryUsed: number;
-  rssBytes: number;
-  eventLoopDelayMs: number;
-  pool: PoolStats;
-  clients: number;
-  subscriptions: number;
-}
-
-export interface InstanceReport extends InstanceFigures {
-  id: string;
-  kind: string;
-  hostname: string;
-  pid: number;
-  startedAt: Date;
-  heartbeatAt: Date;
-  sampledAt: Date | null;
-  level: Level;
-  poolWaitingSeconds: number;
-}
-
-export interface ForecastView {
-  metric: "memory" | "queuedScans";
-  instanceId: string | null;
-  current: number;
-  limit: number;
-  slopePerMinute: number;
-  secondsUntilLimit: number | null;
-}
-
-export interface CapacityReportData {
-  at: Date;
-  level: Level;
-  forcedLevel: Level | null;
-  activeUsers: number;
-  connectedClients: number;
-  subscriptions: number;
-  cpu: number;
-  memoryUsed: number;
-  eventLoopDelayMs: number;
-  scans: {
-    running: number;
-    queued: number;
-    maxConcurrent: number;
-    maxPerUser: number;
-    maxQueued: number;
-    queueWaitP50Seconds: number | null;
-    queueWaitP95Seconds: number | null;
-    durations: ScanFigures["durations"];
-  };
-  database: PoolStats;
-  recommendations: RuleRecommendation[];
-  alerts: AlertView[];
-  instances: InstanceReport[];
-  forecasts: ForecastView[];
-  /** false when the report was built from memory because PostgreSQL did not answer */
-  fromDatabase: boolean;
-}
-
-/** What one instance publishes on `topics.capacity()` after each sample (JSON-safe). */
-interface InstanceView {
-  v: 1;
-  instanceId: string;
-  kind: string;
-  hostname: string;
-  pid: number;
-  startedAt: string;
-  at: string;
-  level: Level;
-  figures: InstanceFigures;
-  poolWaitingSeconds: number;
-  alerts: Array<{ metric: string; level: Level; value: number; threshold: number; since: string; message: string }>;
-  cleared: Array<{ metric: string; level: Level; value: number; threshold: number; at: string; message: string }>;
-  forecasts: ForecastView[];
-}
-
 interface OwnState {
   /** local clock, ms */
   takenAt: number;
-  /** whether the database part (scan figures, heartbeat, insert) succeeded */
+  /** whether the database part (scan figures, heartbeat, insert, live instances) succeeded */
   complete: boolean;
   host: HostFigures;
   figures: InstanceFigures;
@@ -194,12 +90,13 @@ interface OwnState {
 }
 
 /**
- * The capacity monitor of one instance: samples every `intervalMs` (host figures, pool,
- * WebSockets, system-wide scan figures from one query), heartbeats and stores the sample,
- * judges thresholds with hysteresis, publishes its view on `topics.capacity()`, and answers
- * reports (all live instances, from PostgreSQL), history and the admission veto.
+ * The capacity monitor of one instance: samples every `intervalMs` (host figures judged over
+ * the load window, pool, WebSockets, system-wide scan figures from one query), heartbeats and
+ * stores the sample with its own level, judges thresholds with hysteresis, publishes its view on
+ * `topics.capacity()`, and answers reports (capacity.report.ts), history, the admission verdict
+ * and the claim hold (capacity.admission.ts) from what it gathered.
  */
-export class CapacityMonitor {
+export class CapacityMonitor implements CapacityPort {
   readonly repo: CapacityRepo;
   private readonly host = new HostSampler();
   private readonly m: CapacityMetrics | null;
@@ -213,10 +110,13 @@ export class CapacityMonitor {
   private systemHeld = new Map<MetricName, AlertState>();
   private cleared: AlertEvent[] = [];
   private poolWaitingSince: number | null = null;
-  private cpuAvg = 0;
-  private cpuAt: number | null = null;
+  private readonly cpuWindow: WindowPoint[] = [];
+  private readonly loopWindow: WindowPoint[] = [];
   private readonly trend: Array<{ t: number; memory: number; queued: number | null }> = [];
   private readonly peers = new Map<string, { view: InstanceView; receivedAt: number }>();
+  /** Live peers' levels as stored in PostgreSQL, read with the last complete sample. */
+  private storedPeers: { at: number; levels: InstanceLevel[] } = { at: 0, levels: [] };
+  private lastHold: string | null = null;
   private unlisten: (() => Promise<void>) | null = null;
   private version = 0;
   private cached: { version: number; at: number; report: Promise<CapacityReportData> } | null = null;
@@ -225,7 +125,7 @@ export class CapacityMonitor {
   private closing: Promise<void> | null = null;
 
   constructor(private readonly o: CapacityMonitorOptions) {
-    this.repo = new CapacityRepo(o.prisma);
+    this.repo = o.repo;
     this.m = o.metrics ? new CapacityMetrics(o.metrics) : null;
     this.identity = { id: o.instanceId, kind: o.kind ?? "api", hostname: osHostname(), pid: process.pid, startedAt: new Date() };
   }
@@ -255,7 +155,7 @@ export class CapacityMonitor {
     await loop();
   }
 
-  /** Stops sampling and listening. Idempotent. */
+  /** Stops sampling and listening, and leaves the live instances. Idempotent. */
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.running = false;
@@ -264,6 +164,11 @@ export class CapacityMonitor {
       await this.sampling?.catch(() => undefined);
       await this.unlisten?.().catch(() => undefined);
       this.host.close();
+      if (this.lastComplete) {
+        await withTimeout(this.repo.leave(this.identity.id), 2_000, "capacity leave").catch((err: unknown) => {
+          this.o.log.warn({ err }, "capacity: could not leave the instance list; peers drop this instance once its heartbeat ages");
+        });
+      }
     })();
     return this.closing;
   }
@@ -277,107 +182,120 @@ export class CapacityMonitor {
   private async takeSample(): Promise<OwnState> {
     const started = process.hrtime.bigint();
     const host = await this.host.read();
+    const now = Date.now();
+    const at = new Date(now);
+    const figures = this.judgedFigures(host, now);
+
+    // This instance's thresholds first: the level is stored with the sample for peers to read.
+    const own = evaluateAlerts(this.held, instanceValues(figures), this.o.settings.thresholds, at);
+    this.held = own.held;
+    for (const e of own.events) this.onAlertEvent(e);
+
+    const { complete, scans, activeUsers } = await this.databasePart(figures, now);
+
+    // System-wide (queue wait): judged only while scans wait, so an emptied queue clears it.
+    const sys = evaluateAlerts(this.systemHeld, complete && scans ? { queueWait: scans.queued > 0 ? (scans.waitP95Seconds ?? 0) : 0 } : {}, this.o.settings.thresholds, at);
+    this.systemHeld = sys.held;
+    for (const e of sys.events) this.onAlertEvent(e);
+    this.cleared = this.cleared.filter((e) => now - e.at.getTime() < CLEARED_VISIBLE_MS);
+
+    this.trend.push({ t: now, memory: figures.memoryUsed, queued: complete && scans ? scans.queued : null });
+    while (this.trend.length > 0 && now - this.trend[0]!.t > TREND_WINDOW_MS) this.trend.shift();
+
+    const state: OwnState = { takenAt: now, complete, host, figures, scans, activeUsers, forecasts: this.forecasts(now) };
+    this.latest = state;
+    if (complete) this.lastComplete = state;
+    this.version++;
+    this.m?.observe({ level: this.localLevel(), ...figures, activeUsers, scans });
+    this.m?.sampleDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    this.noteHold();
+
+    await this.o.pubsub.publish(topics.capacity(), this.view(state)).catch((err: unknown) => {
+      this.o.log.warn({ err }, "capacity: publish failed");
+    });
+    if (complete) this.maybePrune();
+    return state;
+  }
+
+  /**
+   * This interval's host figures, with CPU and event-loop delay as their mean over the load
+   * window (capacity.window.ts): a burst the server absorbs does not flip the level.
+   */
+  private judgedFigures(host: HostFigures, now: number): InstanceFigures {
     const pool = poolStats(this.o.pool);
     const conn = this.o.connections?.() ?? { clients: 0, subscriptions: 0 };
-    const now = Date.now();
     if (pool.waiting > 0) this.poolWaitingSince ??= now;
     else this.poolWaitingSince = null;
-    // Machine CPU as a 1-minute exponentially weighted average (like a load average): a burst
-    // (start-up, a scan's detection pass) is not overload, and the level, the alerts and the
-    // admission veto should not flap with it. Seeded from 0, so a fresh instance starts calm.
-    const dt = this.cpuAt === null ? this.o.settings.intervalMs : Math.max(0, now - this.cpuAt);
-    this.cpuAvg += (1 - Math.exp(-dt / CPU_AVERAGE_MS)) * (host.cpu - this.cpuAvg);
-    this.cpuAt = now;
-    const figures: InstanceFigures = {
-      cpu: this.cpuAvg,
+    this.cpuWindow.push({ at: now, spanMs: host.cpuSpanMs, value: host.cpu });
+    this.loopWindow.push({ at: now, spanMs: host.loopSpanMs, value: host.eventLoopDelayMs });
+    trimWindow(this.cpuWindow, now, LOAD_WINDOW_MS);
+    trimWindow(this.loopWindow, now, LOAD_WINDOW_MS);
+    return {
+      cpu: windowMean(this.cpuWindow, now, LOAD_WINDOW_MS),
       processCpu: host.processCpu,
       memoryUsed: host.memoryUsed,
       rssBytes: host.rssBytes,
-      eventLoopDelayMs: host.eventLoopDelayMs,
+      eventLoopDelayMs: windowMean(this.loopWindow, now, LOAD_WINDOW_MS),
       pool,
       clients: conn.clients,
       subscriptions: conn.subscriptions,
     };
+  }
 
-    // The database part: bounded, so a saturated pool or a dead database delays nothing but itself.
-    let scans: ScanFigures | null = null;
-    let activeUsers: number | null = null;
-    let complete = false;
+  /**
+   * Scan figures, heartbeat + sample (with this instance's level), and the live peers' stored
+   * levels: bounded, so a saturated pool or a dead database delays nothing but itself.
+   */
+  private async databasePart(figures: InstanceFigures, now: number): Promise<{ complete: boolean; scans: ScanFigures | null; activeUsers: number | null }> {
+    const level = overallLevel(this.held.values(), this.o.settings.forceLevel);
+    const critical = criticalMetrics(this.held.values(), this.o.settings.forceLevel);
     try {
-      const dbPart = async () => {
-        scans = await this.repo.scanFigures();
-        activeUsers = await this.o.activity.activeUsers();
+      const run = async () => {
+        const scans = await this.repo.scanFigures();
+        const activeUsers = await this.o.activity.activeUsers();
+        const { pool } = figures;
         await this.repo.record(this.identity, {
           ...figures,
           poolSize: pool.size,
           poolInUse: pool.inUse,
           poolIdle: pool.idle,
           poolWaiting: pool.waiting,
-          wsClients: conn.clients,
+          wsClients: figures.clients,
           runningScans: scans.running,
           queuedScans: scans.queued,
           activeUsers,
+          level,
+          criticalMetrics: critical,
         });
+        const live = await this.repo.liveInstances(this.liveMs);
+        this.storedPeers = {
+          at: Date.now(),
+          levels: live
+            .filter((r) => r.id !== this.identity.id && r.sample)
+            .map((r) => ({ id: r.id, hostname: r.hostname, level: r.sample!.level ?? "OK", critical: r.sample!.criticalMetrics, at: r.sample!.at.getTime() })),
+        };
+        return { scans, activeUsers };
       };
-      await withTimeout(dbPart(), Math.max(1_000, Math.min(this.o.settings.intervalMs * 2, 10_000)), "capacity sample");
-      complete = true;
+      const { scans, activeUsers } = await withTimeout(run(), Math.max(1_000, Math.min(this.o.settings.intervalMs * 2, 10_000)), "capacity sample");
+      return { complete: true, scans, activeUsers };
     } catch (err) {
       this.m?.sampleFailures.inc({ part: "database" });
       if (now - this.lastDbWarning > 60_000) {
         this.lastDbWarning = now;
         this.o.log.warn({ err }, "capacity sample: database part failed; figures kept in memory only");
       }
+      // The last known system figures stay in the report, but the sample does not count as fresh.
+      return { complete: false, scans: this.lastComplete?.scans ?? null, activeUsers: this.lastComplete?.activeUsers ?? null };
     }
-    if (!complete) {
-      // Keep the last known system figures for the report, but the sample does not count as fresh.
-      scans = this.lastComplete?.scans ?? null;
-      activeUsers = this.lastComplete?.activeUsers ?? null;
-    }
+  }
 
-    // Thresholds, per instance and system-wide (queue wait), with hysteresis.
-    const at = new Date(now);
-    const values: MetricValues = {
-      memory: figures.memoryUsed,
-      cpu: figures.cpu,
-      pool: pool.size > 0 ? pool.inUse / pool.size : 0,
-      eventLoopDelay: figures.eventLoopDelayMs,
-    };
-    const own = evaluateAlerts(this.held, values, this.o.settings.thresholds, at);
-    const sys = evaluateAlerts(
-      this.systemHeld,
-      complete && scans ? { queueWait: (scans as ScanFigures).waitP95Seconds ?? 0 } : {},
-      this.o.settings.thresholds,
-      at,
+  private maybePrune(): void {
+    if (++this.samplesSincePrune < Math.max(12, Math.round(600_000 / this.o.settings.intervalMs))) return;
+    this.samplesSincePrune = 0;
+    void this.repo.prune(this.o.settings.retentionMs).then(
+      (n) => n > 0 && this.o.log.info({ deleted: n }, "capacity samples pruned"),
+      (err: unknown) => this.o.log.warn({ err }, "capacity prune failed"),
     );
-    this.held = own.held;
-    this.systemHeld = sys.held;
-    for (const e of [...own.events, ...sys.events]) this.onAlertEvent(e);
-    this.cleared = this.cleared.filter((e) => now - e.at.getTime() < CLEARED_VISIBLE_MS);
-
-    // Trend and forecasts.
-    this.trend.push({ t: now, memory: figures.memoryUsed, queued: complete && scans ? (scans as ScanFigures).queued : null });
-    while (this.trend.length > 0 && now - this.trend[0]!.t > TREND_WINDOW_MS) this.trend.shift();
-    const forecasts = this.forecasts(now);
-
-    const state: OwnState = { takenAt: now, complete, host, figures, scans, activeUsers, forecasts };
-    this.latest = state;
-    if (complete) this.lastComplete = state;
-    this.version++;
-    this.m?.observe({ level: this.localLevel(), ...figures, activeUsers, scans });
-    this.m?.sampleDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
-
-    await this.o.pubsub.publish(topics.capacity(), this.view(state)).catch((err: unknown) => {
-      this.o.log.warn({ err }, "capacity: publish failed");
-    });
-
-    if (complete && ++this.samplesSincePrune >= Math.max(12, Math.round(600_000 / this.o.settings.intervalMs))) {
-      this.samplesSincePrune = 0;
-      void this.repo.prune(this.o.settings.retentionMs).then(
-        (n) => n > 0 && this.o.log.info({ deleted: n }, "capacity samples pruned"),
-        (err: unknown) => this.o.log.warn({ err }, "capacity prune failed"),
-      );
-    }
-    return state;
   }
 
   private onAlertEvent(e: AlertEvent): void {
@@ -389,6 +307,15 @@ export class CapacityMonitor {
       this.o.log.info(fields, `capacity alert ${e.kind}: ${e.message}`);
     }
     if (e.kind === "cleared") this.cleared.push(e);
+  }
+
+  /** Logs when new scans start or stop waiting for capacity. */
+  private noteHold(): void {
+    const hold = this.claimHold();
+    if (hold === this.lastHold) return;
+    if (hold) this.o.log.warn({ hold }, `new scans wait in the queue: ${hold}`);
+    else this.o.log.info("capacity returned: queued scans start again");
+    this.lastHold = hold;
   }
 
   private forecasts(now: number): ForecastView[] {
@@ -408,6 +335,7 @@ export class CapacityMonitor {
   }
 
   private view(s: OwnState): InstanceView {
+    const forced = this.o.settings.forceLevel ?? null;
     return {
       v: 1,
       instanceId: this.identity.id,
@@ -416,7 +344,9 @@ export class CapacityMonitor {
       pid: this.identity.pid,
       startedAt: this.identity.startedAt.toISOString(),
       at: new Date(s.takenAt).toISOString(),
-      level: overallLevel(this.held.values(), this.o.settings.forceLevel),
+      level: overallLevel(this.held.values(), forced ?? undefined),
+      forcedLevel: forced,
+      critical: criticalMetrics(this.held.values(), forced),
       figures: s.figures,
       poolWaitingSeconds: this.poolWaitingSince === null ? 0 : (s.takenAt - this.poolWaitingSince) / 1000,
       alerts: [...this.held.values()].map((a) => ({ metric: a.metric, level: a.level, value: a.value, threshold: a.threshold, since: a.since.toISOString(), message: heldMessage(a) })),
@@ -431,6 +361,31 @@ export class CapacityMonitor {
     if (!v || v.v !== 1 || typeof v.instanceId !== "string" || v.instanceId === this.identity.id) return;
     this.peers.set(v.instanceId, { view: v as InstanceView, receivedAt: Date.now() });
     this.version++;
+  }
+
+  private freshViews(now: number): InstanceView[] {
+    return [...this.peers.values()].filter((p) => now - p.receivedAt <= this.liveMs).map((p) => p.view);
+  }
+
+  /** This instance and every live peer, each by its newest judgement (published view or stored sample). */
+  private instanceLevels(now: number): InstanceLevel[] {
+    const forced = this.o.settings.forceLevel;
+    const self: InstanceLevel = {
+      id: this.identity.id,
+      hostname: this.identity.hostname,
+      level: overallLevel(this.held.values(), forced),
+      critical: criticalMetrics(this.held.values(), forced),
+      at: now,
+    };
+    const fromViews = this.freshViews(now).map<InstanceLevel>((v) => ({
+      id: v.instanceId,
+      hostname: v.hostname,
+      level: v.level,
+      critical: v.critical ?? v.alerts.filter((a) => a.level === "CRITICAL").map((a) => a.metric),
+      at: Date.parse(v.at),
+    }));
+    const stored = now - this.storedPeers.at <= this.liveMs ? this.storedPeers.levels : [];
+    return [self, ...newestPerInstance([...fromViews, ...stored])];
   }
 
   /**
@@ -465,7 +420,7 @@ export class CapacityMonitor {
   report(): Promise<CapacityReportData> {
     const now = Date.now();
     if (this.cached && this.cached.version === this.version && now - this.cached.at < 1_000) return this.cached.report;
-    const report = this.buildReport();
+    const report = this.gatherReport();
     this.cached = { version: this.version, at: now, report };
     report.catch(() => {
       if (this.cached?.report === report) this.cached = null;
@@ -473,146 +428,23 @@ export class CapacityMonitor {
     return report;
   }
 
-  private async buildReport(): Promise<CapacityReportData> {
+  private async gatherReport(): Promise<CapacityReportData> {
     const state = this.latest ?? (await this.sampleNow());
-    const now = Date.now();
-    let rows: LiveInstanceRow[] | null = null;
+    let rows = null;
     try {
       rows = await withTimeout(this.repo.liveInstances(this.liveMs), 5_000, "capacity report");
     } catch (err) {
       this.o.log.warn({ err }, "capacity report: database did not answer; reporting from memory");
     }
-    const freshPeers = [...this.peers.values()].filter((p) => now - p.receivedAt <= this.liveMs).map((p) => p.view);
-    const peerById = new Map(freshPeers.map((v) => [v.instanceId, v]));
-    const ownView = this.view(state);
-
-    // Instances: PostgreSQL's list of live ones (the truth across instances, with or without
-    // Redis), figures from the newer of the stored sample and the published view.
-    const instances: InstanceReport[] = [];
-    const alerts: AlertView[] = [];
-    const ids = rows ? rows.map((r) => r.id) : [this.identity.id, ...peerById.keys()];
-    if (!ids.includes(this.identity.id)) ids.unshift(this.identity.id);
-    for (const id of ids) {
-      const row = rows?.find((r) => r.id === id) ?? null;
-      const v = id === this.identity.id ? ownView : (peerById.get(id) ?? null);
-      const useView = v !== null && (!row?.sample || new Date(v.at) >= row.sample.at);
-      const figures: InstanceFigures | null = useView ? v!.figures : row?.sample ? figuresOf(row.sample) : null;
-      if (!figures) continue; // registered but never sampled
-      let level: Level;
-      if (v) {
-        level = v.level;
-        for (const a of v.alerts) alerts.push({ level: a.level, metric: a.metric, message: `${a.message} (${v.hostname})`, at: new Date(a.since), instanceId: id, value: a.value, threshold: a.threshold, clearedAt: null });
-        for (const c of v.cleared) alerts.push({ level: c.level, metric: c.metric, message: `${c.message} (${v.hostname})`, at: new Date(c.at), instanceId: id, value: c.value, threshold: c.threshold, clearedAt: new Date(c.at) });
-      } else {
-        // No view from that instance (no shared pub/sub): judge its stored sample without history.
-        level = "OK";
-        const t = this.o.settings.thresholds;
-        const vals: Array<[MetricName, number]> = [
-          ["memory", figures.memoryUsed],
-          ["cpu", figures.cpu],
-          ["pool", figures.pool.size > 0 ? figures.pool.inUse / figures.pool.size : 0],
-          ["eventLoopDelay", figures.eventLoopDelayMs],
-        ];
-        for (const [metric, value] of vals) {
-          const l = rawLevel(value, t[metric]);
-          if (l === "OK") continue;
-          level = maxLevel(level, l);
-          const threshold = l === "CRITICAL" ? t[metric].critical : t[metric].warning;
-          alerts.push({ level: l, metric, message: `${heldMessage({ metric, level: l, value, threshold, since: row!.sample!.at })} (${row!.hostname})`, at: row!.sample!.at, instanceId: id, value, threshold, clearedAt: null });
-        }
-        if (this.o.settings.forceLevel) level = this.o.settings.forceLevel;
-      }
-      instances.push({
-        id,
-        kind: row?.kind ?? v!.kind,
-        hostname: row?.hostname ?? v!.hostname,
-        pid: row?.pid ?? v!.pid,
-        startedAt: row?.startedAt ?? new Date(v!.startedAt),
-        heartbeatAt: row?.heartbeatAt ?? new Date(v!.at),
-        sampledAt: useView ? new Date(v!.at) : (row?.sample?.at ?? null),
-        level,
-        poolWaitingSeconds: v?.poolWaitingSeconds ?? 0,
-        ...figures,
-      });
-    }
-
-    // System-wide: our own latest scan figures (every instance reads the same table).
-    for (const a of this.systemHeld.values()) {
-      alerts.push({ level: a.level, metric: a.metric, message: heldMessage(a), at: a.since, instanceId: null, value: a.value, threshold: a.threshold, clearedAt: null });
-    }
-    for (const c of this.cleared.filter((e) => !INSTANCE_METRICS.includes(e.metric))) {
-      alerts.push({ level: c.previous, metric: c.metric, message: c.message, at: c.at, instanceId: null, value: c.value, threshold: c.threshold, clearedAt: c.at });
-    }
-    const forced = this.o.settings.forceLevel ?? null;
-    if (forced) {
-      alerts.push({ level: forced, metric: "override", message: `level forced to ${forced} by CAPACITY_FORCE_LEVEL`, at: new Date(state.takenAt), instanceId: this.identity.id, value: levelRank(forced), threshold: 0, clearedAt: null });
-    }
-    alerts.sort((a, b) => Number(a.clearedAt !== null) - Number(b.clearedAt !== null) || levelRank(b.level) - levelRank(a.level) || b.at.getTime() - a.at.getTime());
-
-    const scans = state.scans;
-    const forecasts: ForecastView[] = [
-      ...state.forecasts,
-      ...freshPeers.filter((p) => ids.includes(p.instanceId)).flatMap((p) => p.forecasts),
-    ];
-    const ruleInstances: RuleInstance[] = instances.map((i) => ({ id: i.id, hostname: i.hostname, cpu: i.cpu, memoryUsed: i.memoryUsed, eventLoopDelayMs: i.eventLoopDelayMs, pool: i.pool, poolWaitingSeconds: i.poolWaitingSeconds }));
-    const hostOf = new Map(instances.map((i) => [i.id, i.hostname]));
-    const recommendations = recommend({
-      instances: ruleInstances,
-      thresholds: this.o.settings.thresholds,
-      queued: scans?.queued ?? 0,
-      running: scans?.running ?? 0,
-      maxConcurrent: this.o.settings.maxConcurrent,
-      maxQueued: this.o.settings.maxQueued,
-      queueWaitP95Seconds: scans?.waitP95Seconds ?? null,
-      durations: scans?.durations ?? [],
-      runningScans: scans?.runningScans ?? [],
-      forecasts: forecasts.map<RuleForecast>((f) => ({
-        metric: f.metric,
-        instanceId: f.instanceId ?? undefined,
-        hostname: f.instanceId ? hostOf.get(f.instanceId) : undefined,
-        forecast: { current: f.current, limit: f.limit, slopePerMinute: f.slopePerMinute, secondsUntilLimit: f.secondsUntilLimit, r2: 1 },
-      })),
+    return buildReport({
+      settings: this.o.settings,
+      self: this.view(state),
+      state,
+      rows,
+      peers: this.freshViews(Date.now()),
+      system: { held: [...this.systemHeld.values()], cleared: this.cleared.filter((e) => !INSTANCE_METRICS.includes(e.metric)) },
+      capacityHold: this.claimHold(),
     });
-    if (!state.complete || !rows) {
-      recommendations.unshift({ severity: "HIGH", metric: "monitor", message: `${MONITOR_UNAVAILABLE}: PostgreSQL did not answer the last sample; new scans are refused until it does` });
-    }
-
-    const sum = (pick: (i: InstanceReport) => number) => instances.reduce((n, i) => n + pick(i), 0);
-    const max = (pick: (i: InstanceReport) => number) => instances.reduce((n, i) => Math.max(n, pick(i)), 0);
-    const level = forced ?? alerts.filter((a) => a.clearedAt === null).reduce<Level>((l, a) => maxLevel(l, a.level), "OK");
-    return {
-      at: new Date(state.takenAt),
-      level,
-      forcedLevel: forced,
-      activeUsers: state.activeUsers ?? 0,
-      connectedClients: sum((i) => i.clients),
-      subscriptions: sum((i) => i.subscriptions),
-      // The instance that limits: the hottest CPU and the fullest memory (per instance in `instances`).
-      cpu: max((i) => i.cpu),
-      memoryUsed: max((i) => i.memoryUsed),
-      eventLoopDelayMs: max((i) => i.eventLoopDelayMs),
-      scans: {
-        running: scans?.running ?? 0,
-        queued: scans?.queued ?? 0,
-        maxConcurrent: this.o.settings.maxConcurrent,
-        maxPerUser: this.o.settings.maxPerUser,
-        maxQueued: this.o.settings.maxQueued,
-        queueWaitP50Seconds: scans?.waitP50Seconds ?? null,
-        queueWaitP95Seconds: scans?.waitP95Seconds ?? null,
-        durations: scans?.durations ?? [],
-      },
-      database: {
-        size: sum((i) => i.pool.size),
-        inUse: sum((i) => i.pool.inUse),
-        idle: sum((i) => i.pool.idle),
-        waiting: sum((i) => i.pool.waiting),
-      },
-      recommendations,
-      alerts,
-      instances,
-      forecasts,
-      fromDatabase: rows !== null,
-    };
   }
 
   /** Chart points over the last `minutes` (1..10080), at most ~120. */
@@ -621,51 +453,44 @@ export class CapacityMonitor {
   }
 
   /**
-   * The scan admission's question, answered from the latest sample (re-sampled only when it
-   * is older than 3 intervals). Refuses at CRITICAL, and refuses when the monitor cannot
-   * tell: a monitor that fails must not let everything through.
+   * The scan admission's question, answered from the latest sample (re-sampled only when it is
+   * older than 3 intervals): admit; admit to wait for capacity while a live instance is CRITICAL;
+   * refuse only at critical memory here, or when the monitor cannot tell (a monitor that fails
+   * must not let everything through).
    */
   async admissionVerdict(): Promise<AdmissionVerdict> {
     const retryAfterSeconds = Math.max(30, Math.ceil((6 * this.o.settings.intervalMs) / 1000));
-    const refuse = (reason: string): AdmissionVerdict => ({ allowed: false, level: "CRITICAL", retryAfterSeconds, reason });
+    const base = { hostname: this.identity.hostname, retryAfterSeconds };
     try {
       let s = this.lastComplete;
       if (!s || Date.now() - s.takenAt > this.liveMs) {
         const fresh = await withTimeout(this.sampleNow(), 5_000, "capacity resample");
         s = fresh.complete ? fresh : null;
       }
-      if (!s) return refuse(MONITOR_UNAVAILABLE);
-      const level = this.admissionLevel();
-      if (level !== "CRITICAL") return { allowed: true };
-      const why = [...this.held.values(), ...this.systemHeld.values()].filter((a) => a.level === "CRITICAL").map(heldMessage);
-      const peers = [...this.peers.values()].filter((p) => Date.now() - p.receivedAt <= this.liveMs && p.view.level === "CRITICAL").map((p) => `instance ${p.view.hostname} (${p.view.instanceId}) is CRITICAL`);
-      const reason = this.o.settings.forceLevel === "CRITICAL" ? "capacity level forced to CRITICAL (CAPACITY_FORCE_LEVEL)" : `capacity CRITICAL: ${[...why, ...peers].join("; ") || "threshold exceeded"}`;
-      return refuse(reason);
+      const memory = this.o.settings.forceLevel ? undefined : this.held.get("memory");
+      return decideAdmission({
+        ...base,
+        known: s !== null,
+        memory: memory?.level === "CRITICAL" ? { value: memory.value, threshold: memory.threshold } : null,
+        instances: this.instanceLevels(Date.now()),
+      });
     } catch {
-      return refuse(MONITOR_UNAVAILABLE);
+      return decideAdmission({ ...base, known: false, memory: null, instances: [] });
     }
   }
 
-  /** This instance's level and that of every live peer we have heard from (forced level wins). */
-  private admissionLevel(): Level {
-    if (this.o.settings.forceLevel) return this.o.settings.forceLevel;
-    const now = Date.now();
-    let level = this.localLevel();
-    for (const p of this.peers.values()) if (now - p.receivedAt <= this.liveMs) level = maxLevel(level, p.view.level);
-    return level;
+  /** Why workers must not claim new scans now (a live instance is CRITICAL), or null. From memory. */
+  claimHold(): string | null {
+    return holdReason(this.instanceLevels(Date.now()));
   }
 }
 
-function figuresOf(s: NonNullable<LiveInstanceRow["sample"]>): InstanceFigures {
+function instanceValues(f: InstanceFigures): MetricValues {
   return {
-    cpu: s.cpu,
-    processCpu: s.processCpu,
-    memoryUsed: s.memoryUsed,
-    rssBytes: s.rssBytes,
-    eventLoopDelayMs: s.eventLoopDelayMs,
-    pool: { size: s.poolSize, inUse: s.poolInUse, idle: s.poolIdle, waiting: s.poolWaiting },
-    clients: s.wsClients,
-    subscriptions: s.subscriptions,
+    memory: f.memoryUsed,
+    cpu: f.cpu,
+    pool: f.pool.size > 0 ? f.pool.inUse / f.pool.size : 0,
+    eventLoopDelay: f.eventLoopDelayMs,
   };
 }
 

@@ -35,6 +35,11 @@ export class ScanCapacity {
   queueWaitP50Seconds!: number | null;
   @Field(() => Float, { nullable: true }) queueWaitP95Seconds!: number | null;
   @Field(() => [ScanKindDuration]) durations!: ScanKindDuration[];
+  @Field(() => String, {
+    nullable: true,
+    description: "Why new scans wait in the queue (a live instance is CRITICAL); null when they may start. They are admitted and start when it clears.",
+  })
+  capacityHold!: string | null;
 }
 
 @ObjectType({ description: "An action, with the figure behind it." })

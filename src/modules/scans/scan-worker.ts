@@ -27,7 +27,16 @@ export class ScanWorkerHost {
   private stopping: Promise<void> | null = null;
 
   constructor(
-    private readonly deps: { repo: ScanWorkerRepo; queue: ScanQueue; pubsub: PubSub; events: ScanEvents; runner: ScanRunner; log: Logger },
+    private readonly deps: {
+      repo: ScanWorkerRepo;
+      queue: ScanQueue;
+      pubsub: PubSub;
+      events: ScanEvents;
+      runner: ScanRunner;
+      log: Logger;
+      /** Why new scans must wait (capacity CRITICAL somewhere), or null; asked before each claim. */
+      capacityHold?: () => string | null;
+    },
     private readonly options: ScanWorkerOptions,
   ) {}
 
@@ -62,6 +71,9 @@ export class ScanWorkerHost {
   private async handle(scanId: string): Promise<ScanJobOutcome> {
     if (this.stopping) return "retry";
     const { repo, events, runner, log, queue } = this.deps;
+    // Capacity CRITICAL: the scan stays QUEUED (Scan.waitingFor says CAPACITY) and is tried again
+    // after the queue's retry delay, so the queue drains by itself once the level clears.
+    if (this.deps.capacityHold?.()) return "retry";
     let claimed;
     try {
       claimed = await repo.claim({

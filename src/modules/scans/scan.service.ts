@@ -8,7 +8,8 @@ import type { CodeScanInput, DatabaseScanInput, DocumentInput, DocumentScanInput
 import type { ScanOwnerRepo } from "./scan-owner.repo.js";
 import { isUuid, type ScanInputRow } from "./scan.repo.js";
 import { scanNameFromConnection, scanNameFromFiles } from "./scan-name.js";
-import { type Finding, type Scan, ScanKind, ScanStatus } from "./scan.type.js";
+import { type Finding, type Scan, ScanKind, ScanStatus, ScanWaitReason } from "./scan.type.js";
+import { monitorUnavailableReason, type AdmissionVerdict, type CapacityPort } from "./capacity.port.js";
 
 export interface ScanLimits {
   perUser: number;
@@ -21,10 +22,6 @@ export interface ScanLimits {
   maxRequestBytes?: number;
 }
 
-export type AdmissionVerdict =
-  | { allowed: true }
-  | { allowed: false; level?: string; retryAfterSeconds: number; reason: string };
-
 /** What scans need from the modules they depend on (sessions, connections, capacity). */
 export interface ScanCollaborators {
   /** Throws NOT_FOUND unless the session is the owner's and alive. */
@@ -34,7 +31,9 @@ export interface ScanCollaborators {
   /** Marks the session active (throttled). */
   touchSession(ownerId: string, sessionId: string): void;
   /** The capacity monitor's say on admitting a scan; refuses when it cannot tell. */
-  admissionVerdict(): Promise<AdmissionVerdict>;
+  admissionVerdict: CapacityPort["admissionVerdict"];
+  /** Why workers hold new scans back now (capacity CRITICAL somewhere), or null. */
+  claimHold: CapacityPort["claimHold"];
 }
 
 const CODE_PATH_MAX = 500;
@@ -129,6 +128,12 @@ export class ScanService {
     };
   }
 
+  /** What a QUEUED scan waits for: capacity while the monitor holds new scans back, else a free slot. */
+  waitingFor(scan: Pick<Scan, "status">): ScanWaitReason | null {
+    if (scan.status !== ScanStatus.QUEUED) return null;
+    return this.deps.collaborators.claimHold() ? ScanWaitReason.CAPACITY : ScanWaitReason.SLOT;
+  }
+
   async queuePositions(ids: readonly string[]): Promise<Map<string, number>> {
     return this.deps.repo.queuePositions(ids);
   }
@@ -177,12 +182,12 @@ export class ScanService {
       verdict = await collaborators.admissionVerdict();
     } catch (err) {
       log.error({ err }, "capacity verdict failed; refusing the scan");
-      verdict = { allowed: false, retryAfterSeconds: 30, reason: "capacity monitor unavailable" };
+      verdict = { allowed: false, retryAfterSeconds: 30, reason: monitorUnavailableReason(30) };
     }
+    // At CRITICAL the scan is still admitted and waits in the queue (Scan.waitingFor: CAPACITY);
+    // only critical memory or a monitor that cannot tell refuses, with one sentence.
     if (!verdict.allowed) {
-      throw new AppError("CAPACITY_EXCEEDED", `The server is at capacity (${verdict.reason}); retry later`, {
-        retryAfterSeconds: verdict.retryAfterSeconds,
-      });
+      throw new AppError("CAPACITY_EXCEEDED", verdict.reason, { retryAfterSeconds: verdict.retryAfterSeconds });
     }
 
     const result = await repo.admit({

@@ -37,6 +37,15 @@ registerEnumType(ScanStatus, { name: "ScanStatus" });
 registerEnumType(Severity, { name: "Severity" });
 registerEnumType(FindingType, { name: "FindingType" });
 
+/** What a QUEUED scan waits for (issue 10, point 6). */
+export enum ScanWaitReason {
+  /** a live instance is CRITICAL: new scans start when capacity returns */
+  CAPACITY = "CAPACITY",
+  /** a free scan slot (MAX_CONCURRENT_SCANS) or a worker to take it */
+  SLOT = "SLOT",
+}
+registerEnumType(ScanWaitReason, { name: "ScanWaitReason", description: "What a QUEUED scan waits for" });
+
 export const TERMINAL_STATUSES: readonly ScanStatus[] = [ScanStatus.SUCCEEDED, ScanStatus.FAILED, ScanStatus.CANCELLED];
 export const isTerminal = (s: ScanStatus | string): boolean => (TERMINAL_STATUSES as readonly string[]).includes(s);
 

@@ -47,6 +47,8 @@ export async function startScanWorker(deps: {
   queue: ScanQueue;
   pubsub: PubSub;
   connections: Pick<ConnectionService, "loadScanTarget">;
+  /** The capacity monitor's hold on new scans (capacity.port.ts). */
+  capacityHold?: () => string | null;
 }): Promise<{ host: ScanWorkerHost; stop(graceMs: number): Promise<void> } | null> {
   const { config, log } = deps;
   if (config.SCAN_WORKERS === 0) {
@@ -72,7 +74,7 @@ export async function startScanWorker(deps: {
     ...(pool ? { detect: pool.detect.bind(pool) } : {}),
   });
   const host = new ScanWorkerHost(
-    { repo: deps.repo, queue: deps.queue, pubsub: deps.pubsub, events: deps.events, runner, log: log.child({ module: "scan-worker" }) },
+    { repo: deps.repo, queue: deps.queue, pubsub: deps.pubsub, events: deps.events, runner, log: log.child({ module: "scan-worker" }), capacityHold: deps.capacityHold },
     {
       workerId: deps.instanceId,
       concurrency: Math.min(config.SCAN_WORKERS, config.MAX_CONCURRENT_SCANS),

@@ -51,8 +51,15 @@ describe("recommendations", () => {
       { queueWaitP95Seconds: 75, queued: 12, running: 8 },
       { severity: "HIGH", metric: "queueWait", message: /^queue wait p95 over 60 s \(now 75 s, 12 queued, 8\/8 running\): add scan workers/ },
     ],
-    ["queue wait p95 over 300 s", { queueWaitP95Seconds: 400 }, { severity: "CRITICAL", metric: "queueWait", message: /now 400 s/ }],
-    ["queue wait under 60 s", { queueWaitP95Seconds: 59 }, null],
+    ["queue wait p95 over 300 s", { queueWaitP95Seconds: 400, queued: 1 }, { severity: "CRITICAL", metric: "queueWait", message: /now 400 s/ }],
+    ["queue wait under 60 s", { queueWaitP95Seconds: 59, queued: 1 }, null],
+    ["queue wait p95 over 300 s in the hour, but the queue is empty now", { queueWaitP95Seconds: 400, queued: 0 }, null],
+    [
+      "scans held for capacity",
+      { queueWaitP95Seconds: 400, queued: 5, capacityHold: "capacity is CRITICAL on host-a (machine CPU)" },
+      { severity: "HIGH", metric: "queueWait", message: /^5 scan\(s\) wait in the queue because capacity is CRITICAL on host-a \(machine CPU\): they start when it clears/ },
+    ],
+    ["held for capacity with nothing queued", { queued: 0, capacityHold: "capacity is CRITICAL on host-a (machine CPU)" }, null],
     [
       "scan running 2x its kind's p95",
       { durations: [{ kind: "DOCUMENT", count: 10, p50Seconds: 20, p95Seconds: 40 }], runningScans: [{ id: "s1", kind: "DOCUMENT", runningSeconds: 100 }] },
@@ -105,6 +112,7 @@ describe("recommendations", () => {
     const out = recommend({
       ...base,
       queueWaitP95Seconds: 400,
+      queued: 3,
       instances: [{ ...calm, cpu: 0.8, pool: { size: 2, inUse: 2, idle: 0, waiting: 1 } }],
     });
     expect(out.map((r) => r.severity)).toEqual(["CRITICAL", "MEDIUM", "MEDIUM"]);
