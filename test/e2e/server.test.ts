@@ -2,6 +2,7 @@ import { buildClientSchema, getIntrospectionQuery, lexicographicSortSchema, prin
 import { readFile } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MeDocument } from "../generated/graphql.js";
+import { CloseCode } from "../../src/graphql/close-codes.js";
 import { createTestDatabase, type TestDatabase } from "../support/database.js";
 import { codeOf, request, TestWsClient } from "../support/graphql-client.js";
 import { startServerProcess, type ServerProcess } from "../support/server-process.js";
@@ -22,6 +23,7 @@ beforeAll(async () => {
     MAX_QUERY_TOKENS: "300",
     MAX_SUBSCRIPTIONS_PER_CONNECTION: "2",
     MAX_WS_MESSAGE_SIZE: "8kb",
+    METRICS_TOKEN: "metrics-token-for-the-test-0123456789",
   });
   alice = await server.token("alice");
   admin = await server.token("root", { admin: true });
@@ -47,7 +49,7 @@ describe("probes", () => {
 
   it("serves Prometheus metrics with HTTP, GraphQL, WebSocket and pool figures", async () => {
     await request(server.url, MeDocument, {}, alice);
-    const text = await (await fetch(`${server.base}/metrics`)).text();
+    const text = await (await fetch(`${server.base}/metrics`, { headers: { authorization: "Bearer metrics-token-for-the-test-0123456789" } })).text();
     for (const name of [
       "dg_process_cpu_user_seconds_total",
       "dg_http_requests_total",
@@ -102,7 +104,7 @@ describe("authentication", () => {
     for (const token of ["garbage", null]) {
       const bad = await TestWsClient.open(server.wsUrl);
       bad.send({ type: "connection_init", payload: token ? { authorization: `Bearer ${token}` } : {} });
-      expect((await bad.waitForClose()).code).toBe(4403);
+      expect((await bad.waitForClose()).code).toBe(CloseCode.Forbidden);
     }
   });
 });
@@ -170,7 +172,29 @@ describe("query limits, the same on both transports", () => {
   it("caps operations per WebSocket and closes oversized messages with 1009", async () => {
     const ws = await TestWsClient.connect(server.wsUrl, alice);
     ws.send({ type: "subscribe", id: "big", payload: { query: `{ me { id } }`, variables: { pad: "x".repeat(20_000) } } });
-    expect((await ws.waitForClose()).code).toBe(1009);
+    expect((await ws.waitForClose()).code).toBe(CloseCode.MessageTooBig);
+  });
+
+  it("in production, no error on either transport carries a suggestion, a stack or internals (issue 12)", async () => {
+    const typo = `{ sesions { id } }`;
+    const http = await request(server.url, typo, {}, alice);
+    const ws = await TestWsClient.connect(server.wsUrl, alice);
+    ws.subscribe("1", typo);
+    const wsMsg = (await ws.waitForMessage()) as { type: string; payload: Array<{ message: string; extensions: { code: string } }> };
+    ws.subscribe("2", `subscription { myScan { scanId } }`);
+    const wsSub = (await ws.waitForMessage()) as typeof wsMsg;
+    ws.subscribe("3", `subscription { scanProgress(scanId: "not-a-uuid") { scanId } }`);
+    const notFound = (await ws.waitForMessage()) as typeof wsMsg;
+    ws.close();
+    expect(codeOf(http)).toBe("BAD_USER_INPUT");
+    expect(wsMsg).toMatchObject({ type: "error", payload: [{ extensions: { code: "BAD_USER_INPUT" } }] });
+    expect(wsSub).toMatchObject({ type: "error", payload: [{ extensions: { code: "BAD_USER_INPUT" } }] });
+    // A refusal from the subscription's own resolver arrives as a result with errors (graphql-js).
+    expect(notFound).toMatchObject({ type: "next", payload: { errors: [{ extensions: { code: "NOT_FOUND" } }] } });
+    for (const body of [http, wsMsg, wsSub, notFound]) {
+      const text = JSON.stringify(body);
+      expect(text).not.toMatch(/Did you mean|stack|\.ts:|node_modules|prisma|Error:/i);
+    }
   });
 });
 
@@ -201,12 +225,15 @@ describe("introspection", () => {
 
 describe("graceful shutdown", () => {
   it("on SIGTERM closes WebSockets with 1001, stops, and exits 0", async () => {
-    const own = await startServerProcess({ DATABASE_URL: db.url, SHUTDOWN_GRACE: "2s" });
+    // Its own database: a second server with its own generated ENCRYPTION_KEY must not share one.
+    const ownDb = await createTestDatabase();
+    const own = await startServerProcess({ DATABASE_URL: ownDb.url, SHUTDOWN_GRACE: "2s" });
     const ws = await TestWsClient.connect(own.wsUrl, await own.token("alice"));
     const closed = ws.waitForClose(15_000);
     const code = await own.stop("SIGTERM");
-    expect((await closed).code).toBe(1001);
+    expect((await closed).code).toBe(CloseCode.GoingAway);
     expect(code).toBe(0);
     expect(own.output.some((l) => l.includes('"msg":"stopped"'))).toBe(true);
+    await ownDb.drop();
   }, 60_000);
 });

@@ -1,0 +1,250 @@
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CloseCode } from "../../src/graphql/close-codes.js";
+import { createTestDatabase, type TestDatabase } from "../support/database.js";
+import { codeOf, request, TestWsClient } from "../support/graphql-client.js";
+import { startServerProcess, type ServerProcess } from "../support/server-process.js";
+import { waitFor } from "../support/wait.js";
+
+/**
+ * Issue 11 from outside: real graphql-transport-ws sockets against the real server process.
+ * Caps, token expiry, cost with variables, overload, and replay of an outcome the client missed.
+ */
+let db: TestDatabase;
+let server: ServerProcess;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  server = await startServerProcess({
+    DATABASE_URL: db.url,
+    MAX_WS_CONNECTIONS_PER_USER: "2",
+    MAX_WS_CONNECTIONS: "6",
+    CAPACITY_SAMPLE_INTERVAL: "60s",
+  });
+}, 90_000);
+
+afterAll(async () => {
+  await server?.stop();
+  await db?.drop();
+});
+
+const OPEN_SESSION = `mutation { openSession(input: { name: "live" }) { id } }`;
+const START_SCAN = `mutation S($sessionId: ID!) { startDocumentScan(input: { sessionId: $sessionId, documents: [{ name: "a.txt", text: "mail jan@example.com" }] }) { id status } }`;
+const MY_SCANS = `subscription M($since: DateTime) { myScans(since: $since) { scanId status seq at error { code } } }`;
+
+async function userRows(id: string): Promise<number> {
+  const client = new pg.Client({ connectionString: db.url });
+  await client.connect();
+  try {
+    const r = await client.query(`SELECT count(*)::int AS n FROM "User" WHERE id = $1`, [id]);
+    return r.rows[0].n as number;
+  } finally {
+    await client.end();
+  }
+}
+
+describe("fair sharing of sockets", () => {
+  it("closes a user's socket past MAX_WS_CONNECTIONS_PER_USER with 4430 and a reason; others are unaffected", async () => {
+    const flood = await server.token("flooder");
+    const a = await TestWsClient.connect(server.wsUrl, flood);
+    const b = await TestWsClient.connect(server.wsUrl, flood);
+    const c = await TestWsClient.open(server.wsUrl);
+    c.send({ type: "connection_init", payload: { authorization: `Bearer ${flood}` } });
+    const closed = await c.waitForClose();
+    expect(closed.code).toBe(CloseCode.TooManyConnections);
+    expect(closed.reason).toMatch(/MAX_WS_CONNECTIONS_PER_USER/);
+    // Another user is served meanwhile.
+    const other = await TestWsClient.connect(server.wsUrl, await server.token("bystander"));
+    other.close();
+    await other.waitForClose();
+    // A freed slot is free again.
+    a.close();
+    await a.waitForClose();
+    const again = await waitFor(
+      "a slot after closing one",
+      async () => {
+        const s = await TestWsClient.open(server.wsUrl);
+        s.send({ type: "connection_init", payload: { authorization: `Bearer ${flood}` } });
+        const first = await Promise.race([s.waitForMessage().catch(() => null), s.waitForClose().then(() => null)]);
+        return first?.type === "connection_ack" ? s : (s.close(), null);
+      },
+      (s) => s !== null,
+    );
+    again!.close();
+    b.close();
+    await Promise.all([again!.waitForClose(), b.waitForClose()]);
+  });
+
+  it("closes sockets past MAX_WS_CONNECTIONS with 1013 (try again later)", async () => {
+    const held: TestWsClient[] = [];
+    for (let i = 0; i < 6; i++) held.push(await TestWsClient.connect(server.wsUrl, await server.token(`many-${i}`)));
+    const extra = await TestWsClient.open(server.wsUrl);
+    const closed = await extra.waitForClose();
+    expect(closed.code).toBe(CloseCode.TryAgainLater);
+    expect(closed.reason).toMatch(/MAX_WS_CONNECTIONS/);
+    for (const h of held) h.close();
+    await Promise.all(held.map((h) => h.waitForClose()));
+  });
+
+  it("a connection does not write to the database (the user's row comes with the first mutation)", async () => {
+    const token = await server.token("quiet-user");
+    const ws = await TestWsClient.connect(server.wsUrl, token);
+    ws.subscribe("1", `subscription { myScans { scanId } }`);
+    const me = await request(server.url, `{ me { id role } }`, {}, token);
+    expect(me.data).toEqual({ me: { id: "quiet-user", role: "USER" } });
+    expect(await userRows("quiet-user")).toBe(0);
+    const opened = await request(server.url, OPEN_SESSION, {}, token);
+    expect(opened.errors).toBeUndefined();
+    expect(await userRows("quiet-user")).toBe(1);
+    ws.close();
+    await ws.waitForClose();
+  });
+});
+
+describe("token lifetime on sockets", () => {
+  it("closes an open socket with 4403 when its token expires", async () => {
+    const ws = await TestWsClient.connect(server.wsUrl, await server.token("short-lived", { expiresIn: 2 }));
+    ws.subscribe("1", `subscription { myScans { scanId } }`);
+    const closed = await ws.waitForClose(15_000);
+    expect(closed.code).toBe(CloseCode.Forbidden);
+    expect(closed.reason).toMatch(/expired/i);
+  });
+
+  it("closes at once a socket whose token expired within the verifier's clock tolerance", async () => {
+    // jose accepts a token up to 5 s past `exp` (clock tolerance): the socket is opened, and its
+    // first operation finds the token expired.
+    const ws = await TestWsClient.open(server.wsUrl);
+    ws.send({ type: "connection_init", payload: { authorization: `Bearer ${await server.token("stale", { expiresIn: -1 })}` } });
+    const closed = await ws.waitForClose();
+    expect(closed.code).toBe(CloseCode.Forbidden);
+  });
+});
+
+describe("query cost with variables", () => {
+  const NESTED = `query Q($n: Int, $m: Int) { sessions { scans(first: $n) { edges { node { findings(first: $m) { edges { node { id } } } } } } } }`;
+  const FULL_PAGE = `query F($id: ID!) { scan(id: $id) { findings { totalCount pageInfo { hasNextPage endCursor } edges { cursor node { id type severity confidence maskedValue occurrences matchRatio location { source line table column } } } } } }`;
+
+  it("refuses nested pages sized by variables, over HTTP and WebSocket alike", async () => {
+    const token = await server.token("coster");
+    const http = await request(server.url, NESTED, { n: 100, m: 500 }, token);
+    expect(codeOf(http)).toBe("BAD_USER_INPUT");
+    expect(http.errors![0]!.extensions!.reason).toBe("QUERY_LIMIT");
+    const small = await request(server.url, NESTED, { n: 1, m: 1 }, token);
+    expect(small.errors).toBeUndefined();
+
+    const ws = await TestWsClient.connect(server.wsUrl, token);
+    ws.send({ type: "subscribe", id: "q", payload: { query: NESTED, variables: { n: 100, m: 500 } } });
+    const msg = (await ws.waitForMessage()) as { type: string; payload: Array<{ extensions: { code: string; reason: string } }> };
+    expect(msg.type).toBe("error");
+    expect(msg.payload[0]!.extensions).toMatchObject({ code: "BAD_USER_INPUT", reason: "QUERY_LIMIT" });
+    ws.close();
+  });
+
+  it("admits the contract's default findings page with every field of a finding", async () => {
+    const res = await request(server.url, FULL_PAGE, { id: "00000000-0000-0000-0000-000000000000" }, await server.token("coster"));
+    expect(res.errors).toBeUndefined();
+    expect(res.data).toEqual({ scan: null });
+  });
+});
+
+describe("no missed outcome", () => {
+  it("replays a scan that ended before the subscription started, terminal state first (myScans since)", async () => {
+    const token = await server.token("late-subscriber");
+    const before = new Date().toISOString();
+    const session = await request<{ openSession: { id: string } }, Record<string, unknown>>(server.url, OPEN_SESSION, {}, token);
+    const started = await request<{ startDocumentScan: { id: string } }, Record<string, unknown>>(server.url, START_SCAN, { sessionId: session.data!.openSession.id }, token);
+    expect(started.errors).toBeUndefined();
+    const scanId = started.data!.startDocumentScan.id;
+    await waitFor(
+      "the scan to end",
+      async () => (await request<{ scan: { status: string } }, Record<string, unknown>>(server.url, `query($id: ID!) { scan(id: $id) { status } }`, { id: scanId }, token)).data?.scan.status,
+      (s) => s === "SUCCEEDED" || s === "FAILED",
+      { timeoutMs: 30_000 },
+    );
+
+    // A client renewing its token reconnects and resubscribes from where it left off.
+    const ws = await TestWsClient.connect(server.wsUrl, await server.token("late-subscriber"));
+    ws.subscribe("1", MY_SCANS, { since: before });
+    const first = (await ws.waitForMessage()) as { type: string; payload: { data: { myScans: { scanId: string; status: string } } } };
+    expect(first.type).toBe("next");
+    expect(first.payload.data.myScans).toMatchObject({ scanId, status: "SUCCEEDED" });
+
+    // scanProgress on the finished scan: its terminal state, then complete.
+    ws.subscribe("2", `subscription($id: ID!) { scanProgress(scanId: $id) { scanId status } }`, { id: scanId });
+    const progress = await ws.waitForMessage();
+    expect(progress).toMatchObject({ id: "2", type: "next", payload: { data: { scanProgress: { scanId, status: "SUCCEEDED" } } } });
+    expect(await ws.waitForMessage()).toMatchObject({ id: "2", type: "complete" });
+    ws.close();
+  });
+
+  it("another user's scans are never replayed", async () => {
+    const ws = await TestWsClient.connect(server.wsUrl, await server.token("nobody-else"));
+    ws.subscribe("1", MY_SCANS, { since: new Date(0).toISOString() });
+    ws.subscribe("2", `subscription { myScans { scanId } }`);
+    // Nothing arrives for this user; a ping round-trip proves the socket is served meanwhile.
+    ws.send({ type: "ping" });
+    expect(await ws.waitForMessage()).toMatchObject({ type: "pong" });
+    expect(ws.pending).toBe(0);
+    ws.close();
+  });
+});
+
+describe("overload is an answer", () => {
+  let busy: ServerProcess;
+  let busyDb: TestDatabase;
+  beforeAll(async () => {
+    busyDb = await createTestDatabase();
+    busy = await startServerProcess({
+      DATABASE_URL: busyDb.url,
+      DATABASE_POOL_SIZE: "1",
+      DATABASE_CONNECT_TIMEOUT: "1500ms",
+      OVERLOAD_RETRY_AFTER: "7s",
+      CAPACITY_SAMPLE_INTERVAL: "60s",
+    });
+  }, 90_000);
+  afterAll(async () => {
+    await busy?.stop();
+    await busyDb?.drop();
+  });
+
+  it("answers CAPACITY_EXCEEDED with HTTP 503 and Retry-After when no database connection is free in time, logged once with a count", async () => {
+    const token = await busy.token("patient");
+    expect((await request(busy.url, OPEN_SESSION, {}, token)).errors).toBeUndefined();
+    // Hold the server's only pool connection: a query blocked on a table lock held from here.
+    const locker = new pg.Client({ connectionString: busyDb.url });
+    await locker.connect();
+    await locker.query("BEGIN");
+    await locker.query(`LOCK TABLE "Session" IN ACCESS EXCLUSIVE MODE`);
+    try {
+      const blocked = request(busy.url, `{ sessions { id } }`, {}, token);
+      await waitFor(
+        "the blocked query to hold the pool",
+        async () => (await locker.query(`SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted`)).rows[0].n as number,
+        (n) => n > 0,
+      );
+      const answers = await Promise.all(
+        [1, 2, 3].map(() =>
+          fetch(busy.url, {
+            method: "POST",
+            headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+            body: JSON.stringify({ query: `{ scans { totalCount } }` }),
+          }),
+        ),
+      );
+      for (const res of answers) {
+        expect(res.status).toBe(503);
+        expect(res.headers.get("retry-after")).toBe("7");
+        const body = (await res.json()) as { errors: Array<{ message: string; extensions: Record<string, unknown> }> };
+        expect(body.errors[0]!.extensions).toMatchObject({ code: "CAPACITY_EXCEEDED", retryAfterSeconds: 7 });
+        expect(JSON.stringify(body)).not.toMatch(/timeout exceeded|stack|pg-pool/i);
+      }
+      await locker.query("ROLLBACK");
+      expect((await blocked).errors).toBeUndefined();
+    } finally {
+      await locker.end().catch(() => undefined);
+    }
+    const busyLines = busy.output.filter((l) => l.includes("database busy"));
+    expect(busyLines).toHaveLength(1);
+    expect(busy.output.some((l) => l.includes("INTERNAL_SERVER_ERROR") || l.includes("internal error"))).toBe(false);
+  }, 60_000);
+});
