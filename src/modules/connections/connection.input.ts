@@ -18,6 +18,6 @@ export class DatabaseConnectionInput {
   @Field(() => Int, { description: "1..65535." }) port!: number;
   @Field(() => String, { description: "At most 63 characters." }) @OUTER(1024) database!: string;
   @Field(() => String, { description: "At most 63 characters." }) @OUTER(1024) user!: string;
-  @Field(() => String, { description: "Encrypted at rest, never returned. At most 256 characters." }) @OUTER(1024) password!: string;
+  @Field(() => String, { description: "Encrypted at rest, never returned. At most 256 characters." }) @OUTER(4096) password!: string;
   @Field(() => Boolean, { nullable: true, defaultValue: false }) ssl?: boolean | null;
 }
