@@ -25,7 +25,7 @@ import { ConnectionService, PASSWORD_PURPOSE } from "./modules/connections/conne
 import { checkKeyring, PgKeyCheckStore } from "./platform/crypto/key-check.js";
 import { PaymentRepo } from "./modules/payments/payment.repo.js";
 import { PaymentService } from "./modules/payments/payment.service.js";
-import { parseAllowedHosts } from "./platform/net/host-policy.js";
+import { hostPolicyFromConfig } from "./platform/net/host-policy.js";
 import { createTokenVerifier, type JwtSettings } from "./platform/auth/jwt.js";
 import { loadOrCreateSecret } from "./platform/auth/secret-store.js";
 import { loadKeyring, type Keyring } from "./platform/crypto/secret-box.js";
@@ -162,7 +162,8 @@ export async function startApp(config: Config, log: Logger, options: { role?: "a
       beforeDelete: (ownerId, sessionIds) => beforeSessionsDelete(ownerId, sessionIds),
     });
     const connections = new ConnectionService(new ConnectionRepo(prisma), sessions, keyring, log, {
-      hostPolicy: parseAllowedHosts(config.DATABASE_SCAN_ALLOWED_HOSTS),
+      // Loopback outside production; the server's own database (DATABASE_URL or the embedded one) never.
+      hostPolicy: hostPolicyFromConfig(config, databaseUrl),
       connectTimeoutMs: config.DATABASE_CONNECT_TIMEOUT,
     });
     const payments = new PaymentService(new PaymentRepo(prisma), sessions, log);

@@ -43,6 +43,11 @@ export class ConnectionService {
     private readonly options: ConnectionServiceOptions,
   ) {}
 
+  /** The host policy database scans and connection tests obey (one for the process, built in app.ts). */
+  get hostPolicy(): HostPolicy {
+    return this.options.hostPolicy;
+  }
+
   async save(ownerId: string, input: DatabaseConnectionInput): Promise<ConnectionRow> {
     const valid = validateConnectionInput(input);
     const session = await this.sessions.requireOwned(ownerId, input.sessionId, "sessionId");

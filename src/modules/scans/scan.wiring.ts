@@ -2,7 +2,6 @@ import { availableParallelism } from "node:os";
 import type { Redis } from "ioredis";
 import type { Config } from "../../config/config.js";
 import { deriveKey, type Keyring } from "../../platform/crypto/secret-box.js";
-import { parseAllowedHosts } from "../../platform/net/host-policy.js";
 import type { Logger } from "../../platform/observability/logger.js";
 import type { PubSub } from "../../platform/pubsub/pubsub.js";
 import { BullMqScanQueue } from "../../platform/queue/bullmq.queue.js";
@@ -46,7 +45,7 @@ export async function startScanWorker(deps: {
   events: ScanEvents;
   queue: ScanQueue;
   pubsub: PubSub;
-  connections: Pick<ConnectionService, "loadScanTarget">;
+  connections: Pick<ConnectionService, "loadScanTarget" | "hostPolicy">;
   /** The capacity monitor's hold on new scans (capacity.port.ts). */
   capacityHold?: () => string | null;
 }): Promise<{ host: ScanWorkerHost; stop(graceMs: number): Promise<void> } | null> {
@@ -63,7 +62,7 @@ export async function startScanWorker(deps: {
     events: deps.events,
     log: log.child({ module: "scans" }),
     hashKey: deriveKey(deps.keyring, "finding-hash").toString("hex"),
-    hostPolicy: parseAllowedHosts(config.DATABASE_SCAN_ALLOWED_HOSTS),
+    hostPolicy: deps.connections.hostPolicy,
     progressIntervalMs: config.SCAN_PROGRESS_INTERVAL,
     statementTimeoutMs: config.DATABASE_SCAN_STATEMENT_TIMEOUT,
     // A password the current keys cannot open fails the scan with what to do, not "failed unexpectedly" (issue 12).

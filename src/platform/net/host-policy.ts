@@ -1,54 +1,114 @@
 import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
+import { networkInterfaces } from "node:os";
 import ipaddr from "ipaddr.js";
 
 /**
- * Which hosts a database scan may connect to (`DATABASE_SCAN_ALLOWED_HOSTS`).
+ * Which hosts a database scan may connect to (issue 12, point 1).
  *
  * A database scan connects from inside our network to a host a user typed in: without a
- * policy that is a server-side request forgery tool (cloud metadata at 169.254.169.254,
- * internal services). The policy is checked on the *resolved* addresses, and the scanner
- * connects to an address returned by {@link checkHostAllowed}, never to the name again, so a
- * DNS answer that changes between check and connect (rebinding) cannot route around it.
+ * policy that is a server-side request forgery tool (cloud metadata, internal services, our
+ * own database). The policy is checked on the *resolved* addresses, and the scanner connects
+ * to an address returned by {@link checkTargetAllowed}, never to the name again, so a DNS
+ * answer that changes between check and connect (rebinding) cannot route around it.
+ *
+ * Secure by default: only public unicast addresses, in every notation (IPv4-mapped and
+ * -compatible IPv6, NAT64, 6to4 and Teredo are judged by the IPv4 address they carry;
+ * decimal, hex and octal IPv4 shorthands are refused as syntax). Development may also allow
+ * loopback ({@link HostPolicyOptions.allowLoopback}); `DATABASE_SCAN_ALLOWED_HOSTS` is the
+ * operator's explicit allow-list. Cloud metadata addresses and the server's own database
+ * are refused whatever the list says.
  */
 export interface HostPolicy {
-  /** `default`: any host except the always-refused ranges; `allowList`: only the listed entries. */
+  /** `default`: public addresses (and loopback when allowed); `allowList`: only the listed entries. */
   readonly mode: "default" | "allowList";
   /** Lower-case hostnames (no trailing dot) allowed by name. */
   readonly hostnames: ReadonlySet<string>;
   /** Address ranges allowed; a bare IP in the list is a /32 or /128. */
   readonly cidrs: ReadonlyArray<readonly [ipaddr.IPv4 | ipaddr.IPv6, number]>;
+  /** Loopback addresses allowed without listing them (development, so the quick start can scan a local database). */
+  readonly allowLoopback: boolean;
+  /** Databases never scanned, even on an allowed host: the server's own. */
+  readonly protectedDatabases: ReadonlyArray<ProtectedDatabase>;
 }
 
-export type HostCheckResult = { ok: true; addresses: string[] } | { ok: false; reason: string };
+export interface HostPolicyOptions {
+  /** @default false (production); true in development and test */
+  allowLoopback?: boolean;
+  /** @default [] */
+  protectedDatabases?: ProtectedDatabase[];
+}
+
+/** A database (host, port, name) that scans must never reach. */
+export interface ProtectedDatabase {
+  host: string;
+  port: number;
+  database: string;
+}
+
+/**
+ * `reason` completes "<host> is …" / "<host> resolves to …"; `listable` says whether an
+ * operator could allow it with DATABASE_SCAN_ALLOWED_HOSTS (metadata and our own database: never).
+ */
+export type HostCheckResult = { ok: true; addresses: string[] } | { ok: false; reason: string; listable: boolean };
+export type AddressVerdict = { ok: true } | { ok: false; reason: string; listable: boolean };
 
 type Addr = ipaddr.IPv4 | ipaddr.IPv6;
 
-const V4_LINK_LOCAL = ipaddr.IPv4.parseCIDR("169.254.0.0/16");
-const V4_THIS_NETWORK = ipaddr.IPv4.parseCIDR("0.0.0.0/8");
-const V6_LINK_LOCAL = ipaddr.IPv6.parseCIDR("fe80::/10");
-const V6_UNSPECIFIED = ipaddr.IPv6.parseCIDR("::/128");
-/** Prefixes that carry an IPv4 address in their low 32 bits and can route to it. */
-const V6_EMBEDDING_V4: ReadonlyArray<[ipaddr.IPv6, number]> = [
-  ipaddr.IPv6.parseCIDR("::ffff:0:0/96"), // IPv4-mapped (the kernel connects over IPv4)
-  ipaddr.IPv6.parseCIDR("64:ff9b::/96"), // NAT64 well-known prefix (RFC 6052)
-  ipaddr.IPv6.parseCIDR("::/96"), // IPv4-compatible (deprecated, RFC 4291 2.5.5.1)
-];
+const VARIABLE = "DATABASE_SCAN_ALLOWED_HOSTS";
+
+/** Cloud metadata and platform endpoints: refused even when an allow-listed range covers them. */
+const METADATA = new Set(
+  [
+    "169.254.169.254", // AWS, GCP, Azure, OpenStack, Oracle, DigitalOcean
+    "169.254.170.2", // AWS ECS task metadata
+    "169.254.169.253", // AWS DNS
+    "169.254.169.123", // AWS time
+    "fd00:ec2::254", // AWS IMDS over IPv6
+    "fd00:ec2::253",
+    "100.100.100.200", // Alibaba Cloud
+    "168.63.129.16", // Azure wire server (a public-looking address)
+  ].map((a) => ipaddr.parse(a).toNormalizedString()),
+);
+
+/** Prefixes whose low 32 bits carry an IPv4 address that a connection reaches. */
+const V6_NAT64 = ipaddr.IPv6.parseCIDR("64:ff9b::/96"); // RFC 6052 well-known prefix
+const V6_NAT64_LOCAL = ipaddr.IPv6.parseCIDR("64:ff9b:1::/48"); // RFC 8215 local use
+const V6_COMPATIBLE = ipaddr.IPv6.parseCIDR("::/96"); // deprecated IPv4-compatible
 const V6_6TO4 = ipaddr.IPv6.parseCIDR("2002::/16");
 
-const VARIABLE = "DATABASE_SCAN_ALLOWED_HOSTS";
+/** Ranges refused even for a hostname the operator listed (only a listed CIDR opens them). */
+const NEVER_BY_NAME = new Set(["linkLocal", "unspecified", "multicast", "broadcast"]);
+
+const LABELS: Record<string, string> = {
+  loopback: "a loopback address",
+  private: "a private address (10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16)",
+  carrierGradeNat: "a shared (carrier-grade NAT, 100.64.0.0/10) address",
+  linkLocal: "a link-local address",
+  uniqueLocal: "a unique-local IPv6 address (fc00::/7)",
+  unspecified: "an unspecified address",
+  multicast: "a multicast address",
+  broadcast: "a broadcast address",
+  reserved: "a reserved or documentation address",
+  teredo: "a Teredo tunnel address",
+  localNat64: "a local-use NAT64 address",
+};
 
 /**
  * Parses `DATABASE_SCAN_ALLOWED_HOSTS`: a comma list of hostnames, IP addresses and CIDRs
- * (IPv4 or IPv6). Unset or blank means the default policy: any host but link-local and the
- * unspecified addresses.
+ * (IPv4 or IPv6). Unset or blank means the default policy: public addresses only (plus
+ * loopback when `options.allowLoopback`).
  *
  * @throws Error naming the variable and the bad entry, for the config loader to print.
- * @default unset: any host but 169.254.0.0/16, fe80::/10, 0.0.0.0/8 and ::
+ * @default unset: public unicast addresses only
  */
-export function parseAllowedHosts(value: string | undefined): HostPolicy {
+export function parseAllowedHosts(value: string | undefined, options: HostPolicyOptions = {}): HostPolicy {
+  const common = {
+    allowLoopback: options.allowLoopback ?? false,
+    protectedDatabases: Object.freeze([...(options.protectedDatabases ?? [])]),
+  };
   if (value === undefined || value.trim() === "") {
-    return Object.freeze({ mode: "default", hostnames: new Set<string>(), cidrs: [] });
+    return Object.freeze({ mode: "default", hostnames: new Set<string>(), cidrs: [], ...common });
   }
   const hostnames = new Set<string>();
   const cidrs: Array<readonly [Addr, number]> = [];
@@ -79,9 +139,32 @@ export function parseAllowedHosts(value: string | undefined): HostPolicy {
     hostnames.add(normalizeHostname(entry));
   }
   if (hostnames.size === 0 && cidrs.length === 0) {
-    throw new Error(`${VARIABLE}: no hosts listed (unset it to allow any host but link-local)`);
+    throw new Error(`${VARIABLE}: no hosts listed (unset it to allow public addresses only)`);
   }
-  return Object.freeze({ mode: "allowList", hostnames, cidrs: Object.freeze(cidrs) });
+  return Object.freeze({ mode: "allowList", hostnames, cidrs: Object.freeze(cidrs), ...common });
+}
+
+/**
+ * The policy the server runs with: `DATABASE_SCAN_ALLOWED_HOSTS`, loopback outside
+ * production, and the server's own database (`ownDatabaseUrl`: DATABASE_URL or the embedded
+ * one) protected.
+ */
+export function hostPolicyFromConfig(
+  config: { readonly DATABASE_SCAN_ALLOWED_HOSTS?: string | undefined; readonly isProduction: boolean },
+  ownDatabaseUrl: string | undefined,
+): HostPolicy {
+  return parseAllowedHosts(config.DATABASE_SCAN_ALLOWED_HOSTS, {
+    allowLoopback: !config.isProduction,
+    protectedDatabases: ownDatabaseUrl ? [protectedDatabaseFromUrl(ownDatabaseUrl)] : [],
+  });
+}
+
+/** The database a PostgreSQL URL names: host, port (5432) and database (the user's name when absent, as libpq does). */
+export function protectedDatabaseFromUrl(url: string): ProtectedDatabase {
+  const u = new URL(url);
+  const user = decodeURIComponent(u.username) || "postgres";
+  const database = decodeURIComponent(u.pathname.replace(/^\//, "")) || user;
+  return { host: stripBrackets(u.hostname) || "localhost", port: Number(u.port || 5432), database };
 }
 
 /**
@@ -102,12 +185,6 @@ export function isValidHostSyntax(host: string): boolean {
  * Resolves `host` (all addresses, before any socket opens) and checks every address against
  * the policy. On success returns the vetted addresses in resolver order: connect to one of
  * these, not to `host`, so that a second DNS answer cannot differ from the checked one.
- *
- * Rules, per resolved address:
- * 1. inside an allow-listed CIDR: allowed (an operator may deliberately allow link-local);
- * 2. link-local, unspecified (0.0.0.0/8, ::), or an IPv6 form embedding such an IPv4
- *    address (mapped, NAT64, 6to4, compatible): refused;
- * 3. default policy: allowed; allow list: allowed only when `host` is a listed hostname.
  * One refused address refuses the host: an attacker controlling DNS could otherwise mix a
  * harmless and a forbidden answer.
  */
@@ -119,85 +196,132 @@ export async function checkHostAllowed(
     lookupTimeoutMs?: number;
   } = {},
 ): Promise<HostCheckResult> {
-  if (!isValidHostSyntax(host)) return { ok: false, reason: `"${host}" is not a valid hostname or IP address` };
+  if (!isValidHostSyntax(host)) return { ok: false, reason: "not a valid hostname or IP address", listable: false };
   const literal = stripBrackets(host);
   const name = normalizeHostname(literal);
   const listedByName = policy.mode === "allowList" && policy.hostnames.has(name);
-
-  let addresses: string[];
-  if (isIP(literal) !== 0) {
-    addresses = [literal];
-  } else {
-    try {
-      addresses = await withTimeout(
-        lookup(name, { all: true, verbatim: true }).then((list) => list.map((a) => a.address)),
-        options.lookupTimeoutMs ?? 5_000,
-      );
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code ?? "ERROR";
-      return { ok: false, reason: `could not resolve "${host}" (${code})` };
+  const resolved = await resolveAll(literal, options.lookupTimeoutMs ?? 5_000);
+  if (!resolved.ok) return { ok: false, reason: resolved.reason, listable: false };
+  const isLiteral = isIP(literal) !== 0;
+  for (const address of resolved.addresses) {
+    const verdict = checkAddressAllowed(policy, address, listedByName);
+    if (!verdict.ok) {
+      // A name's addresses are not echoed: they would map the inside of our network for the user.
+      return { ok: false, reason: isLiteral ? verdict.reason : `resolves to ${verdict.reason}`, listable: verdict.listable };
     }
   }
-  if (addresses.length === 0) return { ok: false, reason: `"${host}" resolved to no address` };
+  return { ok: true, addresses: [...new Set(resolved.addresses)] };
+}
 
-  const vetted: string[] = [];
-  for (const address of addresses) {
-    const verdict = checkAddressAllowed(policy, address, listedByName);
-    if (!verdict.ok) return { ok: false, reason: `"${host}" resolves to ${address}: ${verdict.reason}` };
-    vetted.push(address);
+/**
+ * {@link checkHostAllowed} plus the server's own database: refused when the target's port
+ * and database name match a protected database and any of its addresses reaches that
+ * database's host (loopback and this machine's own addresses all reach a local server).
+ */
+export async function checkTargetAllowed(
+  policy: HostPolicy,
+  target: { host: string; port: number; database: string },
+  options: { lookupTimeoutMs?: number } = {},
+): Promise<HostCheckResult> {
+  const verdict = await checkHostAllowed(policy, target.host, options);
+  if (!verdict.ok) return verdict;
+  for (const own of policy.protectedDatabases) {
+    if (own.port !== target.port || own.database.toLowerCase() !== target.database.toLowerCase()) continue;
+    const reach = await addressesReaching(own.host, options.lookupTimeoutMs ?? 5_000);
+    if (verdict.addresses.some((a) => reach.has(canonical(a)))) {
+      return { ok: false, reason: "the server's own database, which is never scanned", listable: false };
+    }
   }
-  return { ok: true, addresses: [...new Set(vetted)] };
+  return verdict;
 }
 
 /**
  * The per-address rule of {@link checkHostAllowed}, without DNS: for table tests and for
  * callers that already hold an address. `listedByName` says the host name the address came
  * from is in the policy's hostname list.
+ *
+ * 1. metadata endpoints: refused, whatever the list says;
+ * 2. inside an allow-listed CIDR: allowed (an operator may deliberately allow a private range);
+ * 3. a listed hostname: allowed, except link-local, unspecified, multicast and broadcast;
+ * 4. allow list: nothing else; default: public unicast, and loopback when allowed.
  */
-export function checkAddressAllowed(
-  policy: HostPolicy,
-  address: string,
-  listedByName = false,
-): { ok: true } | { ok: false; reason: string } {
-  if (!ipaddr.isValid(address) || address.includes("%")) return { ok: false, reason: "not an IP address" };
-  const parsed = ipaddr.parse(address);
-  const addr = unmap(parsed);
-  if (policy.cidrs.some(([range, bits]) => range.kind() === addr.kind() && addr.match(range, bits))) {
-    return { ok: true };
+export function checkAddressAllowed(policy: HostPolicy, address: string, listedByName = false): AddressVerdict {
+  if (!ipaddr.isValid(address) || address.includes("%")) return { ok: false, reason: "not an IP address", listable: false };
+  const addr = unmap(ipaddr.parse(address));
+  const kind = classify(addr);
+  if (METADATA.has(addr.toNormalizedString()) || (kind.embedded && METADATA.has(kind.embedded.toNormalizedString()))) {
+    return { ok: false, reason: "a cloud metadata address, which is never scanned", listable: false };
   }
-  const blocked = blockedReason(addr);
-  if (blocked) return { ok: false, reason: blocked };
-  if (policy.mode === "default" || listedByName) return { ok: true };
-  return { ok: false, reason: `not in ${VARIABLE}` };
+  if (policy.cidrs.some(([range, bits]) => range.kind() === addr.kind() && addr.match(range, bits))) return { ok: true };
+  if (listedByName && !NEVER_BY_NAME.has(kind.range)) return { ok: true };
+  if (policy.mode === "allowList") return { ok: false, reason: `not in ${VARIABLE}`, listable: true };
+  if (kind.range === "unicast") return { ok: true };
+  if (kind.range === "loopback" && policy.allowLoopback) return { ok: true };
+  const label = LABELS[kind.range] ?? `an address of the ${kind.range} range`;
+  return { ok: false, reason: kind.embedded ? `an IPv6 address carrying ${label}` : label, listable: true };
 }
 
-function blockedReason(addr: Addr): string | null {
-  if (addr.kind() === "ipv4") {
-    const v4 = addr as ipaddr.IPv4;
-    if (v4.match(V4_LINK_LOCAL)) return "link-local addresses are refused";
-    if (v4.match(V4_THIS_NETWORK)) return "unspecified addresses are refused";
-    return null;
-  }
+/**
+ * The range that decides an address: IPv4 by ipaddr.js's table; IPv6 forms that carry an
+ * IPv4 address (NAT64, IPv4-compatible, 6to4) by that IPv4 address.
+ */
+function classify(addr: Addr): { range: string; embedded?: ipaddr.IPv4 } {
+  if (addr.kind() === "ipv4") return { range: addr.range() };
   const v6 = addr as ipaddr.IPv6;
-  if (v6.match(V6_UNSPECIFIED)) return "unspecified addresses are refused";
-  if (v6.match(V6_LINK_LOCAL)) return "link-local addresses are refused";
-  for (const prefix of V6_EMBEDDING_V4) {
-    if (v6.match(prefix)) {
-      const embedded = new ipaddr.IPv4(v6.toByteArray().slice(12));
-      // ::1 is the loopback, not "IPv4-compatible 0.0.0.1": only link-local counts here.
-      if (embedded.match(V4_LINK_LOCAL)) return `embeds link-local ${embedded.toString()}`;
-      if (prefix !== V6_EMBEDDING_V4[2] && embedded.match(V4_THIS_NETWORK)) {
-        return `embeds unspecified ${embedded.toString()}`;
-      }
-    }
+  const bytes = v6.toByteArray();
+  if (v6.match(V6_NAT64_LOCAL)) return { range: "localNat64" };
+  let embedded: ipaddr.IPv4 | null = null;
+  if (v6.match(V6_NAT64)) embedded = new ipaddr.IPv4(bytes.slice(12));
+  else if (v6.match(V6_6TO4)) embedded = new ipaddr.IPv4(bytes.slice(2, 6));
+  else if (v6.match(V6_COMPATIBLE) && v6.range() !== "loopback" && v6.range() !== "unspecified") embedded = new ipaddr.IPv4(bytes.slice(12));
+  if (embedded) return { range: embedded.range(), embedded };
+  return { range: v6.range() };
+}
+
+async function resolveAll(literal: string, timeoutMs: number): Promise<{ ok: true; addresses: string[] } | { ok: false; reason: string }> {
+  if (isIP(literal) !== 0) return { ok: true, addresses: [literal] };
+  try {
+    const addresses = await withTimeout(
+      lookup(normalizeHostname(literal), { all: true, verbatim: true }).then((list) => list.map((a) => a.address)),
+      timeoutMs,
+    );
+    if (addresses.length === 0) return { ok: false, reason: "a name that resolves to no address" };
+    return { ok: true, addresses };
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? "ERROR";
+    return { ok: false, reason: `a name that could not be resolved (${code})` };
   }
-  if (v6.match(V6_6TO4)) {
-    const embedded = new ipaddr.IPv4(v6.toByteArray().slice(2, 6));
-    if (embedded.match(V4_LINK_LOCAL) || embedded.match(V4_THIS_NETWORK)) {
-      return `6to4 address embeds ${embedded.toString()}`;
-    }
+}
+
+/**
+ * Every address that reaches a database server on `host`: its own addresses, and when it is
+ * local (loopback, unspecified or one of this machine's), every loopback and local address.
+ */
+async function addressesReaching(host: string, timeoutMs: number): Promise<Set<string>> {
+  const resolved = await resolveAll(host, timeoutMs);
+  const out = new Set<string>(resolved.ok ? resolved.addresses.map(canonical) : []);
+  const local = localAddresses();
+  const isLocal = [...out].some((a) => local.has(a) || ["loopback", "unspecified"].includes(ipaddr.parse(a).range()));
+  if (!resolved.ok || isLocal) {
+    for (const a of local) out.add(a);
   }
-  return null;
+  return out;
+}
+
+/** This machine's interface addresses, loopback included, canonical. */
+function localAddresses(): Set<string> {
+  const out = new Set<string>(["127.0.0.1", "::1", "0.0.0.0", "::"].map(canonical));
+  for (const list of Object.values(networkInterfaces())) {
+    for (const info of list ?? []) if (!info.address.includes("%")) out.add(canonical(info.address));
+  }
+  return out;
+}
+
+/** One spelling per address, IPv4-mapped as IPv4; every 127/8 address as 127.0.0.1. */
+function canonical(address: string): string {
+  const addr = unmap(ipaddr.parse(address));
+  if (addr.range() === "loopback") return addr.kind() === "ipv4" ? "127.0.0.1" : "::1";
+  return addr.toNormalizedString();
 }
 
 /** IPv4-mapped IPv6 (::ffff:a.b.c.d) connects over IPv4: compare it as the IPv4 address. */

@@ -1,5 +1,5 @@
 import { isIP } from "node:net";
-import { checkHostAllowed, type HostPolicy } from "../net/host-policy.js";
+import { checkTargetAllowed, type HostPolicy } from "../net/host-policy.js";
 import { safeMessage } from "./errors.js";
 import { MysqlSession } from "./mysql.session.js";
 import { PgSession } from "./pg.session.js";
@@ -7,14 +7,26 @@ import type { EngineSession } from "./session.js";
 import { DatabaseScanError, connectSettings, type DatabaseConnectOptions, type DatabaseScanErrorCode, type DatabaseTarget, type SessionSettings } from "./target.js";
 
 /**
- * Resolves `host`, checks every address against the policy, and returns the one to connect
- * to: the session connects to this address, never to the name again (no DNS rebinding).
+ * Resolves the target's host, checks every address (and the server's own database) against
+ * the policy, and returns the one to connect to: the session connects to this address, never
+ * to the name again (no DNS rebinding window).
+ * @throws DatabaseScanError HOST_NOT_ALLOWED with a sentence for the user (what to ask their operator).
  */
-export async function vetHost(host: string, policy: HostPolicy): Promise<string> {
-  const verdict = await checkHostAllowed(policy, host);
-  if (!verdict.ok) throw new DatabaseScanError("HOST_NOT_ALLOWED", `host not allowed: ${verdict.reason}`);
+export async function vetHost(target: Pick<DatabaseTarget, "host" | "port" | "database">, policy: HostPolicy): Promise<string> {
+  const verdict = await checkTargetAllowed(policy, target);
+  if (!verdict.ok) throw new DatabaseScanError("HOST_NOT_ALLOWED", hostRefusal(target.host, verdict));
   // Prefer IPv4 when both families answer: database servers more often listen on v4 only.
   return verdict.addresses.find((a) => isIP(a) === 4) ?? verdict.addresses[0]!;
+}
+
+/** One sentence: why the host is refused and, when an operator could allow it, whom to ask. */
+export function hostRefusal(host: string, verdict: { reason: string; listable: boolean }): string {
+  const shown = host.length > 100 ? `${host.slice(0, 100)}…` : host;
+  const what = verdict.reason.startsWith("resolves to") ? verdict.reason : `is ${verdict.reason}`;
+  return (
+    `Database scans may not connect to ${shown}: it ${what}.` +
+    (verdict.listable ? " If this database should be scanned, ask your operator to add its host to DATABASE_SCAN_ALLOWED_HOSTS." : "")
+  );
 }
 
 /** Opens an engine session to an already vetted address. */
@@ -35,7 +47,7 @@ export async function testDatabaseConnection(
   options: DatabaseConnectOptions,
 ): Promise<{ ok: true; serverVersion: string } | { ok: false; code: DatabaseScanErrorCode; message: string }> {
   try {
-    const address = await vetHost(target.host, options.hostPolicy);
+    const address = await vetHost(target, options.hostPolicy);
     const session = await openSession(target, address, connectSettings(options));
     try {
       return { ok: true, serverVersion: session.serverVersion };

@@ -38,7 +38,7 @@ const NOSELECT_USER = `dg_nosel_${RUN}`.slice(0, 32);
 const PARTIAL_USER = `dg_part_${RUN}`.slice(0, 32);
 const USER_PASSWORD = `pw-${randomBytes(6).toString("hex")}`;
 
-const policy = parseAllowedHosts(undefined);
+const policy = parseAllowedHosts(undefined, { allowLoopback: true }); // development: the local server
 const target = (over: Partial<DatabaseTarget> = {}): DatabaseTarget => ({
   engine: "MYSQL",
   host: HOST,
@@ -256,6 +256,8 @@ describe.skipIf(SKIP)("MySQL / MariaDB", () => {
   describe("host policy", () => {
     it.each([
       ["169.254.1.1", undefined],
+      ["127.0.0.1", undefined], // production default: public addresses only
+      ["[::ffff:127.0.0.1]", undefined],
       ["127.0.0.1", "10.0.0.0/8"],
     ])("%s with DATABASE_SCAN_ALLOWED_HOSTS=%s → HOST_NOT_ALLOWED, no socket", async (host, allowed) => {
       const connect = vi.spyOn(net.Socket.prototype, "connect");

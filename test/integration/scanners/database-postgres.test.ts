@@ -31,7 +31,7 @@ const NOSELECT_ROLE = `dg_noselect_${RUN}`;
 const PARTIAL_ROLE = `dg_partial_${RUN}`;
 const NOLOGIN_ROLE = `dg_nologin_${RUN}`;
 
-const policy = parseAllowedHosts(undefined);
+const policy = parseAllowedHosts(undefined, { allowLoopback: true }); // development: the local server
 const target = (over: Partial<DatabaseTarget> = {}): DatabaseTarget => ({
   engine: "POSTGRESQL",
   host: HOST,
@@ -283,6 +283,9 @@ describe("host policy: refused before any socket opens", () => {
     ["169.254.1.1", undefined],
     ["169.254.169.254", undefined],
     ["::ffff:169.254.1.1", undefined],
+    ["127.0.0.1", undefined], // production default: public addresses only
+    ["localhost", undefined],
+    ["[::ffff:127.0.0.1]", undefined],
     ["127.0.0.1", "10.0.0.0/8"],
     ["localhost", "10.0.0.0/8"],
   ])("%s with DATABASE_SCAN_ALLOWED_HOSTS=%s → HOST_NOT_ALLOWED", async (host, allowed) => {
@@ -294,7 +297,7 @@ describe("host policy: refused before any socket opens", () => {
         scanDatabase(target({ host }), { sampleSize: 10, hostPolicy, connectTimeoutMs: 2_000 }, c.ctx),
         "HOST_NOT_ALLOWED",
       );
-      expect(error.message).toMatch(/not allowed/);
+      expect(error.message).toMatch(/^Database scans may not connect to \S+: it (is|resolves to) .+\.( If this database should be scanned, ask your operator to add its host to DATABASE_SCAN_ALLOWED_HOSTS\.)?$/);
       expect(await testDatabaseConnection(target({ host }), { hostPolicy })).toMatchObject({ ok: false, code: "HOST_NOT_ALLOWED" });
       expect(connect).not.toHaveBeenCalled();
     } finally {
@@ -312,6 +315,29 @@ describe("host policy: refused before any socket opens", () => {
     } finally {
       connect.mockRestore();
     }
+  });
+});
+
+describe("the server's own database is never scanned (issue 12.1)", () => {
+  it.each([
+    ["the development default", undefined],
+    ["an operator who allows its host", "127.0.0.0/8,::1,localhost"],
+  ])("%s: refused by any name of its host, before any socket opens; other databases there are not", async (_name, allowed) => {
+    // This file's scan database stands in for "ours": protected, as DATABASE_URL's database is in the app.
+    const hostPolicy = parseAllowedHosts(allowed, { allowLoopback: true, protectedDatabases: [{ host: HOST, port: PORT, database: DB }] });
+    const connect = vi.spyOn(net.Socket.prototype, "connect");
+    try {
+      for (const host of ["localhost", "127.0.0.1", "[::ffff:127.0.0.1]"]) {
+        const c = ctx();
+        const error = await expectScanError(scanDatabase(target({ host }), { sampleSize: 10, hostPolicy }, c.ctx), "HOST_NOT_ALLOWED");
+        expect(error.message).toBe(`Database scans may not connect to ${host}: it is the server's own database, which is never scanned.`);
+        expect(await testDatabaseConnection(target({ host, database: DB.toUpperCase() }), { hostPolicy })).toMatchObject({ ok: false, code: "HOST_NOT_ALLOWED" });
+      }
+      expect(connect).not.toHaveBeenCalled();
+    } finally {
+      connect.mockRestore();
+    }
+    expect(await testDatabaseConnection(target({ database: MAINTENANCE_DB }), { hostPolicy })).toMatchObject({ ok: true });
   });
 });
 

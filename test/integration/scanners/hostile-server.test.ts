@@ -13,7 +13,7 @@ import { testDatabaseConnection, type DatabaseTarget } from "../../../src/platfo
 
 const HUGE = 400 * 1024 * 1024;
 const CHUNK = Buffer.alloc(1024 * 1024, 0x78); // "x"
-const policy = parseAllowedHosts(undefined);
+const policy = parseAllowedHosts(undefined, { allowLoopback: true });
 
 interface Hostile {
   port: number;

@@ -23,7 +23,7 @@ const k1 = randomBytes(32).toString("base64");
 const k2 = randomBytes(32).toString("base64");
 
 const service = (keyring: Keyring) =>
-  new ConnectionService(new ConnectionRepo(prisma), sessions, keyring, silentLogger, { hostPolicy: parseAllowedHosts(undefined), connectTimeoutMs: 5_000 });
+  new ConnectionService(new ConnectionRepo(prisma), sessions, keyring, silentLogger, { hostPolicy: parseAllowedHosts(undefined, { allowLoopback: true }), connectTimeoutMs: 5_000 });
 
 beforeAll(async () => {
   db = await createTestDatabase();

@@ -2,11 +2,15 @@ import { describe, expect, it } from "vitest";
 import {
   checkAddressAllowed,
   checkHostAllowed,
+  checkTargetAllowed,
+  hostPolicyFromConfig,
+  protectedDatabaseFromUrl,
   isValidHostSyntax,
   parseAllowedHosts,
 } from "../../../src/platform/net/host-policy.js";
 
 const defaults = parseAllowedHosts(undefined);
+const dev = parseAllowedHosts(undefined, { allowLoopback: true });
 
 describe("parseAllowedHosts", () => {
   it.each([undefined, "", "   "])("%j is the default policy", (value) => {
@@ -75,35 +79,68 @@ describe("isValidHostSyntax", () => {
   });
 });
 
-describe("checkAddressAllowed: default policy", () => {
+describe("checkAddressAllowed: default policy (production): public unicast only, in any notation", () => {
   it.each([
-    ["127.0.0.1", true],
-    ["10.1.2.3", true],
     ["8.8.8.8", true],
-    ["::1", true],
-    ["2001:db8::1", true],
-    ["169.254.169.254", false], // cloud metadata
-    ["169.254.0.0", false],
-    ["169.254.255.255", false],
+    ["2606:4700::1111", true],
+    ["::ffff:8.8.8.8", true], // mapped form of a public address
+    ["64:ff9b::808:808", true], // NAT64 of 8.8.8.8
+    ["2002:808:808::1", true], // 6to4 of 8.8.8.8
     ["169.253.255.255", true],
     ["169.255.0.0", true],
+    ["127.0.0.1", false],
+    ["127.1.2.3", false],
+    ["::1", false],
+    ["::ffff:127.0.0.1", false],
+    ["::ffff:7f00:1", false], // the same, written in hex
+    ["0:0:0:0:0:ffff:127.0.0.1", false],
+    ["64:ff9b::7f00:1", false], // NAT64 of 127.0.0.1
+    ["64:ff9b::a00:1", false], // NAT64 of 10.0.0.1
+    ["64:ff9b:1::a00:1", false], // local-use NAT64
+    ["::127.0.0.1", false], // IPv4-compatible
+    ["2002:7f00:1::1", false], // 6to4 of 127.0.0.1
+    ["2001::1", false], // Teredo
+    ["10.1.2.3", false],
+    ["172.16.0.1", false],
+    ["172.31.255.255", false],
+    ["172.32.0.1", true],
+    ["192.168.1.1", false],
+    ["::ffff:192.168.1.1", false],
+    ["100.64.0.1", false], // CGNAT
+    ["100.127.255.255", false],
+    ["100.100.100.200", false], // Alibaba metadata, inside CGNAT
+    ["169.254.169.254", false], // cloud metadata
+    ["::ffff:169.254.169.254", false],
+    ["::ffff:a9fe:a9fe", false],
+    ["fd00:ec2::254", false], // AWS metadata over IPv6
+    ["fc00::1", false],
+    ["fdff:ffff::1", false],
+    ["fe80::1", false],
+    ["febf:ffff::1", false],
     ["0.0.0.0", false],
     ["0.1.2.3", false],
     ["::", false],
-    ["fe80::1", false],
-    ["febf:ffff::1", false], // still inside fe80::/10
-    ["fec0::1", true],
-    ["::ffff:169.254.169.254", false], // IPv4-mapped link-local
-    ["::ffff:a9fe:a9fe", false], // the same, written in hex
-    ["::ffff:0.0.0.0", false],
-    ["::ffff:127.0.0.1", true],
-    ["64:ff9b::169.254.169.254", false], // NAT64
-    ["::169.254.1.1", false], // IPv4-compatible
-    ["2002:a9fe:a9fe::1", false], // 6to4 of 169.254.169.254
-    ["2002:0a00:0001::1", true],
+    ["224.0.0.1", false],
+    ["255.255.255.255", false],
+    ["ff02::1", false],
+    ["192.0.2.1", false], // documentation
+    ["2001:db8::1", false],
+    ["168.63.129.16", false], // Azure wire server: looks public, is metadata
     ["not-an-ip", false],
   ])("%s → %s", (address, ok) => {
     expect(checkAddressAllowed(defaults, address).ok).toBe(ok);
+  });
+
+  it("development allows loopback (every notation) and nothing else private", () => {
+    const dev = parseAllowedHosts(undefined, { allowLoopback: true });
+    for (const a of ["127.0.0.1", "127.9.9.9", "::1", "::ffff:127.0.0.1", "8.8.8.8"]) expect(checkAddressAllowed(dev, a).ok, a).toBe(true);
+    for (const a of ["10.0.0.1", "192.168.0.1", "100.64.0.1", "fd00::1", "169.254.169.254", "0.0.0.0", "::"]) expect(checkAddressAllowed(dev, a).ok, a).toBe(false);
+  });
+
+  it("says what was refused and whether an operator could allow it", () => {
+    expect(checkAddressAllowed(defaults, "10.0.0.1")).toEqual({ ok: false, reason: expect.stringMatching(/private address/), listable: true });
+    expect(checkAddressAllowed(defaults, "64:ff9b::a00:1")).toEqual({ ok: false, reason: expect.stringMatching(/IPv6 address carrying a private/), listable: true });
+    expect(checkAddressAllowed(defaults, "169.254.169.254")).toEqual({ ok: false, reason: expect.stringMatching(/metadata/), listable: false });
   });
 });
 
@@ -118,8 +155,11 @@ describe("checkAddressAllowed: allow list", () => {
     ["fd12::1", false, true],
     ["fe80::1", false, false],
     ["192.168.1.1", true, true], // the hostname is listed
-    ["169.254.169.254", true, false], // listed hostname, but link-local is still refused
+    ["169.254.169.254", true, false], // listed hostname, but metadata is still refused
+    ["169.254.1.1", true, false], // and so is link-local
     ["169.254.10.7", false, true], // unless the operator lists the range itself
+    ["fd00:ec2::254", false, false], // metadata inside a listed range: refused all the same
+    ["8.8.8.8", false, false], // an allow list allows only what it lists
   ])("%s (listed by name: %s) → %s", (address, byName, ok) => {
     expect(checkAddressAllowed(policy, address, byName).ok).toBe(ok);
   });
@@ -128,16 +168,32 @@ describe("checkAddressAllowed: allow list", () => {
 describe("checkHostAllowed (resolves with the system resolver, no sockets)", () => {
   it("refuses 169.254.1.1 under the default policy", async () => {
     const result = await checkHostAllowed(defaults, "169.254.1.1");
-    expect(result).toEqual({ ok: false, reason: expect.stringMatching(/link-local/) });
+    expect(result).toEqual({ ok: false, reason: expect.stringMatching(/link-local/), listable: true });
   });
 
   it("returns the literal address for an IP host", async () => {
-    expect(await checkHostAllowed(defaults, "127.0.0.1")).toEqual({ ok: true, addresses: ["127.0.0.1"] });
-    expect(await checkHostAllowed(defaults, "[::1]")).toEqual({ ok: true, addresses: ["::1"] });
+    expect(await checkHostAllowed(dev, "127.0.0.1")).toEqual({ ok: true, addresses: ["127.0.0.1"] });
+    expect(await checkHostAllowed(dev, "[::1]")).toEqual({ ok: true, addresses: ["::1"] });
+    expect(await checkHostAllowed(defaults, "8.8.8.8")).toEqual({ ok: true, addresses: ["8.8.8.8"] });
   });
 
+  it("production refuses loopback by any name, without echoing the resolved address", async () => {
+    for (const host of ["127.0.0.1", "localhost", "[::ffff:127.0.0.1]", "[::1]"]) {
+      const result = await checkHostAllowed(defaults, host);
+      expect(result, host).toMatchObject({ ok: false, reason: expect.stringMatching(/loopback/) });
+    }
+    expect(await checkHostAllowed(defaults, "localhost")).toMatchObject({ reason: "resolves to a loopback address" });
+  });
+
+  it.each(["2130706433", "0x7f000001", "0x7f.0.0.1", "0177.0.0.1", "017700000001", "127.1", "127.0.1"])(
+    "refuses the IPv4 shorthand %s as syntax, before any lookup",
+    async (host) => {
+      expect(await checkHostAllowed(dev, host)).toMatchObject({ ok: false, reason: /not a valid hostname/ });
+    },
+  );
+
   it("resolves a hostname and returns checked addresses", async () => {
-    const result = await checkHostAllowed(defaults, "localhost");
+    const result = await checkHostAllowed(dev, "localhost");
     expect(result.ok).toBe(true);
     if (result.ok) {
       expect(result.addresses.length).toBeGreaterThan(0);
@@ -147,7 +203,7 @@ describe("checkHostAllowed (resolves with the system resolver, no sockets)", () 
 
   it("checks resolved addresses against an allow list of CIDRs", async () => {
     const result = await checkHostAllowed(parseAllowedHosts("10.0.0.0/8"), "localhost");
-    expect(result).toEqual({ ok: false, reason: expect.stringMatching(/not in DATABASE_SCAN_ALLOWED_HOSTS/) });
+    expect(result).toEqual({ ok: false, reason: expect.stringMatching(/not in DATABASE_SCAN_ALLOWED_HOSTS/), listable: true });
     expect(await checkHostAllowed(parseAllowedHosts("10.0.0.0/8"), "127.0.0.1")).toMatchObject({ ok: false });
     expect(await checkHostAllowed(parseAllowedHosts("127.0.0.0/8,::1"), "localhost")).toMatchObject({ ok: true });
     expect(await checkHostAllowed(parseAllowedHosts("LOCALHOST"), "localhost")).toMatchObject({ ok: true });
@@ -157,7 +213,45 @@ describe("checkHostAllowed (resolves with the system resolver, no sockets)", () 
     expect(await checkHostAllowed(defaults, "127.1")).toMatchObject({ ok: false, reason: /not a valid hostname/ });
     expect(await checkHostAllowed(defaults, "no-such-host.invalid")).toMatchObject({
       ok: false,
-      reason: /could not resolve/,
+      reason: /could not be resolved/,
     });
+  });
+});
+
+describe("the server's own database is refused even when its host is allowed", () => {
+  const own = { host: "localhost", port: 5432, database: "dataguardian" };
+  const policies = {
+    development: parseAllowedHosts(undefined, { allowLoopback: true, protectedDatabases: [own] }),
+    "an operator allowing loopback": parseAllowedHosts("127.0.0.0/8,::1,localhost", { protectedDatabases: [own] }),
+  };
+  it.each(Object.entries(policies))("%s", async (_name, policy) => {
+    for (const host of ["localhost", "127.0.0.1", "127.0.0.2", "[::1]", "[::ffff:127.0.0.1]"]) {
+      for (const database of ["dataguardian", "DataGuardian"]) {
+        expect(await checkTargetAllowed(policy, { host, port: 5432, database }), `${host}/${database}`).toEqual({
+          ok: false,
+          reason: "the server's own database, which is never scanned",
+          listable: false,
+        });
+      }
+    }
+    // Another database or port on the same host is a different target.
+    expect(await checkTargetAllowed(policy, { host: "127.0.0.1", port: 5432, database: "crm" })).toMatchObject({ ok: true });
+    expect(await checkTargetAllowed(policy, { host: "127.0.0.1", port: 5433, database: "dataguardian" })).toMatchObject({ ok: true });
+  });
+
+  it("reads host, port and database from DATABASE_URL (libpq defaults)", () => {
+    expect(protectedDatabaseFromUrl("postgres://u:p@db.internal:6543/app?sslmode=require")).toEqual({ host: "db.internal", port: 6543, database: "app" });
+    expect(protectedDatabaseFromUrl("postgresql://alice@[::1]/")).toEqual({ host: "::1", port: 5432, database: "alice" });
+  });
+
+  it("hostPolicyFromConfig: loopback outside production only; the own database always protected", async () => {
+    const url = "postgres://postgres@127.0.0.1:5432/dataguardian";
+    const prod = hostPolicyFromConfig({ isProduction: true }, url);
+    const devPolicy = hostPolicyFromConfig({ isProduction: false }, url);
+    expect(await checkTargetAllowed(prod, { host: "127.0.0.1", port: 5432, database: "other" })).toMatchObject({ ok: false, reason: /loopback/ });
+    expect(await checkTargetAllowed(devPolicy, { host: "127.0.0.1", port: 5432, database: "other" })).toMatchObject({ ok: true });
+    expect(await checkTargetAllowed(devPolicy, { host: "localhost", port: 5432, database: "dataguardian" })).toMatchObject({ ok: false, listable: false });
+    const listed = hostPolicyFromConfig({ isProduction: true, DATABASE_SCAN_ALLOWED_HOSTS: "127.0.0.1" }, url);
+    expect(await checkTargetAllowed(listed, { host: "127.0.0.1", port: 5432, database: "dataguardian" })).toMatchObject({ ok: false, listable: false });
   });
 });

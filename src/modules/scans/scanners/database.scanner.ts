@@ -81,7 +81,7 @@ export async function scanDatabase(
   const detect = options.detect ?? defaultDetect;
   throwIfAborted(ctx.signal);
   ctx.onProgress({ itemsProcessed: 0, itemsTotal: null, stage: `connecting to ${target.host}` });
-  const address = await vetHost(target.host, options.hostPolicy);
+  const address = await vetHost(target, options.hostPolicy);
   const session = await guard(ctx.signal, null, () => openSession(target, address, settings));
   try {
     ctx.onProgress({ itemsProcessed: 0, itemsTotal: null, stage: "listing tables" });
