@@ -19,7 +19,8 @@ query Capacity($minutes: Int = 15) {
     memoryUsed
     scans { running queued maxConcurrent maxPerUser }
     database { size inUse idle waiting }
-    alerts { level metric message at }
+    # clearedAt: null while the alert holds; set once it recovered (shown as cleared, not red).
+    alerts { level metric message at clearedAt value threshold }
     recommendations { severity metric message }
     history(minutes: $minutes) { at cpu memoryUsed activeUsers runningScans queuedScans poolInUse }
   }
@@ -36,7 +37,7 @@ subscription CapacityUpdates {
     memoryUsed
     scans { running queued }
     database { inUse waiting }
-    alerts { level message }
+    alerts { level metric message at clearedAt }
   }
 }
 `;

@@ -2,8 +2,9 @@ import { useEffect, useMemo, useRef, useState, type FormEvent } from "react";
 import { Provider, useQuery } from "urql";
 import { createApiClient, describeError, type LinkState } from "./client";
 import { MeDocument } from "./generated/graphql";
-import { readToken, saveToken, peekClaims } from "./token";
+import { readToken, saveToken, peekClaims, TOKEN_KEY } from "./token";
 import { ScansPage } from "./ScansPage";
+import { TokenContext } from "./auth-context";
 import { CapacityPage } from "./CapacityPage";
 
 export function App() {
@@ -12,8 +13,26 @@ export function App() {
     saveToken(t);
     setToken(t);
   };
+  // A sign-in link opened in this tab (`#token=…` changes only the fragment: no reload) or a
+  // sign-in in another tab (storage event) switches user here too, never keeps the old one.
+  useEffect(() => {
+    const onHash = () => {
+      if (!/[#&]token=/.test(window.location.hash)) return;
+      const next = readToken();
+      if (next) setToken(next);
+    };
+    const onStorage = (e: StorageEvent) => {
+      if (e.key === TOKEN_KEY) setToken(e.newValue ?? "");
+    };
+    window.addEventListener("hashchange", onHash);
+    window.addEventListener("storage", onStorage);
+    return () => {
+      window.removeEventListener("hashchange", onHash);
+      window.removeEventListener("storage", onStorage);
+    };
+  }, []);
   if (!token) return <SignIn onSignIn={signIn} />;
-  return <Connected key={token} token={token} onSignOut={() => signIn("")} />;
+  return <Connected key={token} token={token} onSignIn={signIn} onSignOut={() => signIn("")} />;
 }
 
 function SignIn(props: { onSignIn: (token: string) => void; problem?: string | null }) {
@@ -45,24 +64,76 @@ function SignIn(props: { onSignIn: (token: string) => void; problem?: string | n
   );
 }
 
-function Connected(props: { token: string; onSignOut: () => void }) {
+function Connected(props: { token: string; onSignIn: (token: string) => void; onSignOut: () => void }) {
   const [link, setLink] = useState<LinkState>("connecting");
   const [epoch, setEpoch] = useState(0);
+  const [expired, setExpired] = useState(false);
   const api = useMemo(
-    () => createApiClient(props.token, { onReconnect: () => setEpoch((n) => n + 1), onLinkState: setLink }),
+    () => createApiClient(props.token, { onReconnect: () => setEpoch((n) => n + 1), onLinkState: setLink, onAuthLost: () => setExpired(true) }),
     [props.token],
   );
   useEffect(() => () => api.dispose(), [api]);
+  // The token's own expiry, as the page sees it: the badge and a sign-in offer at that moment,
+  // not at the next click. (The server closes the socket then too; this covers a quiet page.)
+  const exp = peekClaims(props.token)?.exp;
+  useEffect(() => {
+    if (!exp) return;
+    const ms = exp * 1000 - Date.now();
+    if (ms <= 0) {
+      setExpired(true);
+      return;
+    }
+    const timer = setTimeout(() => setExpired(true), Math.min(ms, 2 ** 31 - 1));
+    return () => clearTimeout(timer);
+  }, [exp]);
+  useEffect(() => {
+    if (!expired) return;
+    setLink("signed-out");
+    api.dispose();
+  }, [expired, api]);
   return (
-    <Provider value={api.client}>
-      <Shell token={props.token} link={link} epoch={epoch} onSignOut={props.onSignOut} />
-    </Provider>
+    <TokenContext.Provider value={props.token}>
+      <Provider value={api.client}>
+        <Shell token={props.token} link={link} epoch={epoch} expired={expired} onSignIn={props.onSignIn} onSignOut={props.onSignOut} />
+      </Provider>
+    </TokenContext.Provider>
+  );
+}
+
+function Reauthenticate(props: { exp?: number; onSignIn: (token: string) => void; onSignOut: () => void }) {
+  const [draft, setDraft] = useState("");
+  const ref = useRef<HTMLHeadingElement>(null);
+  useEffect(() => ref.current?.focus(), []);
+  const when = props.exp ? ` at ${new Date(props.exp * 1000).toLocaleTimeString()}` : "";
+  return (
+    <section className="card expired" role="alert" aria-labelledby="expired-title" data-testid="signed-out">
+      <h1 id="expired-title" ref={ref} tabIndex={-1}>
+        Signed out
+      </h1>
+      <p>Your sign-in expired{when} or was refused by the server. Paste a new token to go on; your sessions and scans are kept.</p>
+      <form
+        className="row"
+        onSubmit={(e) => {
+          e.preventDefault();
+          if (draft.trim()) props.onSignIn(draft.trim());
+        }}
+      >
+        <label htmlFor="reauth-token">New access token</label>
+        <input id="reauth-token" value={draft} onChange={(e) => setDraft(e.target.value)} autoComplete="off" spellCheck={false} />
+        <button type="submit">Sign in again</button>
+        <button type="button" className="secondary" onClick={props.onSignOut}>
+          Sign out
+        </button>
+      </form>
+    </section>
   );
 }
 
 type Page = "scans" | "capacity";
 
-function Shell(props: { token: string; link: LinkState; epoch: number; onSignOut: () => void }) {
+const LINK_LABEL: Record<LinkState, string> = { live: "Live", reconnecting: "Reconnecting…", connecting: "Connecting…", "signed-out": "Signed out" };
+
+function Shell(props: { token: string; link: LinkState; epoch: number; expired: boolean; onSignIn: (token: string) => void; onSignOut: () => void }) {
   const [me] = useQuery({ query: MeDocument });
   const [page, setPage] = useState<Page>(() => (window.location.hash === "#capacity" ? "capacity" : "scans"));
   const mainRef = useRef<HTMLElement>(null);
@@ -77,8 +148,8 @@ function Shell(props: { token: string; link: LinkState; epoch: number; onSignOut
     mainRef.current?.focus();
   };
 
-  if (me.error && me.error.graphQLErrors[0]?.extensions?.code === "UNAUTHENTICATED") {
-    return <SignIn onSignIn={(t) => (saveToken(t), window.location.reload())} problem={describeError(me.error)} />;
+  if (me.error && me.error.graphQLErrors[0]?.extensions?.code === "UNAUTHENTICATED" && !me.data) {
+    return <SignIn onSignIn={props.onSignIn} problem={describeError(me.error)} />;
   }
   const viewer = me.data?.me;
   const isAdmin = viewer?.role === "ADMIN";
@@ -101,8 +172,8 @@ function Shell(props: { token: string; link: LinkState; epoch: number; onSignOut
           ) : null}
           {isAdmin ? <a href="/explorer">Explorer</a> : null}
         </nav>
-        <span className={`link link-${props.link}`} role="status" aria-live="polite">
-          {props.link === "live" ? "Live" : props.link === "reconnecting" ? "Reconnecting…" : "Connecting…"}
+        <span className={`link link-${props.link}`} role="status" aria-live="polite" data-testid="link">
+          {LINK_LABEL[props.link]}
         </span>
         <span className="who" data-testid="viewer">
           {viewer ? `${viewer.id}${isAdmin ? " (admin)" : ""}` : (claims?.sub ?? "…")}
@@ -112,7 +183,8 @@ function Shell(props: { token: string; link: LinkState; epoch: number; onSignOut
         </button>
       </header>
       <main id="main" ref={mainRef} tabIndex={-1}>
-        {me.error ? (
+        {props.expired ? <Reauthenticate exp={claims?.exp} onSignIn={props.onSignIn} onSignOut={props.onSignOut} /> : null}
+        {me.error && !props.expired ? (
           <p role="alert" className="error">
             {describeError(me.error)}
           </p>

@@ -1,9 +1,16 @@
-import { useCallback, useEffect, useState } from "react";
+import { useCallback, useEffect, useLayoutEffect, useRef, useState } from "react";
 import { useQuery, useSubscription } from "urql";
 import { describeError } from "./client";
 import { CapacityDocument, CapacityUpdatesDocument, type CapacityFieldsFragment } from "./generated/graphql";
 
-const MINUTES = 15;
+/** The API keeps 7 days of history; `history(minutes)` answers at most ~120 points. */
+const RANGES = [
+  { minutes: 15, label: "15 min" },
+  { minutes: 60, label: "1 hour" },
+  { minutes: 360, label: "6 hours" },
+  { minutes: 1440, label: "24 hours" },
+  { minutes: 10080, label: "7 days" },
+] as const;
 
 interface Point {
   at: string;
@@ -19,10 +26,13 @@ const pct = (x: number) => `${Math.round(x * 100)}%`;
 
 /** Admins: the latest report as tiles, alerts and recommendations, and a live chart. */
 export function CapacityPage(props: { epoch: number }) {
-  const [initial, refetch] = useQuery({ query: CapacityDocument, variables: { minutes: MINUTES } });
+  const [minutes, setMinutes] = useState<number>(15);
+  const [initial, refetch] = useQuery({ query: CapacityDocument, variables: { minutes } });
   const [report, setReport] = useState<CapacityFieldsFragment | null>(null);
   const [points, setPoints] = useState<Point[]>([]);
   const [updates, setUpdates] = useState(0);
+  const minutesRef = useRef(minutes);
+  minutesRef.current = minutes;
 
   useEffect(() => {
     if (props.epoch > 0) refetch({ requestPolicy: "network-only" });
@@ -39,7 +49,7 @@ export function CapacityPage(props: { epoch: number }) {
     setReport(r);
     setUpdates((n) => n + 1);
     setPoints((prev) => {
-      const cutoff = Date.parse(r.at) - MINUTES * 60_000;
+      const cutoff = Date.parse(r.at) - minutesRef.current * 60_000;
       const next = prev.filter((p) => Date.parse(p.at) >= cutoff && p.at !== r.at);
       next.push({
         at: r.at,
@@ -72,6 +82,9 @@ export function CapacityPage(props: { epoch: number }) {
     );
   }
   const active = report.alerts.filter((a) => !a.clearedAt);
+  // Newest first, by when each was raised or cleared; cleared ones stay, in grey.
+  const alerts = [...report.alerts].sort((a, b) => Date.parse(b.clearedAt ?? b.at) - Date.parse(a.clearedAt ?? a.at));
+  const rangeLabel = RANGES.find((r) => r.minutes === minutes)?.label ?? `${minutes} min`;
   return (
     <>
       <section className="card" aria-labelledby="cap-title" data-testid="capacity" data-updates={updates} data-at={report.at}>
@@ -110,18 +123,33 @@ export function CapacityPage(props: { epoch: number }) {
         </ul>
       </section>
       <section className="card" aria-labelledby="chart-title">
-        <h2 id="chart-title">Last {MINUTES} minutes</h2>
-        <HistoryChart points={points} maxScans={report.scans.maxConcurrent} />
+        <div className="row spread">
+          <h2 id="chart-title">Last {rangeLabel}</h2>
+          <div className="row range">
+            <label htmlFor="cap-range">Range</label>
+            <select id="cap-range" value={minutes} onChange={(e) => setMinutes(Number(e.target.value))}>
+              {RANGES.map((r) => (
+                <option key={r.minutes} value={r.minutes}>
+                  {r.label}
+                </option>
+              ))}
+            </select>
+          </div>
+        </div>
+        <HistoryChart points={points} maxScans={report.scans.maxConcurrent} minutes={minutes} />
       </section>
       <div className="two">
         <section className="card" aria-labelledby="alerts-title">
           <h2 id="alerts-title">Alerts</h2>
-          {report.alerts.length === 0 ? <p className="hint">No alerts.</p> : null}
-          <ul className="plain">
-            {report.alerts.map((a, i) => (
-              <li key={`${a.metric}-${a.at}-${i}`}>
-                <span className={`badge level-${a.level.toLowerCase()}`}>{a.clearedAt ? "cleared" : a.level}</span> {a.message}{" "}
-                <span className="hint">({new Date(a.at).toLocaleTimeString()})</span>
+          {alerts.length === 0 ? <p className="hint">No alerts.</p> : <p className="hint">Newest first.</p>}
+          <ul className="plain alerts" data-testid="alerts">
+            {alerts.map((a, i) => (
+              <li key={`${a.metric}-${a.at}-${i}`} className={a.clearedAt ? "is-cleared" : ""} data-testid="alert" data-cleared={a.clearedAt ? "true" : "false"}>
+                <span className={a.clearedAt ? "badge cleared" : `badge level-${a.level.toLowerCase()}`}>{a.clearedAt ? "cleared" : a.level}</span>
+                <span>{a.message}</span>
+                <span className="hint">
+                  {a.clearedAt ? `cleared ${new Date(a.clearedAt).toLocaleTimeString()}` : `since ${new Date(a.at).toLocaleTimeString()}`}
+                </span>
               </li>
             ))}
           </ul>
@@ -160,29 +188,87 @@ function Tile(props: { label: string; value: string; detail?: string; fraction?:
   );
 }
 
-/** An inline SVG line chart: CPU and memory (0–100%) and running scans (against the limit). */
-function HistoryChart(props: { points: Point[]; maxScans: number }) {
-  const W = 600;
-  const H = 180;
-  const pad = 24;
+/** Tick positions for a time axis: round steps, at least ~80 px apart. */
+function timeTicks(t0: number, t1: number, width: number): number[] {
+  const steps = [60_000, 5 * 60_000, 10 * 60_000, 15 * 60_000, 30 * 60_000, 3_600_000, 3 * 3_600_000, 6 * 3_600_000, 12 * 3_600_000, 86_400_000];
+  const want = Math.max(2, Math.floor(width / 80));
+  const step = steps.find((s) => (t1 - t0) / s <= want) ?? 86_400_000;
+  const out: number[] = [];
+  const offset = new Date(t0).getTimezoneOffset() * 60_000;
+  for (let t = Math.ceil((t0 - offset) / step) * step + offset; t <= t1; t += step) out.push(t);
+  return out;
+}
+
+function tickLabel(t: number, spanMs: number): string {
+  const d = new Date(t);
+  const hm = d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  return spanMs > 86_400_000 ? `${d.toLocaleDateString([], { weekday: "short" })} ${hm}` : hm;
+}
+
+/**
+ * An inline SVG line chart drawn at the width it has (so text stays readable on a phone):
+ * CPU and memory (0–100%) and running scans (against the limit), with a time axis.
+ */
+function HistoryChart(props: { points: Point[]; maxScans: number; minutes: number }) {
+  const box = useRef<HTMLElement>(null);
+  const [W, setW] = useState(600);
+  useLayoutEffect(() => {
+    const el = box.current;
+    if (!el) return;
+    const measure = () => setW(Math.max(260, Math.round(el.clientWidth)));
+    measure();
+    const ro = new ResizeObserver(measure);
+    ro.observe(el);
+    return () => ro.disconnect();
+  }, []);
+  const H = W < 480 ? 200 : 220;
+  const left = 34;
+  const right = 10;
+  const top = 10;
+  const bottom = 26;
   const pts = props.points;
-  if (pts.length === 0) return <p className="hint">No samples yet.</p>;
-  const t0 = Date.parse(pts[0]!.at);
-  const t1 = Math.max(t0 + 1, Date.parse(pts[pts.length - 1]!.at));
-  const x = (at: string) => pad + ((Date.parse(at) - t0) / (t1 - t0)) * (W - 2 * pad);
-  const y = (v: number) => H - pad - Math.max(0, Math.min(1, v)) * (H - 2 * pad);
-  const line = (pick: (p: Point) => number) => pts.map((p) => `${x(p.at).toFixed(1)},${y(pick(p)).toFixed(1)}`).join(" ");
-  const maxScans = Math.max(1, props.maxScans);
+  if (pts.length === 0) {
+    return (
+      <figure className="chart" ref={box}>
+        <p className="hint">No samples in this range yet.</p>
+      </figure>
+    );
+  }
   const last = pts[pts.length - 1]!;
+  const t1 = Date.parse(last.at);
+  const t0 = Math.min(Date.parse(pts[0]!.at), t1 - props.minutes * 60_000);
+  const x = (t: number) => left + ((t - t0) / Math.max(1, t1 - t0)) * (W - left - right);
+  const y = (v: number) => H - bottom - Math.max(0, Math.min(1, v)) * (H - top - bottom);
+  const line = (pick: (p: Point) => number) => pts.map((p) => `${x(Date.parse(p.at)).toFixed(1)},${y(pick(p)).toFixed(1)}`).join(" ");
+  const maxScans = Math.max(1, props.maxScans);
+  const ticks = timeTicks(t0, t1, W - left - right);
   const summary = `CPU ${pct(last.cpu)}, memory ${pct(last.memoryUsed)}, ${last.runningScans} scans running, ${pts.length} samples since ${new Date(pts[0]!.at).toLocaleTimeString()}.`;
   return (
-    <figure className="chart">
-      <svg viewBox={`0 0 ${W} ${H}`} role="img" aria-label={`History chart. Latest: ${summary}`} data-testid="history-chart" data-points={pts.length}>
+    <figure className="chart" ref={box}>
+      <svg
+        width={W}
+        height={H}
+        viewBox={`0 0 ${W} ${H}`}
+        role="img"
+        aria-label={`History chart. Latest: ${summary}`}
+        data-testid="history-chart"
+        data-points={pts.length}
+        data-ticks={ticks.length}
+      >
         {[0, 0.5, 1].map((g) => (
           <g key={g}>
-            <line x1={pad} x2={W - pad} y1={y(g)} y2={y(g)} className="grid" />
-            <text x={2} y={y(g) + 4} className="axis">
-              {g * 100}
+            <line x1={left} x2={W - right} y1={y(g)} y2={y(g)} className="grid" />
+            <text x={left - 4} y={y(g) + 4} className="axis" textAnchor="end">
+              {g * 100}%
+            </text>
+          </g>
+        ))}
+        <line x1={left} x2={W - right} y1={H - bottom} y2={H - bottom} className="xaxis" />
+        {ticks.map((t) => (
+          <g key={t} data-testid="time-tick">
+            <line x1={x(t)} x2={x(t)} y1={H - bottom} y2={H - bottom + 4} className="xaxis" />
+            <text x={x(t)} y={H - 8} className="tick" textAnchor="middle">
+              {tickLabel(t, t1 - t0)}
             </text>
           </g>
         ))}

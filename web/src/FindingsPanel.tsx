@@ -25,7 +25,7 @@ const TYPE_LABEL: Record<string, string> = {
  * cursors; a stack of cursors gives "previous"). The filters run on the server: pages and the
  * count follow them, and changing one starts again at the first page.
  */
-export function FindingsPanel(props: { scan: ScanRowFragment & { name?: string }; onClose: () => void }) {
+export function FindingsPanel(props: { scan: ScanRowFragment; onClose: () => void }) {
   const [cursors, setCursors] = useState<Array<string | null>>([null]);
   const after = cursors[cursors.length - 1] ?? null;
   const [type, setType] = useState<FindingType | "">("");

@@ -3,7 +3,8 @@
  * key). A `#token=...` fragment (the sign-in URL `npm start` prints in development) is
  * taken once and removed from the address bar, so it is not left in history or bookmarks.
  */
-const KEY = "dg.token";
+export const TOKEN_KEY = "dg.token";
+const KEY = TOKEN_KEY;
 
 export function readToken(): string {
   const hash = new URLSearchParams(window.location.hash.replace(/^#/, ""));
