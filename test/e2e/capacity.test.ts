@@ -3,6 +3,7 @@
  * HTTP and WebSocket, a user refused on both, /metrics, and a forced CRITICAL level.
  * The pool saturation and the admission veto are proven in-process in capacity-monitor.test.ts.
  */
+import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { parse, print, type OperationDefinitionNode } from "graphql";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -58,8 +59,11 @@ const UNREACHABLE = {
 };
 // Computed levels here (the test harness forces OK by default for a loaded machine): with memory
 // over a 1% warning threshold and every other threshold out of reach, the level is WARNING.
+// Instances sharing one database share its ENCRYPTION_KEY (start-up checks the key's fingerprint).
+const ENCRYPTION_KEY = randomBytes(32).toString("base64");
 const env = () => ({
   DATABASE_URL: db.url,
+  ENCRYPTION_KEY,
   CAPACITY_SAMPLE_INTERVAL: "500ms",
   DATABASE_POOL_SIZE: "7",
   CAPACITY_FORCE_LEVEL: undefined,
