@@ -39,8 +39,33 @@ async function main(): Promise<void> {
     : [{ name: "sample.txt", text: SAMPLE }];
 
   const client = new DataGuardianClient(url, token);
+  // Set once the session exists: every path out of the try below closes it (errors included),
+  // unless DG_KEEP_SESSION=1 asks to keep it for a look in the web app.
+  let sessionId: string | null = null;
+  let closing: Promise<void> | null = null;
+  const closeSession = (): Promise<void> =>
+    (closing ??= (async () => {
+      if (!sessionId || process.env.DG_KEEP_SESSION === "1") return;
+      try {
+        await client.request(CloseSessionDocument, { id: sessionId });
+        console.log("session closed (its scans and findings are deleted)");
+      } catch (err) {
+        console.error(`could not close session ${sessionId}: ${err instanceof Error ? err.message : String(err)}`);
+        process.exitCode = 1;
+      }
+    })());
+  // Ctrl-C or a stop signal mid-scan: close the session first, then leave.
+  const onSignal = (signal: NodeJS.Signals) => {
+    console.error(`${signal}: stopping`);
+    void closeSession()
+      .then(() => client.close())
+      .finally(() => process.exit(130));
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
   try {
     const { openSession } = await client.request(OpenSessionDocument, { name: "typed-client example" });
+    sessionId = openSession.id;
     console.log(`session ${openSession.id} (expires ${openSession.expiresAt})`);
 
     const { startDocumentScan } = await client.request(StartDocumentScanDocument, { input: { sessionId: openSession.id, documents } });
@@ -75,16 +100,14 @@ async function main(): Promise<void> {
       const where = `${f.location.source}${f.location.line != null ? `:${f.location.line}` : ""}`;
       console.log(`finding ${f.severity.padEnd(8)} ${f.type.padEnd(14)} ${f.maskedValue}  ${where}  (${Math.round(f.confidence * 100)}%, ${f.occurrences}x)`);
     }
-
-    if (process.env.DG_KEEP_SESSION !== "1") {
-      await client.request(CloseSessionDocument, { id: openSession.id });
-      console.log("session closed (its scans and findings are deleted)");
-    }
   } catch (err) {
     if (err instanceof GraphQLRequestError) console.error(`GraphQL error ${err.code ?? "?"}: ${err.message}`);
-    else console.error(err);
+    else console.error(err instanceof Error ? err.message : err);
     process.exitCode = 1;
   } finally {
+    await closeSession();
+    process.removeListener("SIGINT", onSignal);
+    process.removeListener("SIGTERM", onSignal);
     await client.close();
   }
 }
