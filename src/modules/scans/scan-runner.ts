@@ -1,14 +1,15 @@
 import type { Prisma } from "../../generated/prisma/client.js";
 import type { HostPolicy } from "../../platform/net/host-policy.js";
 import type { Logger } from "../../platform/observability/logger.js";
-import { highestSeverity } from "../detection/index.js";
-import { scanCode } from "./scanners/code.scanner.js";
+import { FindingSink } from "./finding-sink.js";
+import { runPipeline, type PipelineWorkers } from "./scan-pipeline.js";
+import { detectChunk } from "./scanners/chunk-detect.js";
 import { DatabaseScanError, scanDatabase, type DatabaseTarget } from "./scanners/database.scanner.js";
-import { scanDocuments } from "./scanners/document.scanner.js";
-import { ScanAbortedError, ScanInputError, type ScanContext, type ScanFinding, type ScanProgressUpdate } from "./scanners/scanner.types.js";
+import { extractInput } from "./scanners/extract-input.js";
+import { ScanAbortedError, ScanInputError, type ScanContext, type ScanProgressUpdate } from "./scanners/scanner.types.js";
 import type { ScanEvents } from "./scan-events.js";
 import type { ScanWorkerRepo } from "./scan-worker.repo.js";
-import { type Scan, ScanKind, ScanStatus, Severity } from "./scan.type.js";
+import { type Scan, ScanKind, ScanStatus, type Severity, type SkippedInput } from "./scan.type.js";
 
 /** Why a running scan's signal fired. */
 export type AbortReason = "cancel" | "shutdown" | "lost";
@@ -28,7 +29,27 @@ export interface ScanRunnerDeps {
   loadDatabaseTarget: (ownerId: string, connectionId: string) => Promise<DatabaseTarget | null>;
   /** Detection routed through the worker-thread pool; default in-thread. */
   detect?: ScanContext["detect"];
+  /**
+   * Worker threads for extraction and detection of documents and code (detection-pool.ts).
+   * @default this thread (tests, DETECTION_THREADS=0)
+   */
+  workers?: PipelineWorkers;
+  /** MAX_FINDINGS_PER_SCAN. @default 100000 */
+  maxFindings?: number;
+  /** SCAN_INPUT_TIMEOUT. @default 60000 */
+  inputTimeoutMs?: number;
+  /** 4 x MAX_DOCUMENT_BYTES. @default 40 MiB */
+  maxTextBytes?: number;
+  /** SCAN_THREAD_MEMORY, for the reason shown when an input exceeds it. @default 256 MiB */
+  threadHeapBytes?: number;
 }
+
+/** Work done in this thread: only for tests and DETECTION_THREADS=0. */
+const IN_THREAD: PipelineWorkers = {
+  extract: (task) => extractInput(task),
+  detectChunk: async (task) => detectChunk(task),
+  parallelism: 1,
+};
 
 interface DatabaseScanOptionsJson {
   sampleSize?: number;
@@ -59,6 +80,7 @@ export class ScanRunner {
     let pending: ScanProgressUpdate | null = null;
     let writing: Promise<void> = Promise.resolve();
     let latest: ScanProgressUpdate = { itemsProcessed: 0, itemsTotal: scan.itemsTotal, stage: "starting" };
+    let findingsSoFar = () => 0;
     const write = (update: ScanProgressUpdate) => {
       writing = writing.then(async () => {
         const progress = update.itemsTotal ? Math.min(0.99, update.itemsProcessed / update.itemsTotal) : 0;
@@ -67,6 +89,7 @@ export class ScanRunner {
           stage: update.stage.slice(0, 300),
           itemsProcessed: update.itemsProcessed,
           itemsTotal: update.itemsTotal,
+          findingsCount: findingsSoFar(),
         });
         if (row) await events.publish(row);
         // Not ours any more (cancelled, or taken over): stop even if the broadcast was missed.
@@ -95,11 +118,22 @@ export class ScanRunner {
       }
     };
 
+    const sink = new FindingSink({
+      write: (batch) => repo.writeFindings(scan.id, workerId, batch),
+      maxFindings: this.deps.maxFindings ?? 100_000,
+      signal,
+      // Not ours any more (cancelled, or taken over): stop even if the broadcast was missed.
+      onLost: () => {
+        if (!signal.aborted) controller.abort("lost" satisfies AbortReason);
+      },
+    });
+    findingsSoFar = () => sink.stored;
     const ctx: ScanContext = { signal, onProgress, hashKey: this.deps.hashKey, ...(this.deps.detect ? { detect: this.deps.detect } : {}) };
-    let findings: ScanFinding[] | null = null;
+    let skipped: SkippedInput[] = [];
     let failure: { code: string; message: string } | null = null;
     try {
-      findings = await this.scan(claimed, ctx);
+      skipped = await this.scan(claimed, ctx, sink);
+      await sink.flush();
     } catch (err) {
       if (err instanceof ScanAbortedError || signal.aborted) {
         failure = null;
@@ -107,8 +141,10 @@ export class ScanRunner {
         failure = { code: err.code, message: err.message };
       } else {
         log.error({ scanId: scan.id, err }, "scan failed with an unexpected error");
-        failure = { code: "SCAN_FAILED", message: "The scan failed unexpectedly; the error was logged" };
+        failure = { code: "SCAN_FAILED", message: "The scan stopped on an unexpected error (it was logged); findings stored before it are kept" };
       }
+      // Findings already handed over are stored (or abandoned when the scan is no longer ours).
+      await sink.flush().catch(() => undefined);
     } finally {
       if (timer) clearTimeout(timer);
       await writing.catch(() => undefined);
@@ -126,33 +162,66 @@ export class ScanRunner {
       return "stopped";
     }
 
-    const done = await repo.finish({
-      scanId: scan.id,
-      workerId,
-      status: failure ? ScanStatus.FAILED : ScanStatus.SUCCEEDED,
-      findings: findings ?? [],
-      riskLevel: findings?.length ? (highestSeverity(findings.map((f) => f.severity)) as Severity | null) : null,
-      error: failure,
-      itemsProcessed: failure ? latest.itemsProcessed : (latest.itemsTotal ?? latest.itemsProcessed),
-      itemsTotal: latest.itemsTotal,
-    });
+    const done = await finishWithRetry(() =>
+      repo.finish({
+        scanId: scan.id,
+        workerId,
+        status: failure ? ScanStatus.FAILED : ScanStatus.SUCCEEDED,
+        riskLevel: sink.riskLevel as Severity | null,
+        findingsCount: sink.stored,
+        findingsNotStored: sink.notStored,
+        skipped,
+        error: failure,
+        itemsProcessed: failure ? latest.itemsProcessed : (latest.itemsTotal ?? latest.itemsProcessed),
+        itemsTotal: latest.itemsTotal,
+      }),
+    );
     if (done) {
       await events.publish(done);
       log.info(
-        { scanId: scan.id, kind: scan.kind, status: done.status, findings: done.findingsCount, ms: Date.now() - started, code: failure?.code },
+        {
+          scanId: scan.id,
+          kind: scan.kind,
+          status: done.status,
+          findings: done.findingsCount,
+          notStored: sink.notStored,
+          skipped: skipped.length,
+          ms: Date.now() - started,
+          code: failure?.code,
+        },
         "scan finished",
       );
     }
     return "finished";
   }
 
-  private async scan(claimed: { scan: Scan; options: Prisma.JsonValue; connectionId: string | null }, ctx: ScanContext): Promise<ScanFinding[]> {
+  /** Runs the scanner; findings go to `sink` as they are found. Returns the inputs skipped. */
+  private async scan(
+    claimed: { scan: Scan; options: Prisma.JsonValue; connectionId: string | null },
+    ctx: ScanContext,
+    sink: FindingSink,
+  ): Promise<SkippedInput[]> {
     const { scan } = claimed;
+    const { repo, log } = this.deps;
     switch (scan.kind) {
       case ScanKind.DOCUMENT:
-        return scanDocuments(await this.deps.repo.loadInputs(scan.id), ctx);
-      case ScanKind.CODE:
-        return scanCode(await this.deps.repo.loadInputs(scan.id), ctx);
+      case ScanKind.CODE: {
+        const { skipped } = await runPipeline({
+          mode: scan.kind === ScanKind.CODE ? "code" : "document",
+          inputs: await repo.inputNames(scan.id),
+          load: (ordinal) => repo.loadInput(scan.id, ordinal),
+          workers: this.deps.workers ?? IN_THREAD,
+          sink,
+          signal: ctx.signal,
+          hashKey: ctx.hashKey,
+          onProgress: ctx.onProgress,
+          inputTimeoutMs: this.deps.inputTimeoutMs ?? 60_000,
+          maxTextBytes: this.deps.maxTextBytes ?? 40 * 1024 * 1024,
+          threadHeapBytes: this.deps.threadHeapBytes ?? 256 * 1024 * 1024,
+          log,
+        });
+        return skipped;
+      }
       case ScanKind.DATABASE: {
         if (!claimed.connectionId) {
           throw new ScanInputError("CONNECTION_DELETED", "The database connection of this scan was deleted");
@@ -160,18 +229,32 @@ export class ScanRunner {
         const target = await this.deps.loadDatabaseTarget(scan.ownerId, claimed.connectionId);
         if (!target) throw new ScanInputError("CONNECTION_DELETED", "The database connection of this scan was deleted");
         const options = (claimed.options ?? {}) as DatabaseScanOptionsJson;
-        return scanDatabase(
+        const findings = await scanDatabase(
           target,
           {
             sampleSize: options.sampleSize ?? 100,
             tables: options.tables ?? null,
             hostPolicy: this.deps.hostPolicy,
             statementTimeoutMs: this.deps.statementTimeoutMs,
-            // Cells are small: the database scanner detects in this thread, between awaits.
           },
           ctx,
         );
+        // One row per column and type: a small array.
+        await sink.add(findings.map((f) => ({ ...f, valueHash: f.valueHash ?? null, line: f.line ?? null })));
+        return [];
       }
+    }
+  }
+}
+
+/** The final write is small; a brief database hiccup should not leave the scan RUNNING. */
+async function finishWithRetry<T>(write: () => Promise<T>, attempts = 3): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await write();
+    } catch (err) {
+      if (i >= attempts) throw err;
+      await new Promise((r) => setTimeout(r, 200 * i));
     }
   }
 }

@@ -1,6 +1,8 @@
-import type { Prisma } from "../../generated/prisma/client.js";
+import type pg from "pg";
+import { Prisma } from "../../generated/prisma/client.js";
+import type { PrismaClient } from "../../platform/db/prisma.js";
 import {
-  type FindingRow,
+  type FindingBatch,
   type ProgressPatch,
   lockSlots,
   SCAN_COLUMNS,
@@ -9,7 +11,24 @@ import {
   toScan,
   TX_OPTIONS,
 } from "./scan.repo.js";
-import { type Scan, ScanStatus, type Severity } from "./scan.type.js";
+import { type Scan, ScanStatus, type Severity, type SkippedInput } from "./scan.type.js";
+
+const WRITE_FINDINGS_SQL = `
+WITH s AS (
+  SELECT id, "ownerId" FROM "Scan" WHERE id = $1::uuid AND "workerId" = $2 AND status = 'RUNNING' FOR SHARE
+), ins AS (
+  INSERT INTO "Finding" (id, "scanId", "ownerId", ordinal, type, severity, confidence, "maskedValue", occurrences,
+                         "valueHash", source, line, "table", "column", "matchRatio")
+  SELECT gen_random_uuid(), s.id, s."ownerId", u.ordinal, u.type::"FindingType", u.severity::"Severity", u.confidence, u.masked,
+         u.occ, u.hash, u.source, u.line, u.tbl, u.col, u.ratio
+  FROM s, unnest($3::int[], $4::text[], $5::text[], $6::float8[], $7::text[], $8::int[], $9::text[], $10::text[], $11::int[],
+                 $12::text[], $13::text[], $14::float8[]) AS u(ordinal, type, severity, confidence, masked, occ, hash, source, line, tbl, col, ratio)
+  ON CONFLICT ("scanId", source, line, "valueHash") WHERE line IS NOT NULL AND "valueHash" IS NOT NULL
+  DO UPDATE SET occurrences = "Finding".occurrences + EXCLUDED.occurrences,
+                confidence = GREATEST("Finding".confidence, EXCLUDED.confidence)
+  RETURNING (xmax = 0) AS inserted
+)
+SELECT (SELECT count(*) FROM s)::int AS held, (SELECT count(*) FROM ins WHERE inserted)::int AS inserted`;
 
 /**
  * Worker-scoped scan queries: claim, inputs, progress, heartbeat, finish, requeue, and the
@@ -17,6 +36,14 @@ import { type Scan, ScanStatus, type Severity } from "./scan.type.js";
  * status instead of an owner (a scan cancelled or taken over meanwhile is never written).
  */
 export class ScanWorkerRepo extends ScanQueueReads {
+  constructor(
+    prisma: PrismaClient,
+    /** The pool behind `prisma`: findings go through it in bulk. */
+    private readonly pool?: pg.Pool,
+  ) {
+    super(prisma);
+  }
+
   /**
    * Moves a QUEUED scan to RUNNING for `workerId` if a system-wide slot is free. Also takes over
    * a RUNNING scan whose worker stopped heartbeating (a crashed worker's job re-delivered).
@@ -57,6 +84,19 @@ export class ScanWorkerRepo extends ScanQueueReads {
     }, TX_OPTIONS);
   }
 
+  /** Names and ordinals of a scan's inputs, without their content (read one at a time). */
+  async inputNames(scanId: string): Promise<Array<{ ordinal: number; name: string; bytes: number }>> {
+    const rows = await this.prisma.$queryRaw<Array<{ ordinal: number; name: string; bytes: number }>>`
+      SELECT ordinal, name, octet_length(content)::int AS bytes FROM "ScanInput" WHERE "scanId" = ${scanId}::uuid ORDER BY ordinal`;
+    return rows;
+  }
+
+  /** The content of one input of a scan, or null when it is gone (the scan ended meanwhile). */
+  async loadInput(scanId: string, ordinal: number): Promise<Uint8Array | null> {
+    const row = await this.prisma.scanInput.findUnique({ where: { scanId_ordinal: { scanId, ordinal } }, select: { content: true } });
+    return row?.content ?? null;
+  }
+
   /** The inputs of a scan this worker holds. */
   async loadInputs(scanId: string): Promise<Array<{ name: string; content: Uint8Array }>> {
     const rows = await this.prisma.scanInput.findMany({
@@ -86,53 +126,32 @@ export class ScanWorkerRepo extends ScanQueueReads {
   }
 
   /**
-   * Ends a scan this worker holds: findings, counts and status in one transaction, inputs
-   * deleted. Nothing is written when the scan is no longer this worker's RUNNING scan
-   * (cancelled meanwhile, or taken over after a stall).
+   * Ends a scan this worker holds with one small write: status, counts, skipped inputs; its
+   * inputs deleted. The findings are already stored ({@link writeFindings}). Nothing is written
+   * when the scan is no longer this worker's RUNNING scan (cancelled meanwhile, or taken over).
    */
   async finish(args: {
     scanId: string;
     workerId: string;
     status: ScanStatus.SUCCEEDED | ScanStatus.FAILED;
-    findings: FindingRow[];
     riskLevel: Severity | null;
+    findingsCount?: number;
+    findingsNotStored?: number;
+    skipped?: SkippedInput[];
     error?: { code: string; message: string } | null;
     itemsProcessed?: number;
     itemsTotal?: number | null;
   }): Promise<Scan | null> {
     return this.prisma.$transaction(async (tx) => {
-      const owned = await tx.scan.findFirst({
+      const rows = await tx.scan.updateManyAndReturn({
         where: { id: args.scanId, workerId: args.workerId, status: "RUNNING" },
-        select: { ownerId: true },
-      });
-      if (!owned) return null;
-      for (let i = 0; i < args.findings.length; i += 1000) {
-        await tx.finding.createMany({
-          data: args.findings.slice(i, i + 1000).map((f, j) => ({
-            scanId: args.scanId,
-            ownerId: owned.ownerId,
-            ordinal: i + j,
-            type: f.type as never,
-            severity: f.severity as never,
-            confidence: f.confidence,
-            maskedValue: f.maskedValue,
-            occurrences: f.occurrences,
-            valueHash: f.valueHash ?? null,
-            source: f.source,
-            line: f.line ?? null,
-            table: f.table ?? null,
-            column: f.column ?? null,
-            matchRatio: f.matchRatio ?? null,
-          })),
-        });
-      }
-      const row = await tx.scan.update({
-        where: { id: args.scanId },
         data: {
           status: args.status,
           progress: args.status === ScanStatus.SUCCEEDED ? 1 : undefined,
           stage: args.status === ScanStatus.SUCCEEDED ? "done" : "failed",
-          findingsCount: args.findings.length,
+          findingsCount: args.findingsCount ?? 0,
+          findingsNotStored: args.findingsNotStored ?? 0,
+          skipped: args.skipped?.length ? (args.skipped as unknown as Prisma.InputJsonValue) : Prisma.DbNull,
           riskLevel: args.riskLevel,
           errorCode: args.error?.code ?? null,
           errorMessage: args.error?.message ?? null,
@@ -144,9 +163,44 @@ export class ScanWorkerRepo extends ScanQueueReads {
         },
         select: SCAN_COLUMNS,
       });
+      if (!rows[0]) return null;
       await tx.scanInput.deleteMany({ where: { scanId: args.scanId } });
-      return toScan(row);
+      return toScan(rows[0]);
     }, TX_OPTIONS);
+  }
+
+  /**
+   * Stores one bounded batch of findings of a scan this worker holds, on the pg pool (one
+   * `INSERT ... SELECT FROM unnest(...)`, no Prisma per-row work, no long transaction). A value
+   * already stored at the same place (document, line) adds its occurrences instead. The scan row
+   * is locked FOR SHARE in the same statement: a cancel either commits first (nothing is written)
+   * or waits for this batch, so no finding lands after a cancel.
+   * @returns whether the scan was still held, and how many new rows were stored
+   */
+  async writeFindings(scanId: string, workerId: string, batch: FindingBatch): Promise<{ held: boolean; inserted: number }> {
+    if (!this.pool) throw new Error("ScanWorkerRepo needs the pg pool to write findings");
+    const res = await this.pool.query<{ held: number; inserted: number }>({
+      name: "dg_write_findings",
+      text: WRITE_FINDINGS_SQL,
+      values: [
+        scanId,
+        workerId,
+        batch.ordinal,
+        batch.type,
+        batch.severity,
+        batch.confidence,
+        batch.maskedValue,
+        batch.occurrences,
+        batch.valueHash,
+        batch.source,
+        batch.line,
+        batch.table,
+        batch.column,
+        batch.matchRatio,
+      ],
+    });
+    const row = res.rows[0]!;
+    return { held: row.held > 0, inserted: row.inserted };
   }
 
   /** Puts a scan this worker holds back in the queue (graceful shutdown). */

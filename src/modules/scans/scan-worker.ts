@@ -4,6 +4,7 @@ import type { ScanJobOutcome, ScanQueue } from "../../platform/queue/scan-queue.
 import type { ScanEvents } from "./scan-events.js";
 import type { AbortReason, ScanRunner } from "./scan-runner.js";
 import type { ScanWorkerRepo } from "./scan-worker.repo.js";
+import { ScanStatus } from "./scan.type.js";
 
 export interface ScanWorkerOptions {
   workerId: string;
@@ -101,7 +102,19 @@ export class ScanWorkerHost {
       const result = await runner.run(claimed, this.options.workerId, controller);
       return result === "requeued" ? "retry" : "done";
     } catch (err) {
+      // Ends FAILED at once with a message a person understands; a deterministic error is not
+      // retried, and the scan is never left RUNNING for the sweeper to call WORKER_LOST.
       log.error({ scanId, err }, "scan runner crashed");
+      const failed = await repo
+        .finish({
+          scanId,
+          workerId: this.options.workerId,
+          status: ScanStatus.FAILED,
+          riskLevel: null,
+          error: { code: "SCAN_FAILED", message: "The scan stopped on an unexpected error (it was logged); it was not retried" },
+        })
+        .catch((e: unknown) => log.error({ scanId, err: e }, "a crashed scan could not be marked FAILED"));
+      if (failed) await events.publish(failed).catch(() => undefined);
       return "done";
     } finally {
       this.running.delete(scanId);

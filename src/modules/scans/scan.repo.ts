@@ -1,6 +1,6 @@
 import type { Prisma } from "../../generated/prisma/client.js";
 import type { PrismaClient } from "../../platform/db/prisma.js";
-import { type Scan, ScanKind, ScanStatus, Severity } from "./scan.type.js";
+import { type Scan, ScanKind, ScanStatus, Severity, type SkippedInput } from "./scan.type.js";
 
 /**
  * Scan persistence, split by caller (STYLE.md: owner-scoped queries apart from worker-scoped
@@ -50,11 +50,46 @@ export interface FindingRow {
   matchRatio?: number | null;
 }
 
+/**
+ * One batch of findings, column by column (the shape `unnest(...)` takes, and cheap to move
+ * between threads). Every array has the batch's length; null where a column does not apply.
+ */
+export interface FindingBatch {
+  ordinal: number[];
+  type: string[];
+  severity: string[];
+  confidence: number[];
+  maskedValue: string[];
+  occurrences: number[];
+  valueHash: (string | null)[];
+  source: string[];
+  line: (number | null)[];
+  table: (string | null)[];
+  column: (string | null)[];
+  matchRatio: (number | null)[];
+}
+
+export const emptyBatch = (): FindingBatch => ({
+  ordinal: [],
+  type: [],
+  severity: [],
+  confidence: [],
+  maskedValue: [],
+  occurrences: [],
+  valueHash: [],
+  source: [],
+  line: [],
+  table: [],
+  column: [],
+  matchRatio: [],
+});
+
 export interface ProgressPatch {
   progress?: number;
   stage?: string | null;
   itemsProcessed?: number;
   itemsTotal?: number | null;
+  findingsCount?: number;
 }
 
 export const SCAN_COLUMNS = {
@@ -69,6 +104,8 @@ export const SCAN_COLUMNS = {
   itemsProcessed: true,
   itemsTotal: true,
   findingsCount: true,
+  findingsNotStored: true,
+  skipped: true,
   riskLevel: true,
   seq: true,
   errorCode: true,
@@ -85,7 +122,12 @@ export const toScan = (r: ScanRecord): Scan => ({
   kind: r.kind as ScanKind,
   status: r.status as ScanStatus,
   riskLevel: (r.riskLevel as Severity | null) ?? null,
+  findingsNotStored: r.findingsNotStored ?? 0,
+  findingsTruncated: (r.findingsNotStored ?? 0) > 0,
+  // Raw RETURNING lists (sweep, session cancel, queue moves) leave these out: none has any yet.
+  skipped: Array.isArray(r.skipped) ? (r.skipped as unknown as SkippedInput[]) : [],
 });
+
 
 /**
  * Queue order, read by both sides: the owner's view (positions of their queued scans) and the

@@ -58,6 +58,20 @@ export class ScanError {
   message!: string;
 }
 
+@ObjectType({ description: "An input (document or file) a scan did not read, or read only in part, and why" })
+export class SkippedInput {
+  @Field(() => String, { description: "Document name or file path" })
+  name!: string;
+
+  @Field(() => String, {
+    description: "Stable code: TOO_LARGE, TIME_BUDGET, MEMORY_BUDGET, UNREADABLE, UNSUPPORTED",
+  })
+  code!: string;
+
+  @Field(() => String, { description: "What happened, for a person" })
+  reason!: string;
+}
+
 /** A scan row as the service returns it (the GraphQL type's source object). */
 @ObjectType()
 export class Scan {
@@ -96,6 +110,16 @@ export class Scan {
 
   @Field(() => Severity, { nullable: true, description: "Highest severity found, null when none" })
   riskLevel!: Severity | null;
+
+  @Field(() => Boolean, { description: "True when more distinct values were found than MAX_FINDINGS_PER_SCAN allows storing" })
+  // Optional in TypeScript so other builders of Scan values compile; toScan (scan.repo.ts) sets all three.
+  findingsTruncated?: boolean;
+
+  @Field(() => Int, { description: "Distinct values found but not stored (past MAX_FINDINGS_PER_SCAN); 0 when none" })
+  findingsNotStored?: number;
+
+  @Field(() => [SkippedInput], { description: "Inputs not scanned, or scanned in part, with the reason; the rest of the scan went on" })
+  skipped?: SkippedInput[];
 
   @Field(() => Int, { description: "Per-scan event sequence number; grows with every change" })
   seq!: number;

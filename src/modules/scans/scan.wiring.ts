@@ -56,7 +56,8 @@ export async function startScanWorker(deps: {
   }
   // Detection off the event loop: a worker-thread pool shared by this process's scans.
   const threads = config.DETECTION_THREADS ?? Math.max(1, availableParallelism());
-  const pool = threads > 0 ? createDetectionPool({ threads }) : null;
+  const threadHeapBytes = config.SCAN_THREAD_MEMORY;
+  const pool = threads > 0 ? createDetectionPool({ threads, maxHeapMb: Math.max(16, Math.floor(threadHeapBytes / (1024 * 1024))) }) : null;
   const runner = new ScanRunner({
     repo: deps.repo,
     events: deps.events,
@@ -70,7 +71,16 @@ export async function startScanWorker(deps: {
       deps.connections.loadScanTarget(ownerId, connectionId).catch((err: unknown) => {
         throw err instanceof ConnectionSecretError ? new ScanInputError(err.code, SECRET_UNAVAILABLE_MESSAGE) : err;
       }),
-    ...(pool ? { detect: pool.detect.bind(pool) } : {}),
+    ...(pool
+      ? {
+          detect: pool.detect.bind(pool),
+          workers: { extract: pool.extract.bind(pool), detectChunk: pool.detectChunk.bind(pool), parallelism: Math.min(4, pool.threads) },
+        }
+      : {}),
+    maxFindings: config.MAX_FINDINGS_PER_SCAN,
+    inputTimeoutMs: config.SCAN_INPUT_TIMEOUT,
+    maxTextBytes: 4 * config.MAX_DOCUMENT_BYTES,
+    threadHeapBytes,
   });
   const host = new ScanWorkerHost(
     { repo: deps.repo, queue: deps.queue, pubsub: deps.pubsub, events: deps.events, runner, log: log.child({ module: "scan-worker" }), capacityHold: deps.capacityHold },

@@ -27,7 +27,7 @@ beforeAll(async () => {
   pool = createPool({ connectionString: db.url, max: 20, log: silentLogger });
   prisma = createPrisma(pool);
   owners = new ScanOwnerRepo(prisma);
-  workers = new ScanWorkerRepo(prisma);
+  workers = new ScanWorkerRepo(prisma, pool);
 });
 afterAll(async () => {
   await prisma?.$disconnect();
@@ -116,7 +116,7 @@ describe("ScanWorkerRepo: claim, guards, sweep", () => {
     const taken = await workers.claim(claimArgs(r.scan.id, "new"));
     expect(taken.claimed).toBe(true);
     expect(await workers.updateProgress(r.scan.id, "old", { progress: 0.5 })).toBeNull();
-    expect(await workers.finish({ scanId: r.scan.id, workerId: "old", status: ScanStatus.SUCCEEDED, findings: [], riskLevel: null })).toBeNull();
+    expect(await workers.finish({ scanId: r.scan.id, workerId: "old", status: ScanStatus.SUCCEEDED, riskLevel: null })).toBeNull();
     const row = await prisma.scan.findUniqueOrThrow({ where: { id: r.scan.id } });
     expect(row).toMatchObject({ status: "RUNNING", workerId: "new", attempts: 2 });
     // Attempts exhausted: even a stalled scan is no longer claimable.
@@ -133,14 +133,14 @@ describe("ScanWorkerRepo: claim, guards, sweep", () => {
     await workers.claim(claimArgs(a.scan.id, "w"));
     await workers.claim(claimArgs(b.scan.id, "w"));
     await owners.cancelOwned(o.ownerId, a.scan.id);
-    expect(await workers.finish({ scanId: a.scan.id, workerId: "w", status: ScanStatus.SUCCEEDED, findings: [], riskLevel: null })).toBeNull();
+    expect(await workers.finish({ scanId: a.scan.id, workerId: "w", status: ScanStatus.SUCCEEDED, riskLevel: null })).toBeNull();
     expect((await prisma.scan.findUniqueOrThrow({ where: { id: a.scan.id } })).status).toBe("CANCELLED");
 
-    const done = await workers.finish({ scanId: b.scan.id, workerId: "w", status: ScanStatus.SUCCEEDED, findings: [], riskLevel: null });
+    const done = await workers.finish({ scanId: b.scan.id, workerId: "w", status: ScanStatus.SUCCEEDED, riskLevel: null });
     expect(done?.status).toBe(ScanStatus.SUCCEEDED);
     expect(await prisma.scanInput.count({ where: { scanId: b.scan.id } })).toBe(0);
     // A second finish (a duplicate job) changes nothing.
-    expect(await workers.finish({ scanId: b.scan.id, workerId: "w", status: ScanStatus.FAILED, findings: [], riskLevel: null })).toBeNull();
+    expect(await workers.finish({ scanId: b.scan.id, workerId: "w", status: ScanStatus.FAILED, riskLevel: null })).toBeNull();
     expect((await prisma.scan.findUniqueOrThrow({ where: { id: b.scan.id } })).status).toBe("SUCCEEDED");
   });
 

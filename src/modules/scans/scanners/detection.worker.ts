@@ -1,6 +1,9 @@
 /**
- * Piscina worker: runs the (synchronous, CPU-bound) detection engine off the event loop.
- * Receives text and options, returns detections (masked values and hashes only).
+ * Piscina worker for scans: everything CPU-bound about reading user input runs here, off the
+ * API's event loop, under the pool's `resourceLimits` (detection-pool.ts):
+ * - `default`: the detection engine over a text (database cells, the in-process tests);
+ * - `extract`: one input's text extraction (PDF, DOCX, HTML, text) and chunking;
+ * - `detectChunk`: detection over one chunk of an extracted input, as finding rows.
  */
 import { detect, type DetectOptions, type Detection } from "../../detection/index.js";
 
@@ -12,3 +15,6 @@ export interface DetectionTask {
 export default function run(task: DetectionTask): Detection[] {
   return detect(task.text, task.options);
 }
+
+export { extractInput as extract } from "./extract-input.js";
+export { detectChunk } from "./chunk-detect.js";
