@@ -1,6 +1,8 @@
 /**
  * The capacity monitor's cost, beside baselines run in the same process on the same database:
- * - sampling: CPU ms of this process per sample (host figures, scan query, heartbeat + insert),
+ * - sampling: CPU ms of this process per sample (host figures, scan query, heartbeat + insert,
+ *   live instances with their levels),
+ * - the admission verdict and the claim hold, answered from memory (issue 10.6),
  *   and per minute at the default 5 s interval; baseline: a `select 1` round trip through Prisma;
  * - the `capacity` query executed through the schema (resolver + report + history(60)),
  *   uncached and cached, as ms per query and queries per second.
@@ -93,7 +95,15 @@ async function measure(name: string, runs: number, fn: () => Promise<unknown>): 
 console.log(`\nnode ${process.version}, ${os.cpus().length} CPUs, PostgreSQL ${url.includes("dg_bench") ? "embedded" : "from DATABASE_URL"}\n`);
 const floor = await measure("baseline: prisma select 1", 500, () => prisma.$queryRaw`select 1`);
 const scanQ = await measure("scan figures query (10k scans)", 300, () => monitor.repo.scanFigures());
-const sample = await measure("sampleNow (host + scans + users + insert)", 300, () => monitor.sampleNow());
+const sample = await measure("sampleNow (host + scans + users + insert + live)", 300, () => monitor.sampleNow());
+const live = await measure("  of which: live instances with levels", 300, () => monitor.repo.liveInstances(15_000));
+const verdict = await measure("admissionVerdict (from memory)", 5_000, () => monitor.admissionVerdict());
+const hold = await measure("claimHold (from memory, before each claim)", 5_000, async () => monitor.claimHold());
+console.log(
+  `\nadmission and claim answer from memory: ${(verdict.wallPer * 1000).toFixed(1)} µs and ${(hold.wallPer * 1000).toFixed(1)} µs ` +
+    `(${(verdict.wallPer / floor.wallPer).toFixed(3)}x and ${(hold.wallPer / floor.wallPer).toFixed(3)}x a select 1); ` +
+    `the live-instances read added to each sample is ${(live.wallPer / floor.wallPer).toFixed(1)}x a select 1`,
+);
 const perMinute = sample.cpuPer * (60_000 / 5_000);
 console.log(
   `\nsampling at the default 5 s: ${perMinute.toFixed(1)} ms CPU per minute of this process ` +
