@@ -1,0 +1,83 @@
+/**
+ * The streamed-findings migration (issue 10) on a database that holds scans and findings from
+ * before it: the rows survive and read back; findings repeating one value on one line of one
+ * document (a long line cut in two by the old chunking) merge into one row with their
+ * occurrences summed, so the new unique key holds; a new repeat then merges through it.
+ */
+import fs from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import pg from "pg";
+import { afterAll, expect, it } from "vitest";
+import { applyMigrations, defaultMigrationsDir } from "../../../src/platform/db/migrate.js";
+import { silentLogger } from "../../../src/platform/observability/logger.js";
+import { createTestDatabase, type TestDatabase } from "../../support/database.js";
+
+const MIGRATION = "20261201093043_scan_streamed_findings";
+const databases: TestDatabase[] = [];
+afterAll(async () => {
+  await Promise.all(databases.map((db) => db.drop()));
+});
+
+async function withClient<T>(url: string, run: (c: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await run(client);
+  } finally {
+    await client.end();
+  }
+}
+
+const SCAN = "00000000-0000-4000-8000-0000000000a1";
+
+it("keeps older scans and findings, merges old repeats, and merges new ones on the unique key", async () => {
+  const all = defaultMigrationsDir();
+  const names = (await fs.readdir(all, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name).sort();
+  expect(names).toContain(MIGRATION);
+  const older = await fs.mkdtemp(path.join(os.tmpdir(), "dg-migrations-"));
+  await fs.copyFile(path.join(all, "migration_lock.toml"), path.join(older, "migration_lock.toml"));
+  for (const name of names.filter((n) => n < MIGRATION)) await fs.cp(path.join(all, name), path.join(older, name), { recursive: true });
+
+  const db = await createTestDatabase({ empty: true });
+  databases.push(db);
+  await applyMigrations(db.url, silentLogger, { migrationsDir: older });
+  const finding = (ordinal: number, line: number | null, hash: string | null, occ: number, column: string | null = null) =>
+    `('00000000-0000-4000-8000-${String(ordinal).padStart(12, "0")}', '${SCAN}', 'alice', ${ordinal}, 'EMAIL', 'MEDIUM', 0.9, 'j***@x.nl', ${occ},
+      ${hash === null ? "null" : `'${hash}'`}, 'a.txt', ${line === null ? "null" : line}, ${column === null ? "null" : `'t'`}, ${column === null ? "null" : `'${column}'`})`;
+  await withClient(db.url, async (c) => {
+    await c.query(`insert into "User" (id) values ('alice')`);
+    await c.query(`insert into "Session" (id, "ownerId", name, "expiresAt") values ('00000000-0000-4000-8000-000000000001', 'alice', 'HR', now() + interval '1 day')`);
+    await c.query(
+      `insert into "Scan" (id, "ownerId", "sessionId", kind, status, progress, "findingsCount", "finishedAt")
+       values ('${SCAN}', 'alice', '00000000-0000-4000-8000-000000000001', 'DOCUMENT', 'SUCCEEDED', 1, 5, now())`,
+    );
+    await c.query(
+      `insert into "Finding" (id, "scanId", "ownerId", ordinal, type, severity, confidence, "maskedValue", occurrences, "valueHash", source, line, "table", "column")
+       values ${[finding(0, 2, "h1", 1), finding(1, 2, "h1", 2), finding(2, 3, "h1", 1), finding(3, null, "h9", 4, "email"), finding(4, null, "h9", 5, "mail")].join(",")}`,
+    );
+  });
+
+  const { applied } = await applyMigrations(db.url, silentLogger);
+  expect(applied).toContain(MIGRATION);
+  await withClient(db.url, async (c) => {
+    const scan = await c.query(`select status::text, "findingsCount", "findingsNotStored", skipped from "Scan"`);
+    expect(scan.rows).toEqual([{ status: "SUCCEEDED", findingsCount: 5, findingsNotStored: 0, skipped: null }]);
+    const rows = async () =>
+      (await c.query(`select ordinal, line, "valueHash", occurrences, "column" from "Finding" order by ordinal`)).rows;
+    expect(await rows()).toEqual([
+      { ordinal: 0, line: 2, valueHash: "h1", occurrences: 3, column: null }, // ordinal 1 merged into it
+      { ordinal: 2, line: 3, valueHash: "h1", occurrences: 1, column: null },
+      { ordinal: 3, line: null, valueHash: "h9", occurrences: 4, column: "email" }, // database findings: no line, kept apart
+      { ordinal: 4, line: null, valueHash: "h9", occurrences: 5, column: "mail" },
+    ]);
+    await c.query(
+      `insert into "Finding" (id, "scanId", "ownerId", ordinal, type, severity, confidence, "maskedValue", occurrences, "valueHash", source, line)
+       values (gen_random_uuid(), '${SCAN}', 'alice', 9, 'EMAIL', 'MEDIUM', 0.95, 'j***@x.nl', 2, 'h1', 'a.txt', 3)
+       on conflict ("scanId", source, line, "valueHash") where line is not null and "valueHash" is not null
+       do update set occurrences = "Finding".occurrences + excluded.occurrences`,
+    );
+    expect((await rows()).find((r) => r.line === 3)).toEqual({ ordinal: 2, line: 3, valueHash: "h1", occurrences: 3, column: null });
+  });
+  await fs.rm(older, { recursive: true, force: true });
+}, 120_000);

@@ -1,0 +1,277 @@
+/**
+ * The pure parts of the scan pipeline (issue 10): the zip budget, UTF-8 chunking, the finding
+ * sink (batches, back-pressure, cap, merges) and the pipeline's per-input budgets, with the
+ * thread work done in this thread or faked.
+ */
+import { deflateRawSync, crc32 } from "node:zlib";
+import { describe, expect, it } from "vitest";
+import { silentLogger } from "../../../src/platform/observability/logger.js";
+import { FindingSink, type SourceRows } from "../../../src/modules/scans/finding-sink.js";
+import { runPipeline, type PipelineWorkers } from "../../../src/modules/scans/scan-pipeline.js";
+import { detectChunk } from "../../../src/modules/scans/scanners/chunk-detect.js";
+import { chunkUtf8, extractInput } from "../../../src/modules/scans/scanners/extract-input.js";
+import { ScanAbortedError, type ScanProgressUpdate } from "../../../src/modules/scans/scanners/scanner.types.js";
+import { checkZipBudget } from "../../../src/modules/scans/scanners/zip-budget.js";
+import type { FindingBatch } from "../../../src/modules/scans/scan.repo.js";
+import { makeDocx } from "../scanners/fixtures.js";
+
+/** A zip of one deflated entry of `inflated` spaces, declaring `declare` bytes. */
+function zipOf(inflated: number, declare = inflated, method = 8): Uint8Array {
+  const data = Buffer.alloc(inflated, 0x20);
+  const body = method === 8 ? deflateRawSync(data) : data;
+  const name = Buffer.from("word/document.xml");
+  const local = Buffer.alloc(30);
+  local.writeUInt32LE(0x04034b50, 0);
+  local.writeUInt16LE(method, 8);
+  local.writeUInt32LE(crc32(data), 14);
+  local.writeUInt32LE(body.length, 18);
+  local.writeUInt32LE(declare, 22);
+  local.writeUInt16LE(name.length, 26);
+  const central = Buffer.alloc(46);
+  central.writeUInt32LE(0x02014b50, 0);
+  central.writeUInt16LE(method, 10);
+  central.writeUInt32LE(body.length, 20);
+  central.writeUInt32LE(declare, 24);
+  central.writeUInt16LE(name.length, 28);
+  const cd = Buffer.concat([central, name]);
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(0x06054b50, 0);
+  end.writeUInt16LE(1, 8);
+  end.writeUInt16LE(1, 10);
+  end.writeUInt32LE(cd.length, 12);
+  end.writeUInt32LE(30 + name.length + body.length, 16);
+  return new Uint8Array(Buffer.concat([local, name, body, cd, end]));
+}
+
+describe("checkZipBudget", () => {
+  it.each([
+    { what: "within budget", zip: () => zipOf(1000), ok: true },
+    { what: "exactly the budget", zip: () => zipOf(4096), ok: true },
+    { what: "stored (method 0) over budget", zip: () => zipOf(5000, 5000, 0), code: "TOO_LARGE", msg: /declares more than/ },
+    { what: "declares more than the budget", zip: () => zipOf(100_000), code: "TOO_LARGE", msg: /declares more than 4 KiB/ },
+    { what: "lies: declares 10 bytes, inflates to 100 KB", zip: () => zipOf(100_000, 10), code: "TOO_LARGE", msg: /inflates to more than 4 KiB/ },
+    { what: "not a zip", zip: () => new Uint8Array(Buffer.from("PK\u0003\u0004 nonsense")), code: "UNREADABLE", msg: /not a readable DOCX/ },
+  ])("$what", ({ zip, ok, code, msg }) => {
+    if (ok) expect(checkZipBudget(zip(), 4096, "x.docx").entries).toBe(1);
+    else expect(() => checkZipBudget(zip(), 4096, "x.docx")).toThrow(expect.objectContaining({ code, message: expect.stringMatching(msg!) }));
+  });
+
+  it("accepts a real DOCX, and extraction skips a bomb as TOO_LARGE before mammoth reads it", async () => {
+    expect(checkZipBudget(makeDocx(["Hallo"]), 1024 * 1024).entries).toBeGreaterThan(1);
+    const res = await extractInput({ name: "b.docx", content: zipOf(50 * 1024 * 1024, 100), mode: "document", maxTextBytes: 1024 * 1024, chunkBytes: 65536 });
+    expect(res).toEqual({ ok: false, skip: { code: "TOO_LARGE", reason: expect.stringMatching(/^b\.docx: inflates to more than 1 MiB/) } });
+  });
+});
+
+describe("chunkUtf8", () => {
+  const chunksOf = (text: string, size: number) => {
+    const bytes = Buffer.from(text, "utf8");
+    const flat = chunkUtf8(bytes, size);
+    const out: Array<{ text: string; lineOffset: number }> = [];
+    for (let i = 0; i < flat.length; i += 3) out.push({ text: bytes.subarray(flat[i]!, flat[i + 1]!).toString("utf8"), lineOffset: flat[i + 2]! });
+    return out;
+  };
+
+  it("keeps whole lines, counts lines before each chunk, and covers the text exactly", () => {
+    const text = Array.from({ length: 100 }, (_, i) => `regel ${i}`).join("\n");
+    const chunks = chunksOf(text, 64);
+    expect(chunks.map((c) => c.text).join("")).toBe(text);
+    for (const c of chunks.slice(0, -1)) expect(c.text.endsWith("\n")).toBe(true);
+    for (const c of chunks) expect(c.text.split("\n")[0]).toBe(`regel ${c.lineOffset}`);
+  });
+
+  it("cuts a line longer than a chunk at a character boundary, never inside one", () => {
+    const text = "é".repeat(100) + "\nnext";
+    const chunks = chunksOf(text, 33);
+    expect(chunks.map((c) => c.text).join("")).toBe(text);
+    expect(chunks.every((c) => !c.text.includes("\uFFFD"))).toBe(true);
+    let before = 0;
+    for (const c of chunks) {
+      expect(c.lineOffset).toBe(before);
+      before += c.text.split("\n").length - 1;
+    }
+  });
+
+  it("gives lines of the whole text through detectChunk", () => {
+    const text = Array.from({ length: 5000 }, (_, i) => (i === 4321 ? "mail jan@voorbeeld.nl" : "niets hier")).join("\n");
+    const shared = new SharedArrayBuffer(Buffer.byteLength(text));
+    Buffer.from(shared).write(text);
+    const flat = chunkUtf8(new Uint8Array(shared), 1024);
+    const lines: number[] = [];
+    for (let i = 0; i < flat.length; i += 3) lines.push(...detectChunk({ text: shared, start: flat[i]!, end: flat[i + 1]!, lineOffset: flat[i + 2]!, hashKey: "k" }).line);
+    expect(lines).toEqual([4322]);
+  });
+});
+
+const rows = (n: number, from = 0, line = (i: number) => i + 1, severity = "MEDIUM"): SourceRows => ({
+  type: Array.from({ length: n }, () => "EMAIL"),
+  severity: Array.from({ length: n }, () => severity),
+  confidence: Array.from({ length: n }, () => 0.9),
+  maskedValue: Array.from({ length: n }, () => "j***@x.nl"),
+  occurrences: Array.from({ length: n }, () => 1),
+  valueHash: Array.from({ length: n }, (_, i) => `h${from + i}`),
+  line: Array.from({ length: n }, (_, i) => line(from + i)),
+});
+
+describe("FindingSink", () => {
+  function recording(opts: { held?: boolean; delayMs?: number } = {}) {
+    const batches: FindingBatch[] = [];
+    let inflight = 0;
+    let maxInflight = 0;
+    const write = async (b: FindingBatch) => {
+      inflight++;
+      maxInflight = Math.max(maxInflight, inflight);
+      await new Promise((r) => setTimeout(r, opts.delayMs ?? 1));
+      batches.push(b);
+      inflight--;
+      return { held: opts.held ?? true, inserted: b.type.length };
+    };
+    return { batches, write, maxInflight: () => maxInflight };
+  }
+
+  it("writes bounded batches, one at a time, with ordinals in order", async () => {
+    const r = recording();
+    const sink = new FindingSink({ write: r.write, maxFindings: 1_000_000, signal: new AbortController().signal, batchRows: 100 });
+    for (let k = 0; k < 10; k++) await sink.addSource("a.txt", rows(95, k * 95));
+    await sink.flush();
+    expect(r.batches.map((b) => b.type.length)).toEqual([...Array(9).fill(100), 50]);
+    expect(r.maxInflight()).toBe(1);
+    expect(r.batches.flatMap((b) => b.ordinal)).toEqual(Array.from({ length: 950 }, (_, i) => i));
+    expect(sink.stored).toBe(950);
+  });
+
+  it("past maxFindings counts values instead of storing them; riskLevel covers every value found", async () => {
+    const r = recording();
+    const sink = new FindingSink({ write: r.write, maxFindings: 120, signal: new AbortController().signal, batchRows: 50 });
+    await sink.addSource("a.txt", rows(100));
+    await sink.addSource("a.txt", rows(100, 100, undefined, "CRITICAL"));
+    await sink.flush();
+    expect({ stored: sink.stored, notStored: sink.notStored, truncated: sink.truncated, risk: sink.riskLevel }).toEqual({
+      stored: 120,
+      notStored: 80,
+      truncated: true,
+      risk: "CRITICAL",
+    });
+  });
+
+  it("merges a repeat of (source, line, value) within a batch: one statement may not touch a row twice", async () => {
+    const r = recording();
+    const sink = new FindingSink({ write: r.write, maxFindings: 10, signal: new AbortController().signal });
+    await sink.addSource("a.txt", rows(3, 0, () => 7));
+    await sink.addSource("a.txt", rows(3, 0, () => 7)); // the same three values on the same line
+    await sink.addSource("b.txt", rows(1, 0, () => 7)); // another document: its own row
+    await sink.flush();
+    expect(r.batches).toHaveLength(1);
+    expect(r.batches[0]!.occurrences).toEqual([2, 2, 2, 1]);
+    expect(sink.stored).toBe(4);
+  });
+
+  it("a repeat merged by the database frees its place under the cap", async () => {
+    let calls = 0;
+    // The first batch: half of it merged into rows already stored.
+    const write = async (b: FindingBatch) => ({ held: true, inserted: calls++ === 0 ? b.type.length / 2 : b.type.length });
+    const sink = new FindingSink({ write, maxFindings: 10, signal: new AbortController().signal, batchRows: 10 });
+    await sink.addSource("a.txt", rows(10));
+    await sink.flush();
+    await sink.addSource("a.txt", rows(10, 10));
+    await sink.flush();
+    expect(sink.stored).toBe(10);
+    expect(sink.notStored).toBe(5);
+  });
+
+  it("stops when the scan is no longer held (onLost once) or aborted", async () => {
+    let lost = 0;
+    const r = recording({ held: false });
+    const sink = new FindingSink({ write: r.write, maxFindings: 1000, signal: new AbortController().signal, batchRows: 10, onLost: () => lost++ });
+    await expect(
+      (async () => {
+        for (let k = 0; k < 10; k++) await sink.addSource("a.txt", rows(10, k * 10));
+      })(),
+    ).rejects.toBeInstanceOf(ScanAbortedError);
+    expect(lost).toBe(1);
+    expect(r.batches.length).toBeLessThanOrEqual(2);
+
+    const ac = new AbortController();
+    const aborted = new FindingSink({ write: recording().write, maxFindings: 1000, signal: ac.signal, batchRows: 10 });
+    ac.abort();
+    await expect(aborted.addSource("a.txt", rows(10))).rejects.toBeInstanceOf(ScanAbortedError);
+  });
+});
+
+describe("runPipeline budgets", () => {
+  const enc = (s: string) => new Uint8Array(Buffer.from(s));
+  const inThread: PipelineWorkers = { extract: (t) => extractInput(t), detectChunk: async (t) => detectChunk(t), parallelism: 2 };
+
+  async function run(workers: PipelineWorkers, docs: Record<string, string>, timeoutMs = 5_000, signal = new AbortController().signal) {
+    const r: FindingBatch[] = [];
+    const sink = new FindingSink({ write: async (b) => (r.push(b), { held: true, inserted: b.type.length }), maxFindings: 1000, signal });
+    const names = Object.keys(docs);
+    const progress: ScanProgressUpdate[] = [];
+    const result = await runPipeline({
+      mode: "document",
+      inputs: names.map((name, ordinal) => ({ ordinal, name })),
+      load: async (ordinal) => enc(docs[names[ordinal]!]!),
+      workers,
+      sink,
+      signal,
+      hashKey: "k",
+      onProgress: (u) => progress.push(u),
+      inputTimeoutMs: timeoutMs,
+      maxTextBytes: 1024 * 1024,
+      threadHeapBytes: 64 * 1024 * 1024,
+      log: silentLogger,
+    });
+    await sink.flush();
+    return { ...result, sources: r.flatMap((b) => b.source.map((s, i) => `${s}:${b.line[i]}:${b.type[i]}`)), progress };
+  }
+
+  it("scans every input in this thread, lines of the whole document", async () => {
+    const out = await run(inThread, { "a.txt": "x\nmail jan@voorbeeld.nl", "b.html": "<p>\n\nBSN 123456782</p>" });
+    expect(out.sources).toEqual(["a.txt:2:EMAIL", "b.html:3:BSN"]);
+    expect(out.skipped).toEqual([]);
+    expect(out.progress.at(-1)).toMatchObject({ itemsProcessed: 2, itemsTotal: 2 });
+  });
+
+  it("an input whose thread runs out of memory is skipped (MEMORY_BUDGET); the next one is scanned", async () => {
+    const workers: PipelineWorkers = {
+      ...inThread,
+      extract: async (t) => {
+        if (t.name === "huge.pdf") throw Object.assign(new Error("Worker terminated due to reaching memory limit: JS heap out of memory"), { code: "ERR_WORKER_OUT_OF_MEMORY" });
+        return extractInput(t);
+      },
+    };
+    const out = await run(workers, { "huge.pdf": "%PDF-", "b.txt": "mail jan@voorbeeld.nl" });
+    expect(out.skipped).toEqual([{ name: "huge.pdf", code: "MEMORY_BUDGET", reason: "huge.pdf: needed more than 64 MiB of memory to read; not scanned" }]);
+    expect(out.sources).toEqual(["b.txt:1:EMAIL"]);
+  });
+
+  it("extraction or one detection chunk over the time budget skips that input only, with the line it stopped at", async () => {
+    const hang = (signal: AbortSignal) => new Promise<never>((_, reject) => signal.addEventListener("abort", () => reject(signal.reason), { once: true }));
+    const workers: PipelineWorkers = {
+      ...inThread,
+      extract: (t, signal) => (t.name === "slow.html" ? hang(signal) : extractInput(t)),
+      detectChunk: async (t, signal) => {
+        const rows = detectChunk(t);
+        return rows.maskedValue.some((m) => m.startsWith("p")) ? hang(signal) : rows;
+      },
+    };
+    const out = await run(workers, { "slow.html": "<", "stuck.txt": "regel\npiet@voorbeeld.nl", "ok.txt": "jan@voorbeeld.nl" }, 200);
+    expect(out.skipped.map((s) => [s.name, s.code])).toEqual([
+      ["slow.html", "TIME_BUDGET"],
+      ["stuck.txt", "TIME_BUDGET"],
+    ]);
+    expect(out.skipped[0]!.reason).toBe("slow.html: reading its text took longer than 0.2 s; not scanned");
+    expect(out.skipped[1]!.reason).toMatch(/^stuck\.txt: detection stopped at line 1 after/);
+    expect(out.sources).toEqual(["ok.txt:1:EMAIL"]);
+  });
+
+  it("a cancelled scan stops with ScanAbortedError, not a skip", async () => {
+    const ac = new AbortController();
+    const workers: PipelineWorkers = {
+      ...inThread,
+      extract: (_t, signal) => new Promise<never>((_, reject) => signal.addEventListener("abort", () => reject(new Error("AbortError")), { once: true })),
+    };
+    setTimeout(() => ac.abort(), 20);
+    await expect(run(workers, { "a.txt": "x" }, 5_000, ac.signal)).rejects.toBeInstanceOf(ScanAbortedError);
+  });
+});
