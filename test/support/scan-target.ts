@@ -17,6 +17,11 @@ export interface ScanTarget {
   /** Holds a lock on `customers` until `release()`; scans of the table block meanwhile. */
   lock(): Promise<void>;
   release(): Promise<void>;
+  /**
+   * Queries on the target database waiting for a lock (a scan blocked by `lock()`), read from
+   * `pg_stat_activity`: what a scan's worker is doing, seen from the scanned database.
+   */
+  blockedQueries(): Promise<number>;
   drop(): Promise<void>;
 }
 
@@ -65,6 +70,19 @@ export async function createScanTarget(): Promise<ScanTarget> {
       await locker.query("LOCK TABLE customers IN ACCESS EXCLUSIVE MODE");
     },
     release,
+    async blockedQueries() {
+      const c = new pg.Client({ connectionString: admin.toString() });
+      await c.connect();
+      try {
+        const { rows } = await c.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND state = 'active' AND wait_event_type = 'Lock'`,
+          [database],
+        );
+        return rows[0]!.n;
+      } finally {
+        await c.end();
+      }
+    },
     async drop() {
       await release();
       const c = new pg.Client({ connectionString: admin.toString() });
