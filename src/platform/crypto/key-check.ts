@@ -158,14 +158,17 @@ export class PgKeyCheckStore implements KeyCheckStore {
   async samples(): Promise<SealedSample[]> {
     const out: SealedSample[] = [];
     for (const c of this.columns) {
-      // One row per key id (the oldest), with the count: an index-friendly scan of one table.
-      const { rows } = await this.db.query<{ id: string; ownerId: string; keyId: string; sealed: Buffer; count: string }>(
-        `SELECT DISTINCT ON ("keyId") id::text AS id, "ownerId", "keyId", "${c.ciphertext}" AS sealed,
-                count(*) OVER (PARTITION BY "keyId") AS count
-           FROM "${c.table}" ORDER BY "keyId", "createdAt", id`,
+      // Key ids with their counts (one hash aggregate over the table, no sort), then one row each.
+      const { rows: keys } = await this.db.query<{ keyId: string; count: string }>(
+        `SELECT "keyId", count(*) AS count FROM "${c.table}" GROUP BY "keyId" ORDER BY "keyId"`,
       );
-      for (const r of rows) {
-        out.push({ keyId: r.keyId, count: Number(r.count), ciphertext: r.sealed, context: { ownerId: r.ownerId, rowId: r.id, purpose: c.purpose } });
+      for (const k of keys) {
+        const { rows } = await this.db.query<{ id: string; ownerId: string; sealed: Buffer }>(
+          `SELECT id::text AS id, "ownerId", "${c.ciphertext}" AS sealed FROM "${c.table}" WHERE "keyId" = $1 LIMIT 1`,
+          [k.keyId],
+        );
+        const r = rows[0];
+        if (r) out.push({ keyId: k.keyId, count: Number(k.count), ciphertext: r.sealed, context: { ownerId: r.ownerId, rowId: r.id, purpose: c.purpose } });
       }
     }
     return out;
