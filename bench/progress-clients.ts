@@ -113,6 +113,78 @@ serveRpc({
     await Promise.all(Array.from({ length: concurrency }, worker));
     return { connected: clients.length, failed, firstErrors, ms: performance.now() - t0 };
   },
+  /**
+   * Reconnect storm: drops every socket at once, then reconnects and resubscribes all of them
+   * with start times spread evenly over `spreadMs` (no concurrency limit).
+   */
+  async storm({ url, creds, spreadMs }: { url: string; creds: Array<{ token?: string; scanId: string }>; spreadMs: number }) {
+    for (const c of clients) c.socket.terminate();
+    clients = [];
+    const t0 = performance.now();
+    let failed = 0;
+    let lastServedMs = 0;
+    const firstErrors: string[] = [];
+    await Promise.all(
+      creds.map(async (cred, i) => {
+        await new Promise((r) => setTimeout(r, (i / creds.length) * spreadMs));
+        try {
+          clients.push(await open(url, "graphql", cred));
+          lastServedMs = Math.max(lastServedMs, performance.now() - t0);
+        } catch (err) {
+          failed++;
+          if (firstErrors.length < 3) firstErrors.push((err as Error).message);
+        }
+      }),
+    );
+    return { connected: clients.length, failed, firstErrors, ms: lastServedMs };
+  },
+  /**
+   * One user floods: `sockets` connections with one token, each asking `subsPerSocket`
+   * subscriptions; after `holdMs` reports what they got and closes them.
+   */
+  async flood({ url, token, sockets, subsPerSocket, holdMs }: { url: string; token: string; sockets: number; subsPerSocket: number; holdMs: number }) {
+    const closes: Record<string, number> = {};
+    let acked = 0;
+    let subsAccepted = 0;
+    let subsRefused = 0;
+    const opened: WebSocket[] = [];
+    const t0 = performance.now();
+    await Promise.all(
+      Array.from({ length: sockets }, () =>
+        new Promise<void>((resolve) => {
+          const socket = new WebSocket(url, "graphql-transport-ws", { perMessageDeflate: false });
+          opened.push(socket);
+          const answered = new Set<string>();
+          socket.on("open", () => socket.send(JSON.stringify({ type: "connection_init", payload: { authorization: `Bearer ${token}` } })));
+          socket.on("message", (data) => {
+            const m = JSON.parse(String(data)) as { type: string; id?: string };
+            if (m.type === "connection_ack") {
+              acked++;
+              for (let i = 0; i < subsPerSocket; i++) socket.send(JSON.stringify({ id: `s${i}`, type: "subscribe", payload: { query: "subscription { myScans { scanId status } }" } }));
+              // myScans sends nothing until a scan changes: a ping round-trip marks "all asked".
+              socket.send(JSON.stringify({ type: "ping" }));
+              return;
+            }
+            if (m.type === "error" && m.id && !answered.has(m.id)) {
+              answered.add(m.id);
+              subsRefused++;
+            }
+            if (m.type === "pong") resolve();
+          });
+          socket.on("close", (code) => {
+            closes[code] = (closes[code] ?? 0) + 1;
+            resolve();
+          });
+          socket.on("error", () => resolve());
+        }),
+      ),
+    );
+    const settledMs = performance.now() - t0;
+    await new Promise((r) => setTimeout(r, holdMs));
+    subsAccepted = acked * subsPerSocket - subsRefused;
+    for (const s of opened) s.terminate();
+    return { sockets, acked, closes, subsAccepted, subsRefused, settledMs };
+  },
   reset() {
     samples = 0;
     received = 0;

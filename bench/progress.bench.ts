@@ -54,6 +54,9 @@ const OVERLOAD_FACTOR = Number(arg("overload-factor", "3"));
 const PAUSED = Number(arg("paused", "0.05"));
 const WITH_RAW = !flag("no-raw");
 const WITH_OVERLOAD = !flag("no-overload");
+const WITH_STORM = !flag("no-storm");
+const WITH_FLOOD = !flag("no-flood");
+const STORM_SPREAD_MS = Number(arg("storm-spread-ms", "2000"));
 const MAX_N = Math.max(...NS);
 
 const log = createLogger({ level: "warn", name: "bench" });
@@ -169,6 +172,49 @@ interface Row {
 }
 const rows: Row[] = [];
 let overloadSummary: string[] = [];
+let stormSummary: string[] = [];
+let floodSummary: string[] = [];
+
+/** Another user's query, every 50 ms, while something else happens: latency and error codes. */
+function startProbe(url: string, token: string) {
+  const times: number[] = [];
+  const codes: Record<string, number> = {};
+  let errors = 0;
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const t0 = performance.now();
+      try {
+        const res = await fetch(url, {
+          method: "POST",
+          headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+          body: JSON.stringify({ query: "{ scans(first: 5) { totalCount } }" }),
+          signal: AbortSignal.timeout(30_000),
+        });
+        const body = (await res.json()) as { errors?: Array<{ extensions?: { code?: string } }> };
+        if (body.errors?.length) {
+          errors++;
+          const code = body.errors[0]!.extensions?.code ?? "?";
+          codes[code] = (codes[code] ?? 0) + 1;
+        }
+      } catch {
+        errors++;
+        codes.transport = (codes.transport ?? 0) + 1;
+      }
+      times.push(performance.now() - t0);
+      await sleep(Math.max(0, 50 - (performance.now() - t0)));
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      const sorted = [...times].sort((a, b) => a - b);
+      const at = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? NaN;
+      return { count: sorted.length, p50: at(0.5), p99: at(0.99), max: sorted.at(-1) ?? NaN, errors, codes };
+    },
+  };
+}
 
 async function runOne(kind: "raw" | "ours", n: number): Promise<void> {
   const scans = seeded.slice(0, n);
@@ -273,6 +319,41 @@ async function runOne(kind: "raw" | "ours", n: number): Promise<void> {
         `        saturation: ${sat.bursts} bursts, published ${sat.published}, received ${satReport.received} in window -> ${fmt(row.sat.deliveriesPerSec, 0)}/s, cpu ${fmt(row.sat.cpuUsPerDelivery)} us/delivery; load ${row.load}`,
     );
 
+    if (kind === "ours" && n === MAX_N && WITH_STORM) {
+      const observer = await signToken(secret, { sub: "bench-progress-observer", expiresIn: "1h" });
+      const probe = startProbe(`http://127.0.0.1:${port}/graphql`, observer);
+      const storm = await clients.rpc<{ connected: number; failed: number; firstErrors: string[]; ms: number }>("storm", {
+        url: `ws://127.0.0.1:${port}/graphql`,
+        creds,
+        spreadMs: STORM_SPREAD_MS,
+      });
+      const lat = await probe.stop();
+      stormSummary = [
+        `reconnect storm (ours, n=${n}): every socket dropped, ${n} clients reconnect + resubscribe spread over ${STORM_SPREAD_MS} ms`,
+        `  all served (first event of each) after ${fmt(storm.ms / 1000, 2)} s; connected ${storm.connected}, failed ${storm.failed}${storm.firstErrors.length ? ` (${storm.firstErrors.join("; ")})` : ""}`,
+        `  another user's query ({ scans(first: 5) { totalCount } }) meanwhile: ${lat.count} requests, p50 ${fmt(lat.p50)} ms, p99 ${fmt(lat.p99)} ms, max ${fmt(lat.max)} ms, errors ${lat.errors} ${JSON.stringify(lat.codes)}`,
+      ];
+      for (const line of stormSummary) console.log(line);
+    }
+    if (kind === "ours" && n === MAX_N && WITH_FLOOD) {
+      const observer = await signToken(secret, { sub: "bench-progress-observer", expiresIn: "1h" });
+      const flooder = await signToken(secret, { sub: "bench-progress-flooder", expiresIn: "1h" });
+      const probe = startProbe(`http://127.0.0.1:${port}/graphql`, observer);
+      const flood = await clients.rpc<{ sockets: number; acked: number; closes: Record<string, number>; subsAccepted: number; subsRefused: number; settledMs: number }>("flood", {
+        url: `ws://127.0.0.1:${port}/graphql`,
+        token: flooder,
+        sockets: 1000,
+        subsPerSocket: 20,
+        holdMs: 3000,
+      });
+      const lat = await probe.stop();
+      floodSummary = [
+        `one user floods (ours, beside ${n} subscribed clients): ${flood.sockets} sockets x 20 myScans subscriptions with one token`,
+        `  accepted ${flood.acked} sockets, ${flood.subsAccepted} subscriptions (${flood.subsRefused} refused); closes by code ${JSON.stringify(flood.closes)}; settled in ${fmt(flood.settledMs / 1000, 2)} s`,
+        `  another user's query meanwhile: ${lat.count} requests, p50 ${fmt(lat.p50)} ms, p99 ${fmt(lat.p99)} ms, max ${fmt(lat.max)} ms, errors ${lat.errors} ${JSON.stringify(lat.codes)}`,
+      ];
+      for (const line of floodSummary) console.log(line);
+    }
     if (kind === "ours" && n === MAX_N && WITH_OVERLOAD) {
       await overload(server, clients, port, n, row.sat.deliveriesPerSec);
     }
@@ -351,5 +432,5 @@ for (const n of NS) {
     `| ${n} | ours/raw | ${fmt(ours.rate.deliveriesPerSec / raw.rate.deliveriesPerSec, 2)}x | | ${fmt(ours.rate.p50 / raw.rate.p50, 2)}x | ${fmt(ours.rate.p99 / raw.rate.p99, 2)}x | ${fmt(ours.rate.cpuUsPerDelivery / raw.rate.cpuUsPerDelivery, 2)}x (${fmt(ours.rate.netCpuUsPerDelivery / raw.rate.netCpuUsPerDelivery, 2)}x) | ${fmt(ours.sat.deliveriesPerSec / raw.sat.deliveriesPerSec, 2)}x | ${fmt(ours.sat.cpuUsPerDelivery / raw.sat.cpuUsPerDelivery, 2)}x | ${fmt(ours.memPerConnKB / raw.memPerConnKB, 2)}x | ${fmt(ours.heapPerConnKB / raw.heapPerConnKB, 2)}x | |`,
   );
 }
-if (overloadSummary.length) console.log(`\n${overloadSummary.join("\n")}`);
+for (const summary of [stormSummary, floodSummary, overloadSummary]) if (summary.length) console.log(`\n${summary.join("\n")}`);
 process.exit(0);

@@ -35,9 +35,8 @@ import { createPool, poolStats, waitForDatabase } from "./platform/db/pool.js";
 import { createPrisma, type PrismaClient } from "./platform/db/prisma.js";
 import type { Logger } from "./platform/observability/logger.js";
 import { createMetrics, type Metrics } from "./platform/observability/metrics.js";
-import { MemoryPubSub } from "./platform/pubsub/memory.pubsub.js";
+import { createPubSub } from "./platform/pubsub/create.js";
 import type { PubSub } from "./platform/pubsub/pubsub.js";
-import { RedisPubSub } from "./platform/pubsub/redis.pubsub.js";
 import { createRedis, waitForRedis } from "./platform/redis/redis.js";
 import { Gauge } from "prom-client";
 import { ScanOwnerRepo } from "./modules/scans/scan-owner.repo.js";
@@ -115,20 +114,13 @@ export async function startApp(config: Config, log: Logger, options: { role?: "a
     onStop("prisma", () => prisma.$disconnect());
 
     // Redis (scaled out) or in-process.
-    let pubsub: PubSub;
     let redis: Redis | null = null;
     if (config.REDIS_URL) {
       redis = createRedis(config.REDIS_URL, "dg-main", log);
       onStop("redis", () => redis!.quit());
       await waitForRedis(redis, log, config.STARTUP_TIMEOUT);
-      pubsub = new RedisPubSub(
-        createRedis(config.REDIS_URL, "dg-pub", log),
-        createRedis(config.REDIS_URL, "dg-sub", log),
-        config.REDIS_PREFIX,
-      );
-    } else {
-      pubsub = new MemoryPubSub();
     }
+    const pubsub: PubSub = createPubSub(config, log);
     onStop("pubsub", () => pubsub.close());
 
     // Secrets: generated once under DATA_DIR when not configured.

@@ -2,6 +2,7 @@ import type { Server as HttpServer } from "node:http";
 import { GraphQLError, type GraphQLFormattedError, type GraphQLSchema, getOperationAST } from "graphql";
 import type { ServerOptions } from "graphql-ws";
 import { useServer } from "graphql-ws/use/ws";
+import { Counter, Gauge } from "prom-client";
 import { WebSocketServer, type WebSocket } from "ws";
 import type { Config } from "../config/config.js";
 import { CloseCode, CloseReason } from "../graphql/close-codes.js";
@@ -77,6 +78,31 @@ export function attachWebSocket(options: {
   const perUser = new Map<string, number>();
   let subscriptions = 0;
   const stats = { refusedPerUser: 0, refusedInstanceFull: 0, expired: 0 };
+  // For operators (/metrics) and the capacity view: who holds the sockets, and what was refused.
+  new Gauge({
+    name: "dg_ws_users",
+    help: "Users with at least one WebSocket on this instance",
+    registers: [metrics.registry],
+    collect() {
+      this.set(perUser.size);
+    },
+  });
+  new Gauge({
+    name: "dg_ws_busiest_user_connections",
+    help: "Most WebSockets one user holds on this instance (capped by MAX_WS_CONNECTIONS_PER_USER)",
+    registers: [metrics.registry],
+    collect() {
+      let most = 0;
+      for (const n of perUser.values()) if (n > most) most = n;
+      this.set(most);
+    },
+  });
+  const refused = new Counter({
+    name: "dg_ws_refused_total",
+    help: "WebSockets refused: reason per_user (4430), instance_full (1013), token_expired (4403 on an open socket)",
+    labelNames: ["reason"] as const,
+    registers: [metrics.registry],
+  });
 
   // Backpressure. graphql-ws awaits each send, and scan streams keep only the latest event per
   // scan, so a slow reader holds at most one message per subscription in our memory; the rest
@@ -117,6 +143,7 @@ export function attachWebSocket(options: {
     });
     if (wss.clients.size > config.MAX_WS_CONNECTIONS) {
       stats.refusedInstanceFull++;
+      refused.inc({ reason: "instance_full" });
       socket.close(CloseCode.TryAgainLater, CloseReason.instanceFull(config.MAX_WS_CONNECTIONS));
     }
   });
@@ -138,6 +165,7 @@ export function attachWebSocket(options: {
   };
   const expire = (state: ConnectionState) => {
     stats.expired++;
+    refused.inc({ reason: "token_expired" });
     state.socket.close(CloseCode.Forbidden, CloseReason.tokenExpired);
   };
 
@@ -167,6 +195,7 @@ export function attachWebSocket(options: {
       const held = perUser.get(user.id) ?? 0;
       if (held >= config.MAX_WS_CONNECTIONS_PER_USER) {
         stats.refusedPerUser++;
+        refused.inc({ reason: "per_user" });
         // Closed with our code first; graphql-ws's own 4403 for `false` then finds it closing.
         ctx.extra.socket.close(CloseCode.TooManyConnections, CloseReason.tooManyConnections(config.MAX_WS_CONNECTIONS_PER_USER));
         return false;
