@@ -26,6 +26,7 @@ import { checkKeyring, PgKeyCheckStore } from "./platform/crypto/key-check.js";
 import { PaymentRepo } from "./modules/payments/payment.repo.js";
 import { PaymentService } from "./modules/payments/payment.service.js";
 import { hostPolicyFromConfig } from "./platform/net/host-policy.js";
+import { createRateLimiter } from "./platform/rate-limit/rate-limiter.js";
 import { createTokenVerifier, type JwtSettings } from "./platform/auth/jwt.js";
 import { loadOrCreateSecret } from "./platform/auth/secret-store.js";
 import { loadKeyring, type Keyring } from "./platform/crypto/secret-box.js";
@@ -157,6 +158,9 @@ export async function startApp(config: Config, log: Logger, options: { role?: "a
       // Loopback outside production; the server's own database (DATABASE_URL or the embedded one) never.
       hostPolicy: hostPolicyFromConfig(config, databaseUrl),
       connectTimeoutMs: config.DATABASE_CONNECT_TIMEOUT,
+      // Per user, across instances when Redis is configured (issue 12.2).
+      rateLimit: config.DATABASE_TEST_RATE_LIMIT,
+      rateLimiter: createRateLimiter(config.DATABASE_TEST_RATE_LIMIT, redis, config.REDIS_PREFIX),
     });
     const payments = new PaymentService(new PaymentRepo(prisma), sessions, log);
     const sessionExpiry = new SessionExpiryJob(prisma, log, {
@@ -204,7 +208,7 @@ export async function startApp(config: Config, log: Logger, options: { role?: "a
       },
       collaborators: {
         requireSession: async (ownerId, sessionId) => void (await sessions.requireOwned(ownerId, sessionId)),
-        requireConnection: async (ownerId, connectionId) => ({ name: (await connections.requireOwned(ownerId, connectionId)).name }),
+        requireConnection: async (ownerId, connectionId) => ({ name: (await connections.requireScannable(ownerId, connectionId)).name }),
         touchSession: (ownerId, sessionId) => sessions.touch(ownerId, sessionId),
         admissionVerdict: () => capacity.admissionVerdict(),
         claimHold: () => capacity.claimHold(),

@@ -121,7 +121,23 @@ const schema = z.object({
   MAX_CONNECTIONS_PER_SESSION: int(1, 100_000).default(20),
   /** @default 8 */
   SCAN_WORKERS: int(0, 256).default(8),
+  /** comma list of hosts, IPs and CIDRs database scans may reach. @default unset: public addresses only (development: and loopback) */
   DATABASE_SCAN_ALLOWED_HOSTS: z.string().optional(),
+  /** connection tests and database scan starts per user, as "attempts/window". @default 10/1m */
+  DATABASE_TEST_RATE_LIMIT: z
+    .string()
+    .trim()
+    .transform((v, ctx) => {
+      const m = /^(\d+)\s*\/\s*(\S+)$/.exec(v);
+      try {
+        if (!m || Number(m[1]) < 1) throw new Error(`expected attempts per window such as 10/1m, got "${v}"`);
+        return { points: Number(m[1]), windowMs: Math.max(1_000, parseDuration(m[2]!)) };
+      } catch (e) {
+        ctx.addIssue({ code: "custom", message: (e as Error).message });
+        return z.NEVER;
+      }
+    })
+    .default({ points: 10, windowMs: 60_000 }),
   /** live sessions one user may hold. @default 100 */
   MAX_SESSIONS_PER_USER: int(1, 100_000).default(100),
   /** documents or files in one scan. @default 1000 */

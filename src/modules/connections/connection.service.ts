@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "../../platform/observability/logger.js";
-import type { HostPolicy } from "../../platform/net/host-policy.js";
-import { isValidHostSyntax } from "../../platform/net/host-policy.js";
+import { checkTargetAllowed, hostRefusal, isValidHostSyntax, type HostPolicy } from "../../platform/net/host-policy.js";
+import { MemoryRateLimiter, type RateLimit, type RateLimiter } from "../../platform/rate-limit/rate-limiter.js";
 import { DecryptError, needsRotation, open, seal, type Keyring } from "../../platform/crypto/secret-box.js";
 import { AppError, badInput, notFound } from "../../shared/errors.js";
 import type { DatabaseTarget } from "../../platform/target-db/index.js";
@@ -27,6 +27,10 @@ export interface ConnectionServiceOptions {
   hostPolicy: HostPolicy;
   /** testDatabaseConnection gives up after this long. @default 10000 */
   connectTimeoutMs?: number;
+  /** Connection tests and database scan starts per user (DATABASE_TEST_RATE_LIMIT). @default 10 per minute */
+  rateLimit?: RateLimit;
+  /** Where the attempts are counted (Redis across instances). @default in memory, with `rateLimit` */
+  rateLimiter?: RateLimiter;
 }
 
 /**
@@ -41,7 +45,13 @@ export class ConnectionService {
     private readonly keyring: Keyring,
     private readonly log: Logger,
     private readonly options: ConnectionServiceOptions,
-  ) {}
+  ) {
+    this.rateLimit = options.rateLimit ?? { points: 10, windowMs: 60_000 };
+    this.rateLimiter = options.rateLimiter ?? new MemoryRateLimiter(this.rateLimit);
+  }
+
+  private readonly rateLimit: RateLimit;
+  private readonly rateLimiter: RateLimiter;
 
   /** The host policy database scans and connection tests obey (one for the process, built in app.ts). */
   get hostPolicy(): HostPolicy {
@@ -82,6 +92,37 @@ export class ConnectionService {
     return row;
   }
 
+  /**
+   * For startDatabaseScan: the owner's connection, counted against the per-user rate limit,
+   * and its host checked against the policy now (the worker checks the resolved address
+   * again when it connects). A refused host is BAD_USER_INPUT with what to ask the operator.
+   */
+  async requireScannable(ownerId: string, id: string, field = "connectionId"): Promise<ConnectionRow> {
+    const row = await this.requireOwned(ownerId, id, field);
+    await this.throttle(ownerId);
+    const verdict = await checkTargetAllowed(this.options.hostPolicy, row);
+    // A name that does not resolve now may later: the scan fails then, like any unreachable host.
+    if (!verdict.ok && !verdict.unresolved) throw new AppError("BAD_USER_INPUT", hostRefusal(row.host, verdict), { field, reason: "HOST_NOT_ALLOWED" });
+    return row;
+  }
+
+  /**
+   * One attempt to reach a database for `ownerId`: connection tests and scan starts share the
+   * count, so that neither is a free port scanner or password oracle (issue 12, point 2).
+   */
+  private async throttle(ownerId: string): Promise<void> {
+    const verdict = await this.rateLimiter.take(`db-connect:${ownerId}`);
+    if (verdict.allowed) return;
+    const retryAfterSeconds = Math.ceil(verdict.retryAfterMs / 1000);
+    const window = this.rateLimit.windowMs % 60_000 === 0 ? `${this.rateLimit.windowMs / 60_000} min` : `${Math.round(this.rateLimit.windowMs / 1000)} s`;
+    this.log.warn({ reason: "RATE_LIMITED", retryAfterSeconds }, "database connection attempts rate-limited");
+    throw new AppError(
+      "CAPACITY_EXCEEDED",
+      `Too many attempts to reach a database: at most ${this.rateLimit.points} per ${window} (DATABASE_TEST_RATE_LIMIT); retry in ${retryAfterSeconds} s.`,
+      { retryAfterSeconds, reason: "RATE_LIMITED" },
+    );
+  }
+
   async delete(ownerId: string, id: string): Promise<true> {
     const row = await this.repo.findOwned(ownerId, id);
     if (!row) throw notFound("Database connection");
@@ -95,6 +136,7 @@ export class ConnectionService {
     const row = await this.repo.findForUse(ownerId, id);
     if (!row) throw notFound("Database connection");
     this.sessions.touch(ownerId, row.sessionId);
+    await this.throttle(ownerId);
     let target: DatabaseTarget;
     try {
       target = await this.toTarget(ownerId, row);
@@ -108,7 +150,11 @@ export class ConnectionService {
       hostPolicy: this.options.hostPolicy,
       connectTimeoutMs: this.options.connectTimeoutMs ?? 10_000,
     });
-    this.log.info({ connectionId: row.id, ok: result.ok, code: result.ok ? undefined : result.code }, "database connection tested");
+    // `detail` tells refused from timed out for the operator; the user's answer does not (issue 12.2).
+    this.log.info(
+      { connectionId: row.id, ok: result.ok, code: result.ok ? undefined : result.code, detail: result.ok ? undefined : result.detail },
+      "database connection tested",
+    );
     return result.ok
       ? { ok: true, code: null, message: null, serverVersion: result.serverVersion }
       : { ok: false, code: result.code, message: result.message, serverVersion: null };

@@ -30,6 +30,11 @@ export interface HostPolicy {
   readonly allowLoopback: boolean;
   /** Databases never scanned, even on an allowed host: the server's own. */
   readonly protectedDatabases: ReadonlyArray<ProtectedDatabase>;
+  /**
+   * Every failure to reach a database answers after the full connect timeout, so that a
+   * refused, an unreachable and a silent port take the same time (issue 12, point 2).
+   */
+  readonly equalizeFailures: boolean;
 }
 
 export interface HostPolicyOptions {
@@ -37,6 +42,8 @@ export interface HostPolicyOptions {
   allowLoopback?: boolean;
   /** @default [] */
   protectedDatabases?: ProtectedDatabase[];
+  /** @default false; true in production */
+  equalizeFailures?: boolean;
 }
 
 /** A database (host, port, name) that scans must never reach. */
@@ -50,7 +57,9 @@ export interface ProtectedDatabase {
  * `reason` completes "<host> is …" / "<host> resolves to …"; `listable` says whether an
  * operator could allow it with DATABASE_SCAN_ALLOWED_HOSTS (metadata and our own database: never).
  */
-export type HostCheckResult = { ok: true; addresses: string[] } | { ok: false; reason: string; listable: boolean };
+export type HostCheckResult =
+  | { ok: true; addresses: string[] }
+  | { ok: false; reason: string; listable: boolean; /** The name did not resolve: a network failure, not a refusal. */ unresolved?: true };
 export type AddressVerdict = { ok: true } | { ok: false; reason: string; listable: boolean };
 
 type Addr = ipaddr.IPv4 | ipaddr.IPv6;
@@ -106,6 +115,7 @@ export function parseAllowedHosts(value: string | undefined, options: HostPolicy
   const common = {
     allowLoopback: options.allowLoopback ?? false,
     protectedDatabases: Object.freeze([...(options.protectedDatabases ?? [])]),
+    equalizeFailures: options.equalizeFailures ?? false,
   };
   if (value === undefined || value.trim() === "") {
     return Object.freeze({ mode: "default", hostnames: new Set<string>(), cidrs: [], ...common });
@@ -146,7 +156,7 @@ export function parseAllowedHosts(value: string | undefined, options: HostPolicy
 
 /**
  * The policy the server runs with: `DATABASE_SCAN_ALLOWED_HOSTS`, loopback outside
- * production, and the server's own database (`ownDatabaseUrl`: DATABASE_URL or the embedded
+ * production, failures equalized in time in production, and the server's own database (`ownDatabaseUrl`: DATABASE_URL or the embedded
  * one) protected.
  */
 export function hostPolicyFromConfig(
@@ -155,6 +165,7 @@ export function hostPolicyFromConfig(
 ): HostPolicy {
   return parseAllowedHosts(config.DATABASE_SCAN_ALLOWED_HOSTS, {
     allowLoopback: !config.isProduction,
+    equalizeFailures: config.isProduction,
     protectedDatabases: ownDatabaseUrl ? [protectedDatabaseFromUrl(ownDatabaseUrl)] : [],
   });
 }
@@ -201,7 +212,7 @@ export async function checkHostAllowed(
   const name = normalizeHostname(literal);
   const listedByName = policy.mode === "allowList" && policy.hostnames.has(name);
   const resolved = await resolveAll(literal, options.lookupTimeoutMs ?? 5_000);
-  if (!resolved.ok) return { ok: false, reason: resolved.reason, listable: false };
+  if (!resolved.ok) return { ok: false, reason: resolved.reason, listable: false, unresolved: true };
   const isLiteral = isIP(literal) !== 0;
   for (const address of resolved.addresses) {
     const verdict = checkAddressAllowed(policy, address, listedByName);
@@ -233,6 +244,16 @@ export async function checkTargetAllowed(
     }
   }
   return verdict;
+}
+
+/** One sentence for the user: why the host is refused and, when an operator could allow it, whom to ask. */
+export function hostRefusal(host: string, verdict: { reason: string; listable: boolean }): string {
+  const shown = host.length > 100 ? `${host.slice(0, 100)}…` : host;
+  const what = verdict.reason.startsWith("resolves to") ? verdict.reason : `is ${verdict.reason}`;
+  return (
+    `Database scans may not connect to ${shown}: it ${what}.` +
+    (verdict.listable ? ` If this database should be scanned, ask your operator to add its host to ${VARIABLE}.` : "")
+  );
 }
 
 /**

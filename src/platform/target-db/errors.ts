@@ -13,28 +13,77 @@ interface DriverError {
   message?: string;
 }
 
-/** Maps a driver failure to a code a user can act on. Messages never carry the password. */
+const ENGINE_NAME = { POSTGRESQL: "PostgreSQL", MYSQL: "MySQL" } as const;
+
+/**
+ * The one answer for every failure before the server has authenticated us: refused, timed
+ * out, unreachable, reset, TLS refused, not a database, a malformed or oversized greeting.
+ * Told apart, they would map a network for whoever asks (issue 12, point 2); the difference
+ * stays in `detail`, for the server's log.
+ */
+export function unreachable(target: Pick<DatabaseTarget, "engine" | "host" | "port"> | undefined, detail: string): DatabaseScanError {
+  const engine = target ? ENGINE_NAME[target.engine] ?? "database" : "database";
+  const where = target ? ` at ${target.host}:${target.port}` : "";
+  return new DatabaseScanError(
+    "CONNECTION_FAILED",
+    `Could not connect to a ${engine} server${where}: check the host, the port and the SSL setting, and that the server accepts connections from DataGuardian.`,
+    detail,
+  );
+}
+
+/**
+ * Maps a driver failure to a code a user can act on. Messages never carry the password nor
+ * the server's own words (a scanned server is untrusted).
+ *
+ * `connect`: until the driver reports the session established. Only what a database server
+ * itself answered once the transport (TCP, and TLS when asked for) was up stays distinct:
+ * authentication failed, no such database, no access to it. Everything else is
+ * {@link unreachable}.
+ * `query`: after that, by SQLSTATE / MySQL error number.
+ */
 export function toScanError(error: unknown, phase: "connect" | "query", target?: DatabaseTarget): DatabaseScanError {
   if (error instanceof DatabaseScanError) return error;
-  if (error instanceof WireLimitError) return new DatabaseScanError("SCAN_FAILED", error.message);
   const e = (error ?? {}) as DriverError;
-  const where = target ? `${target.host}:${target.port}` : "the server";
   const text = safeMessage(error);
   const code = e.code ?? "";
-  // Network
-  if (["ECONNREFUSED", "EHOSTUNREACH", "ENETUNREACH", "ECONNRESET", "EPIPE", "EADDRNOTAVAIL"].includes(code)) {
-    return new DatabaseScanError("CONNECTION_FAILED", `cannot connect to ${where}: ${code}`);
+  const detail = code && !text.includes(code) ? `${code}: ${text}` : text;
+  const engine = target ? ENGINE_NAME[target.engine] : "The database server";
+  const where = target ? ` at ${target.host}:${target.port}` : "";
+  const authFailed = () =>
+    new DatabaseScanError("AUTHENTICATION_FAILED", `${engine}${where} refused the user name or password (or does not let this user connect from DataGuardian).`);
+  const noDatabase = () =>
+    new DatabaseScanError("DATABASE_NOT_FOUND", `${engine}${where} has no database named ${JSON.stringify(target?.database ?? "")} (or does not let this user see it).`);
+  if (phase === "connect") {
+    switch (code) {
+      case "28P01": // invalid_password
+      case "28000": // invalid_authorization_specification (no pg_hba.conf entry, role cannot log in)
+        return authFailed();
+      case "3D000":
+        return noDatabase();
+    }
+    switch (e.errno) {
+      case 1045: // ER_ACCESS_DENIED_ERROR
+      case 1698: // ER_ACCESS_DENIED_NO_PASSWORD_ERROR
+      case 1251: // ER_NOT_SUPPORTED_AUTH_MODE
+        return authFailed();
+      case 1049: // ER_BAD_DB_ERROR
+      case 1044: // ER_DBACCESS_DENIED_ERROR (also MySQL's answer for a database it will not name)
+        return noDatabase();
+    }
+    return unreachable(target, error instanceof WireLimitError ? error.message : detail);
   }
-  if (code === "ETIMEDOUT" || /timeout expired|connection timeout/i.test(text)) {
-    return new DatabaseScanError("CONNECTION_FAILED", `cannot connect to ${where}: timed out`);
+  if (error instanceof WireLimitError) return new DatabaseScanError("SCAN_FAILED", error.message);
+  // Network, after the session was established
+  if (["ECONNREFUSED", "EHOSTUNREACH", "ENETUNREACH", "ECONNRESET", "EPIPE", "EADDRNOTAVAIL", "ETIMEDOUT"].includes(code) || /connection terminated|timeout expired|connection timeout/i.test(text)) {
+    return new DatabaseScanError("CONNECTION_FAILED", `lost the connection to ${engine}${where}`, detail);
   }
   // PostgreSQL SQLSTATEs
   switch (code) {
     case "28P01":
     case "28000":
-      return new DatabaseScanError("AUTHENTICATION_FAILED", `authentication failed: ${text}`);
+      return authFailed();
     case "3D000":
-      return new DatabaseScanError("DATABASE_NOT_FOUND", text);
+      return noDatabase();
     case "42501":
       return new DatabaseScanError("PERMISSION_DENIED", text);
     case "42P01":
@@ -43,22 +92,21 @@ export function toScanError(error: unknown, phase: "connect" | "query", target?:
     case "55P03": // lock_not_available
       return new DatabaseScanError("TIMEOUT", `statement timed out: ${text}`);
     case "53300": // too_many_connections
+    case "57P01": // admin_shutdown
     case "57P03": // cannot_connect_now (starting up, shutting down)
     case "08006":
     case "08001":
     case "08004":
-      return new DatabaseScanError("CONNECTION_FAILED", `cannot connect to ${where}: ${text}`);
+      return new DatabaseScanError("CONNECTION_FAILED", `lost the connection to ${engine}${where}`, detail);
   }
   // MySQL / MariaDB error numbers
   switch (e.errno) {
-    case 1045: // ER_ACCESS_DENIED_ERROR
-    case 1130: // ER_HOST_NOT_PRIVILEGED
-    case 1251: // ER_NOT_SUPPORTED_AUTH_MODE
-    case 1698: // ER_ACCESS_DENIED_NO_PASSWORD_ERROR
-      return new DatabaseScanError("AUTHENTICATION_FAILED", `authentication failed: ${text}`);
-    case 1049: // ER_BAD_DB_ERROR
-      return new DatabaseScanError("DATABASE_NOT_FOUND", text);
-    case 1044: // ER_DBACCESS_DENIED_ERROR (also what MySQL says for a database it will not name)
+    case 1045:
+    case 1698:
+      return authFailed();
+    case 1049:
+      return noDatabase();
+    case 1044: // ER_DBACCESS_DENIED_ERROR
     case 1142: // ER_TABLEACCESS_DENIED_ERROR
     case 1143: // ER_COLUMNACCESS_DENIED_ERROR
     case 1227: // ER_SPECIFIC_ACCESS_DENIED_ERROR
@@ -69,15 +117,6 @@ export function toScanError(error: unknown, phase: "connect" | "query", target?:
     case 3024: // ER_QUERY_TIMEOUT (MySQL MAX_EXECUTION_TIME)
     case 1205: // ER_LOCK_WAIT_TIMEOUT
       return new DatabaseScanError("TIMEOUT", `statement timed out: ${text}`);
-    case 1040: // ER_CON_COUNT_ERROR
-    case 1129: // ER_HOST_IS_BLOCKED
-      return new DatabaseScanError("CONNECTION_FAILED", `cannot connect to ${where}: ${text}`);
-  }
-  if (phase === "connect") {
-    if (/password|SASL|SCRAM|authentication/i.test(text)) {
-      return new DatabaseScanError("AUTHENTICATION_FAILED", `authentication failed: ${text}`);
-    }
-    return new DatabaseScanError("CONNECTION_FAILED", `cannot connect to ${where}: ${text}`);
   }
   return new DatabaseScanError("SCAN_FAILED", text);
 }

@@ -11,7 +11,7 @@ export {
   type SessionSettings,
 } from "./target.js";
 export type { ColumnSpec, EngineSession, RowSink, TableSpec } from "./session.js";
-export { hostRefusal, openSession, testDatabaseConnection, vetHost } from "./connect.js";
-export { safeMessage, toScanError } from "./errors.js";
+export { connectTarget, openSession, testDatabaseConnection, vetHost, type ConnectionTestOutcome } from "./connect.js";
+export { safeMessage, toScanError, unreachable } from "./errors.js";
 export { quotePgIdent } from "./pg.session.js";
 export { quoteMysqlIdent } from "./mysql.session.js";

@@ -69,7 +69,7 @@ export class MysqlSession implements EngineSession {
     const guard = new WireGuard("mysql");
     try {
       guard.limitResponse(SMALL_MESSAGE_LIMIT * 4); // handshake, version and settings: a few hundred bytes
-      conn = await mysqlConnect(config, address, guard);
+      conn = await mysqlConnect(config, address, guard); // errors before this are "connect" errors (toScanError)
       const [[rawVersion]] = (await mysqlQuery(conn, "SELECT VERSION()")) as [[string]];
       const version = cleanVersion(rawVersion);
       const mariadb = /mariadb/i.test(version);
@@ -86,7 +86,7 @@ export class MysqlSession implements EngineSession {
       return new MysqlSession(conn, guard, config, address, target.database, mariadb ? `MariaDB ${version}` : `MySQL ${version}`);
     } catch (error) {
       if (conn) await closeMysql(conn);
-      throw toScanError(guard.error ?? error, "connect", target);
+      throw toScanError(guard.error ?? error, conn ? "query" : "connect", target);
     }
   }
 

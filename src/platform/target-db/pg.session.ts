@@ -54,15 +54,17 @@ export class PgSession implements EngineSession {
     };
     const guard = new WireGuard("postgres");
     const client = guardedClient(config, guard, target.ssl);
+    let connected = false; // errors before this are "connect" errors (toScanError)
     try {
       guard.limitResponse(SMALL_MESSAGE_LIMIT * 4); // start-up and the version: a few hundred bytes
       await client.connect();
+      connected = true;
       const { rows } = await client.query<{ v: string }>("SELECT current_setting('server_version') AS v");
       guard.limitResponse(null);
       return new PgSession(client, guard, config, settings.statementTimeoutMs, `PostgreSQL ${cleanVersion(rows[0]?.v)}`);
     } catch (error) {
       await closePg(client);
-      throw toScanError(guard.error ?? error, "connect", target);
+      throw toScanError(guard.error ?? error, connected ? "query" : "connect", target);
     }
   }
 

@@ -32,6 +32,8 @@ export class DatabaseScanError extends Error {
   constructor(
     public readonly code: DatabaseScanErrorCode,
     message: string,
+    /** What really happened, for the server's log only: the message may say less on purpose. */
+    public readonly detail?: string,
   ) {
     super(message);
     this.name = "DatabaseScanError";

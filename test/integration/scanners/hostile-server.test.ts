@@ -187,10 +187,99 @@ describe("a hostile server is cut off with a clear error, and our memory does no
     console.log(`[hostile ${engine}] sent ${(server.sent() / 2 ** 20).toFixed(1)} MiB before the cut; RSS +${growthMiB.toFixed(1)} MiB`);
     expect(result.ok).toBe(false);
     if (!result.ok) {
-      console.log(`[hostile ${engine}] ${result.code}: ${result.message}`);
-      expect(result.message).toMatch(/the database server sent a message larger than the 1 MiB limit .* the connection was closed/);
+      console.log(`[hostile ${engine}] ${result.code}: ${result.message} (log detail: ${result.detail ?? "-"})`);
+      // Before the session is established every failure reads the same for the user (issue 12.2);
+      // the reason is in the log detail. After it (the row), the user sees the reason itself.
+      const reason = result.code === "CONNECTION_FAILED" ? result.detail : result.message;
+      expect(reason).toMatch(/^the database server sent a message larger than the 1 MiB limit \(\d+\.\d MiB announced\) while connecting; the connection was closed$/);
     }
     expect(server.sent()).toBeLessThan(64 * 2 ** 20);
     expect(growthMiB).toBeLessThan(128);
   }, 60_000);
+});
+
+// ----- No oracle (issue 12, point 2) -----------------------------------------------------
+
+/** Accepts the connection and never says a word (a firewall that drops, a slow service). */
+const silentServer = () => hostile(() => undefined);
+/** Something that is not a database: answers any byte with an HTTP error page. */
+const httpServer = () =>
+  hostile((socket) => socket.once("data", () => socket.end("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")));
+/** Closes at once (a proxy with nothing behind it). */
+const resetServer = () => hostile((socket) => socket.destroy());
+
+async function closedPort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+describe("failures before authentication look alike (issue 12.2)", () => {
+  const kinds: Array<[string, () => Promise<number>]> = [
+    ["refused", closedPort],
+    ["silent (times out)", async () => (await silentServer()).port],
+    ["not a database (HTTP)", async () => (await httpServer()).port],
+    ["reset at once", async () => (await resetServer()).port],
+    ["an oversized greeting", async () => (await hugeVersionServer()).port],
+  ];
+
+  it.each(["POSTGRESQL", "MYSQL"] as const)("%s: one code and one message for every way of not reaching a server; the difference only in the log detail", async (engine) => {
+    const connectTimeoutMs = 1_500;
+    const outcomes = [];
+    for (const [kind, port] of kinds) {
+      if (engine === "MYSQL" && kind === "an oversized greeting") continue; // a PostgreSQL greeting
+      const p = await port();
+      const result = await testDatabaseConnection({ ...target(engine, p), host: "localhost" }, { hostPolicy: policy, connectTimeoutMs });
+      outcomes.push({ kind, result, p });
+    }
+    const details = new Set<string>();
+    for (const { kind, result, p } of outcomes) {
+      expect(result.ok, kind).toBe(false);
+      if (result.ok) continue;
+      expect(result.code, kind).toBe("CONNECTION_FAILED");
+      const name = engine === "POSTGRESQL" ? "PostgreSQL" : "MySQL";
+      expect(result.message, kind).toBe(
+        `Could not connect to a ${name} server at localhost:${p}: check the host, the port and the SSL setting, and that the server accepts connections from DataGuardian.`,
+      );
+      expect(result.detail, kind).toBeTruthy();
+      details.add(result.detail!.replace(/\d+/g, "N"));
+    }
+    expect(details.size).toBeGreaterThan(1); // the operator's log still tells them apart
+  }, 60_000);
+
+  it("an unresolvable name is the same answer", async () => {
+    const result = await testDatabaseConnection({ ...target("POSTGRESQL", 5432), host: "no-such-host.invalid" }, { hostPolicy: policy, connectTimeoutMs: 1_000 });
+    expect(result).toMatchObject({ ok: false, code: "CONNECTION_FAILED", message: expect.stringMatching(/^Could not connect to a PostgreSQL server at no-such-host.invalid:5432: /) });
+  });
+
+  it("with failures equalized (production), a refused port answers no sooner than a silent one: after the connect timeout", async () => {
+    const equalized = parseAllowedHosts(undefined, { allowLoopback: true, equalizeFailures: true });
+    const connectTimeoutMs = 1_000;
+    for (const port of [await closedPort(), (await silentServer()).port, (await resetServer()).port]) {
+      const started = performance.now();
+      const result = await testDatabaseConnection(target("POSTGRESQL", port), { hostPolicy: equalized, connectTimeoutMs });
+      const elapsed = performance.now() - started;
+      expect(result).toMatchObject({ ok: false, code: "CONNECTION_FAILED" });
+      // A lower bound only (timers never fire early); no upper bound is asserted on a shared machine.
+      expect(elapsed).toBeGreaterThanOrEqual(connectTimeoutMs + 1_000 - 5);
+    }
+  }, 30_000);
+
+  it("authentication failures stay distinct, without the server's own words", async () => {
+    // A server that speaks PostgreSQL and refuses the password: the user can act on this.
+    const server = await hostile((socket) =>
+      onStartup(socket, () => {
+        const fields = Buffer.concat([Buffer.from("SFATAL\0"), Buffer.from("C28P01\0"), Buffer.from("Mpassword authentication failed for user \"u\" <script>\0"), Buffer.from([0])]);
+        socket.end(pgMessage("E", fields));
+      }),
+    );
+    const result = await testDatabaseConnection(target("POSTGRESQL", server.port), { hostPolicy: policy, connectTimeoutMs: 2_000 });
+    expect(result).toEqual({
+      ok: false,
+      code: "AUTHENTICATION_FAILED",
+      message: `PostgreSQL at 127.0.0.1:${server.port} refused the user name or password (or does not let this user connect from DataGuardian).`,
+    });
+  });
 });

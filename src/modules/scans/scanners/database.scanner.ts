@@ -3,9 +3,8 @@ import {
   DatabaseScanError,
   SESSION_DEFAULTS,
   clampInt,
-  openSession,
+  connectTarget,
   toScanError,
-  vetHost,
   type ColumnSpec,
   type DatabaseConnectOptions,
   type DatabaseScanErrorCode,
@@ -81,8 +80,7 @@ export async function scanDatabase(
   const detect = options.detect ?? defaultDetect;
   throwIfAborted(ctx.signal);
   ctx.onProgress({ itemsProcessed: 0, itemsTotal: null, stage: `connecting to ${target.host}` });
-  const address = await vetHost(target, options.hostPolicy);
-  const session = await guard(ctx.signal, null, () => openSession(target, address, settings));
+  const session = await guard(ctx.signal, null, () => connectTarget(target, options.hostPolicy, settings));
   try {
     ctx.onProgress({ itemsProcessed: 0, itemsTotal: null, stage: "listing tables" });
     const all = await guard(ctx.signal, session, () => session.listTables());
