@@ -189,7 +189,7 @@ export async function startApp(config: Config, log: Logger, options: { role?: "a
     // unless SCAN_WORKERS=0, and the maintenance job that sweeps lost workers' scans.
     const scanRepo = new ScanOwnerRepo(prisma);
     const scanWorkerRepo = new ScanWorkerRepo(prisma, pool);
-    const scanEvents = new ScanEvents(pubsub, log);
+    const scanEvents = new ScanEvents(pubsub, log, () => capacity.claimHold());
     const scanQueue = await createScanQueue(config, log, redis);
     onStop("scan queue", () => scanQueue.close());
     const scans = new ScanService({
@@ -215,6 +215,8 @@ export async function startApp(config: Config, log: Logger, options: { role?: "a
       },
     });
     beforeSessionsDelete = (ownerId, sessionIds) => scans.cancelInSessions(ownerId, sessionIds);
+    // Subscribers see a QUEUED scan's waitingFor change when the capacity hold begins or ends (issue 10.6).
+    capacity.onHoldChange(() => void scans.announceQueueWait().catch((err: unknown) => log.warn({ err }, "queued scans not republished after a capacity change")));
     const scanWorker = await startScanWorker({ config, log, instanceId, keyring, repo: scanWorkerRepo, events: scanEvents, queue: scanQueue, pubsub, connections, capacityHold: () => capacity.claimHold() });
     if (scanWorker) onStop("scan worker", () => scanWorker.stop(config.SHUTDOWN_GRACE));
     const scanMaintenance = new ScanMaintenanceJob(
@@ -229,7 +231,7 @@ export async function startApp(config: Config, log: Logger, options: { role?: "a
     await scanMaintenance.start();
     onStop("scan maintenance", () => scanMaintenance.stop());
 
-    const scanFeed = new ScanFeed({ repo: new ScanFeedRepo(prisma), pubsub });
+    const scanFeed = new ScanFeed({ repo: new ScanFeedRepo(prisma), pubsub, capacityHold: () => capacity.claimHold() });
     const scanPages = new ScanPages(new ScanPagesRepo(prisma));
     const services: AppServices = { users: new UserRepo(prisma), activity, sessions, connections, payments, capacity, scans, scanFeed, scanPages, pubsub };
 

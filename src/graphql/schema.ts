@@ -9,13 +9,13 @@ import { PaymentResolver } from "../modules/payments/payment.resolver.js";
 import { CapacityResolver } from "../modules/capacity/capacity.resolver.js";
 import { ScanResolver, SessionScansResolver } from "../modules/scans/scan.resolver.js";
 import { ScanLimitsResolver } from "../modules/scans/scan-limits.resolver.js";
-import { ScanProgressWaitResolver, ScanWaitResolver } from "../modules/scans/scan-wait.resolver.js";
+import { ScanWaitResolver } from "../modules/scans/scan-wait.resolver.js";
 import { MemoryPubSub } from "../platform/pubsub/memory.pubsub.js";
 import { authChecker } from "./auth-checker.js";
 import type { FanoutOptions } from "./fanout.js";
 
 /** Every resolver class of the API; the schema is printed from these (npm run schema). */
-export const resolvers: NonEmptyArray<Function> = [ViewerResolver, SessionResolver, ConnectionResolver, PaymentResolver, CapacityResolver, ScanResolver, SessionScansResolver, ScanLimitsResolver, ScanWaitResolver, ScanProgressWaitResolver];
+export const resolvers: NonEmptyArray<Function> = [ViewerResolver, SessionResolver, ConnectionResolver, PaymentResolver, CapacityResolver, ScanResolver, SessionScansResolver, ScanLimitsResolver, ScanWaitResolver];
 
 export async function buildAppSchema(pubSub?: PubSub): Promise<GraphQLSchema> {
   return buildSchema({

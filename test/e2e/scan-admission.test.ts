@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ListScansDocument, OpenSessionDocument } from "../generated/graphql.js";
 import { createTestDatabase, type TestDatabase } from "../support/database.js";
-import { codeOf, request } from "../support/graphql-client.js";
+import { codeOf, request, TestWsClient } from "../support/graphql-client.js";
 import { startServerProcess, type ServerProcess } from "../support/server-process.js";
 import { waitFor } from "../support/wait.js";
 
@@ -75,6 +75,50 @@ describe("at CRITICAL, scans wait in the queue and run when capacity returns", (
     const done = (token: string, id: string) => waitFor(`scan ${id} to finish`, () => readScan(calm, token, id), (s) => s?.status === "SUCCEEDED", { timeoutMs: 40_000, intervalMs: 200 });
     expect(await done(dirk, b)).toMatchObject({ status: "SUCCEEDED", waitingFor: null, findingsCount: 1 });
     expect(await done(cora, a)).toMatchObject({ status: "SUCCEEDED", waitingFor: null, findingsCount: 1 });
+  }, 90_000);
+});
+
+describe("a queued scan's subscriber sees what it waits for change with the capacity hold", () => {
+  let db: TestDatabase;
+  let api: ServerProcess;
+  const ENCRYPTION_KEY = randomBytes(32).toString("base64");
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    // No workers anywhere: a scan stays QUEUED whatever the level, so only its reason changes.
+    api = await startServerProcess({ DATABASE_URL: db.url, CAPACITY_SAMPLE_INTERVAL: "500ms", SCAN_WORKERS: "0", ENCRYPTION_KEY });
+  }, 90_000);
+  afterAll(async () => {
+    await api?.stop();
+    await db?.drop();
+  });
+
+  it("SLOT, then CAPACITY while another instance is CRITICAL, then SLOT again once it leaves", async () => {
+    const erin = await api.token("erin");
+    const started = await startScan(api, erin);
+    expect(started.data!.startDocumentScan).toMatchObject({ status: "QUEUED", waitingFor: "SLOT" });
+    const id = started.data!.startDocumentScan.id;
+
+    const ws = await TestWsClient.connect(api.wsUrl, erin);
+    ws.subscribe("p", `subscription P($id: ID!) { scanProgress(scanId: $id) { status waitingFor queuePosition seq } }`, { id });
+    type Event = { type: string; payload: { data: { scanProgress: { status: string; waitingFor: string | null; queuePosition: number; seq: number } } } };
+    const next = async () => {
+      const msg = (await ws.waitForMessage(20_000)) as Event;
+      expect(msg.type).toBe("next");
+      return msg.payload.data.scanProgress;
+    };
+    expect(await next()).toMatchObject({ status: "QUEUED", waitingFor: "SLOT", queuePosition: 1 });
+
+    const critical = await startServerProcess({ DATABASE_URL: db.url, CAPACITY_SAMPLE_INTERVAL: "500ms", SCAN_WORKERS: "0", CAPACITY_FORCE_LEVEL: "CRITICAL", ENCRYPTION_KEY });
+    try {
+      const held = await next();
+      expect(held).toMatchObject({ status: "QUEUED", waitingFor: "CAPACITY", queuePosition: 1 });
+      expect(await readScan(api, erin, id)).toMatchObject({ status: "QUEUED", waitingFor: "CAPACITY" });
+    } finally {
+      await critical.stop();
+    }
+    expect(await next()).toMatchObject({ status: "QUEUED", waitingFor: "SLOT", queuePosition: 1 });
+    ws.close();
   }, 90_000);
 });
 

@@ -117,6 +117,7 @@ export class CapacityMonitor implements CapacityPort {
   /** Live peers' levels as stored in PostgreSQL, read with the last complete sample. */
   private storedPeers: { at: number; levels: InstanceLevel[] } = { at: 0, levels: [] };
   private lastHold: string | null = null;
+  private readonly holdListeners = new Set<(hold: string | null) => void>();
   private unlisten: (() => Promise<void>) | null = null;
   private version = 0;
   private cached: { version: number; at: number; report: Promise<CapacityReportData> } | null = null;
@@ -309,13 +310,20 @@ export class CapacityMonitor implements CapacityPort {
     if (e.kind === "cleared") this.cleared.push(e);
   }
 
-  /** Logs when new scans start or stop waiting for capacity. */
+  /** Logs and tells the listeners when new scans start or stop waiting for capacity. */
   private noteHold(): void {
     const hold = this.claimHold();
     if (hold === this.lastHold) return;
     if (hold) this.o.log.warn({ hold }, `new scans wait in the queue: ${hold}`);
     else this.o.log.info("capacity returned: queued scans start again");
     this.lastHold = hold;
+    for (const listener of this.holdListeners) listener(hold);
+  }
+
+  /** Calls `listener` when new scans start or stop waiting for capacity (judged at each sample). Returns the unsubscribe. */
+  onHoldChange(listener: (hold: string | null) => void): () => void {
+    this.holdListeners.add(listener);
+    return () => this.holdListeners.delete(listener);
   }
 
   private forecasts(now: number): ForecastView[] {

@@ -1,12 +1,12 @@
 import type { Logger } from "../../platform/observability/logger.js";
 import { topics, type PubSub } from "../../platform/pubsub/pubsub.js";
 import { withTimeout } from "../../shared/async.js";
-import { type Scan, type ScanProgress, ScanStatus } from "./scan.type.js";
+import { type Scan, type ScanProgress, ScanStatus, waitingForOf } from "./scan.type.js";
 
 const PUBLISH_TIMEOUT_MS = 1_000;
 
 /** Builds the event for a scan row; `queuePosition` only means something while QUEUED. */
-export function toProgressEvent(scan: Scan, queuePosition: number | null): ScanProgress {
+export function toProgressEvent(scan: Scan, queuePosition: number | null, capacityHold: string | null = null): ScanProgress {
   return {
     scanId: scan.id,
     status: scan.status,
@@ -15,6 +15,7 @@ export function toProgressEvent(scan: Scan, queuePosition: number | null): ScanP
     itemsProcessed: scan.itemsProcessed,
     itemsTotal: scan.itemsTotal,
     queuePosition: scan.status === ScanStatus.QUEUED ? queuePosition : null,
+    waitingFor: waitingForOf(scan.status, capacityHold),
     findingsCount: scan.findingsCount,
     riskLevel: scan.riskLevel,
     error: scan.errorCode ? { code: scan.errorCode, message: scan.errorMessage ?? scan.errorCode } : null,
@@ -35,10 +36,12 @@ export class ScanEvents {
   constructor(
     private readonly pubsub: PubSub,
     private readonly log: Logger,
+    /** The capacity monitor's hold on new scans, for `waitingFor` (capacity.port.ts). */
+    private readonly capacityHold: () => string | null = () => null,
   ) {}
 
   async publish(scan: Scan, queuePosition: number | null = null): Promise<void> {
-    const message: ScanEventMessage = { ...toProgressEvent(scan, queuePosition), ownerId: scan.ownerId };
+    const message: ScanEventMessage = { ...toProgressEvent(scan, queuePosition, this.capacityHold()), ownerId: scan.ownerId };
     try {
       // Bounded: with Redis down, ioredis queues commands until it reconnects; a request or a
       // worker must not wait for that. Subscribers re-read PostgreSQL after the reconnect.

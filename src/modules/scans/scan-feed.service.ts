@@ -24,7 +24,12 @@ export class ScanFeed {
   private readonly current: Batcher<{ ownerId: string; scanId: string }, ScanWithPosition | null>;
 
   constructor(
-    private readonly deps: { repo: ScanFeedRepo; pubsub: PubSub },
+    private readonly deps: {
+      repo: ScanFeedRepo;
+      pubsub: PubSub;
+      /** The capacity monitor's hold on new scans, for `waitingFor` (capacity.port.ts). */
+      capacityHold?: () => string | null;
+    },
     options: { maxBatch?: number } = {},
   ) {
     this.changes = new Batcher((keys) => deps.repo.changedSince(keys), options);
@@ -38,7 +43,8 @@ export class ScanFeed {
   myScans(ownerId: string, since: Date | null): Promise<ScanEventStream> {
     const read = async (from: Date | null) => {
       const rows = await this.changes.load({ ownerId, since: from ? new Date(from.getTime() - SINCE_MARGIN_MS) : null });
-      return rows.map(({ scan, position }) => toProgressEvent(scan, position));
+      const hold = this.deps.capacityHold?.() ?? null;
+      return rows.map(({ scan, position }) => toProgressEvent(scan, position, hold));
     };
     return ScanEventStream.open({
       pubsub: this.deps.pubsub,
@@ -62,7 +68,7 @@ export class ScanFeed {
         const row = await this.current.load({ ownerId, scanId });
         if (!row) return [];
         found = true;
-        return [toProgressEvent(row.scan, row.position)];
+        return [toProgressEvent(row.scan, row.position, this.deps.capacityHold?.() ?? null)];
       },
     });
     if (!found) {

@@ -8,7 +8,7 @@ import type { CodeScanInput, DatabaseScanInput, DocumentInput, DocumentScanInput
 import type { ScanOwnerRepo } from "./scan-owner.repo.js";
 import { isUuid, type ScanInputRow } from "./scan.repo.js";
 import { scanNameFromConnection, scanNameFromFiles } from "./scan-name.js";
-import { type Finding, type Scan, ScanKind, ScanStatus, ScanWaitReason } from "./scan.type.js";
+import { type Finding, type Scan, ScanKind, ScanStatus, type ScanWaitReason, waitingForOf } from "./scan.type.js";
 import { monitorUnavailableReason, type AdmissionVerdict, type CapacityPort } from "./capacity.port.js";
 
 export interface ScanLimits {
@@ -130,8 +130,16 @@ export class ScanService {
 
   /** What a QUEUED scan waits for: capacity while the monitor holds new scans back, else a free slot. */
   waitingFor(scan: Pick<Scan, "status">): ScanWaitReason | null {
-    if (scan.status !== ScanStatus.QUEUED) return null;
-    return this.deps.collaborators.claimHold() ? ScanWaitReason.CAPACITY : ScanWaitReason.SLOT;
+    return scan.status === ScanStatus.QUEUED ? waitingForOf(scan.status, this.deps.collaborators.claimHold()) : null;
+  }
+
+  /**
+   * The capacity hold began or ended: every QUEUED scan gets a new sequence number and is
+   * republished with its position, so subscribers read what it now waits for (waitingFor).
+   */
+  async announceQueueWait(): Promise<void> {
+    const all = await this.deps.repo.advanceQueue({ createdAt: new Date(0), id: "00000000-0000-0000-0000-000000000000" });
+    await this.deps.events.publishMany(all.map((m) => ({ scan: m.scan, position: m.position })));
   }
 
   async queuePositions(ids: readonly string[]): Promise<Map<string, number>> {

@@ -46,6 +46,15 @@ export enum ScanWaitReason {
 }
 registerEnumType(ScanWaitReason, { name: "ScanWaitReason", description: "What a QUEUED scan waits for" });
 
+export const WAITING_FOR_DESCRIPTION =
+  "While QUEUED, what the scan waits for: CAPACITY while a live instance is CRITICAL (it starts when capacity returns), SLOT for a free scan slot; null otherwise";
+
+/** What a scan in `status` waits for, given the capacity monitor's hold (capacity.port.ts). */
+export function waitingForOf(status: ScanStatus | string, hold: string | null): ScanWaitReason | null {
+  if (status !== ScanStatus.QUEUED) return null;
+  return hold ? ScanWaitReason.CAPACITY : ScanWaitReason.SLOT;
+}
+
 export const TERMINAL_STATUSES: readonly ScanStatus[] = [ScanStatus.SUCCEEDED, ScanStatus.FAILED, ScanStatus.CANCELLED];
 export const isTerminal = (s: ScanStatus | string): boolean => (TERMINAL_STATUSES as readonly string[]).includes(s);
 
@@ -243,6 +252,10 @@ export class ScanProgress {
 
   @Field(() => Int, { nullable: true })
   queuePosition!: number | null;
+
+  /** Judged when the event is built (published or read), from the publishing instance's capacity hold. */
+  @Field(() => ScanWaitReason, { nullable: true, description: WAITING_FOR_DESCRIPTION })
+  waitingFor?: ScanWaitReason | null;
 
   @Field(() => Int)
   findingsCount!: number;
