@@ -66,8 +66,10 @@ export class ScanWorkerRepo extends ScanQueueReads {
         const running = await tx.scan.count({ where: { status: "RUNNING" } });
         if (running >= args.maxConcurrent) return { claimed: false as const, reason: "NO_SLOT" as const };
       }
-      const row = await tx.scan.update({
-        where: { id: args.scanId },
+      // Guarded by the status (and heartbeat) just read: the slot lock does not serialise
+      // cancelOwned, so a cancel committed since the read must win, not be overwritten to RUNNING.
+      const taken = await tx.scan.updateMany({
+        where: { id: args.scanId, status: current.status, heartbeatAt: current.heartbeatAt },
         data: {
           status: "RUNNING",
           workerId: args.workerId,
@@ -77,6 +79,10 @@ export class ScanWorkerRepo extends ScanQueueReads {
           stage: "starting",
           seq: { increment: 1 },
         },
+      });
+      if (taken.count === 0) return { claimed: false as const, reason: "NOT_CLAIMABLE" as const };
+      const row = await tx.scan.findUniqueOrThrow({
+        where: { id: args.scanId },
         select: { ...SCAN_COLUMNS, options: true, connectionId: true },
       });
       const { options, connectionId, ...scan } = row;
