@@ -10,8 +10,9 @@ import { createHash, createHmac } from "node:crypto";
 import { isWordChar } from "./chars.js";
 import { contextVerdict, hasContextRules, hintWords, type ContextVerdict } from "./context.js";
 import { hmacFromStates, stateAfterBlock } from "./sha256.js";
-import { scanAt, scanIPv6, scanNumberAt, type Sink } from "./patterns.js";
-import { scanAssignment, scanAws, scanJwt, scanPrivateKey, scanProviderKey } from "./secrets.js";
+import { DEFAULT_PHONE_REGIONS, scanAt, scanIPv6, scanNumberAt, type Sink } from "./patterns.js";
+import { scanAssignment, scanAws, scanJwt, scanOption, scanPrivateKey, scanProviderKey, scanQuotedPair, scanXmlElement } from "./secrets.js";
+import { isSupportedCountry, type CountryCode } from "libphonenumber-js/max";
 import { FINDING_TYPES, type Candidate, type DetectOptions, type Detection, type FindingType, type Severity } from "./types.js";
 
 const SEVERITY: Record<FindingType, Severity> = {
@@ -138,9 +139,28 @@ function wantsAny(want: ReadonlySet<FindingType>, types: readonly FindingType[])
   return false;
 }
 
+/** Regions of `DetectOptions.phoneRegions` that libphonenumber knows, upper case, in order. */
+const regionCache = new Map<string, readonly CountryCode[]>();
+export function phoneRegionList(regions: readonly string[] | undefined): readonly CountryCode[] {
+  if (regions === undefined) return DEFAULT_PHONE_REGIONS;
+  const key = regions.join(",");
+  let r = regionCache.get(key);
+  if (r === undefined) {
+    const list: CountryCode[] = [];
+    for (const x of regions) {
+      const cc = x.trim().toUpperCase();
+      if (isSupportedCountry(cc) && !list.includes(cc)) list.push(cc);
+    }
+    r = list;
+    if (regionCache.size > 64) regionCache.clear();
+    regionCache.set(key, r);
+  }
+  return r;
+}
+
 /** Every candidate the finders report, before context, overlap and grouping. */
-export function findCandidates(text: string, want: ReadonlySet<FindingType> = ALL_TYPES): Candidate[] {
-  const sink: Sink = { want, out: [] };
+export function findCandidates(text: string, want: ReadonlySet<FindingType> = ALL_TYPES, phoneRegions: readonly CountryCode[] = DEFAULT_PHONE_REGIONS): Candidate[] {
+  const sink: Sink = { want, out: [], phoneRegions, memo: new Map() };
   const len = text.length;
 
   if (wantsAny(want, NUMERIC_TYPES)) scanNumbers(text, sink);
@@ -151,19 +171,22 @@ export function findCandidates(text: string, want: ReadonlySet<FindingType> = AL
 
   const assignments = want.has("PASSWORD") || want.has("API_KEY");
   if (assignments || want.has("IP_ADDRESS")) {
-    for (let c = text.indexOf(":"); c !== -1; c = text.indexOf(":", c + 1)) {
+    for (let c = text.indexOf(":"); c !== -1; ) {
+      let next = c + 1;
       if (want.has("IP_ADDRESS")) {
         const e = scanIPv6(text, c, sink);
         if (e > c) {
-          c = e - 1;
+          c = text.indexOf(":", e);
           continue;
         }
       }
-      if (!assignments) continue;
-      const next = c + 1 < len ? text.charCodeAt(c + 1) : 0;
-      if (next === 58 || next === 47 /* :: and :// */) continue;
-      if (c > 0 && text.charCodeAt(c - 1) === 58) continue;
-      scanAssignment(text, c, next === 61 ? c + 2 : c + 1, sink);
+      if (assignments) {
+        const n = c + 1 < len ? text.charCodeAt(c + 1) : 0;
+        const p = c > 0 ? text.charCodeAt(c - 1) : 0;
+        // "::", "://" and "::=" are not assignments (":=" is, and "::=" is read at its '=').
+        if (n !== 58 && n !== 47 && p !== 58) next = scanAssignment(text, c, n === 61 ? c + 2 : c + 1, sink);
+      }
+      c = text.indexOf(":", Math.max(next, c + 1));
     }
   }
 
@@ -173,33 +196,50 @@ export function findCandidates(text: string, want: ReadonlySet<FindingType> = AL
       let end = e + 1;
       while (end < len && text.charCodeAt(end) === 61) end++;
       if (end < len && text.charCodeAt(end) === 62 /* => */) end++;
-      // "!=", "<=", ">=" compare; ":=" was handled with ':'.
-      if (p !== 33 && p !== 60 && p !== 62 && p !== 58 && p !== 61) scanAssignment(text, e, end, sink);
-      e = text.indexOf("=", end);
+      let next = end;
+      // "<=", ">=" compare with numbers; ":=" was read at its ':' ("::=" is read here).
+      const colonAssign = p === 58 && !(e >= 2 && text.charCodeAt(e - 2) === 58);
+      if (p === 33 /* != */) {
+        if (end - e >= 1) next = Math.max(end, scanAssignment(text, e - 1, end, sink));
+      } else if (p !== 60 && p !== 62 && !colonAssign && p !== 61) next = Math.max(end, scanAssignment(text, e, end, sink));
+      e = text.indexOf("=", next);
     }
+    // "name", "value" pairs (System.setProperty, put, setenv).
+    for (const pair of ['",', "',"]) {
+      for (let c = text.indexOf(pair); c !== -1; ) c = text.indexOf(pair, scanQuotedPair(text, c + 1, sink));
+    }
+    // <password>...</password>
+    for (let x = text.indexOf("</"); x !== -1; ) x = text.indexOf("</", scanXmlElement(text, x, sink));
   }
 
   if (want.has("API_KEY")) {
     for (let u = text.indexOf("_"); u !== -1; ) {
       const p = u > 0 ? text.charCodeAt(u - 1) : 0;
-      // sk_, rk_, gh?_, github_, npm_
-      const next = p === 107 || p === 112 || p === 111 || p === 117 || p === 115 || p === 114 || p === 98 || p === 109 ? scanProviderKey(text, u, sink) : u + 1;
+      // sk_, rk_, gh?_, github_, npm_, whsec_
+      const next = p === 107 || p === 112 || p === 111 || p === 117 || p === 115 || p === 114 || p === 98 || p === 109 || p === 99 ? scanProviderKey(text, u, sink) : u + 1;
       u = text.indexOf("_", next);
     }
-    for (let a = text.indexOf("AIza"); a !== -1; ) a = text.indexOf("AIza", scanProviderKey(text, a, sink));
+    for (const lit of ["AIza", "ya29.", "GR1348941"]) {
+      for (let a = text.indexOf(lit); a !== -1; ) a = text.indexOf(lit, Math.max(a + 1, scanProviderKey(text, a, sink)));
+    }
   }
 
-  if (want.has("API_KEY") || want.has("PRIVATE_KEY")) {
+  if (want.has("API_KEY") || want.has("PRIVATE_KEY") || assignments) {
     for (let h = text.indexOf("-"); h !== -1; ) {
       let next = h + 1;
       const n = h + 1 < len ? text.charCodeAt(h + 1) : 0;
       if (n === 45) {
         if (want.has("PRIVATE_KEY") && text.startsWith("-----BEGIN ", h)) next = scanPrivateKey(text, h, sink);
-        else while (next < len && text.charCodeAt(next) === 45) next++;
+        else {
+          while (next < len && text.charCodeAt(next) === 45) next++;
+          // "--password s3cret": a long option named like a secret.
+          const prev = h > 0 ? text.charCodeAt(h - 1) : 32;
+          if (assignments && next === h + 2 && (prev === 32 || prev === 9 || prev === 34 || prev === 39 || prev === 10)) next = Math.max(next, scanOption(text, next, sink));
+        }
       } else if (want.has("API_KEY")) {
         const p = h > 0 ? text.charCodeAt(h - 1) : 0;
-        // xox?-, glpat-, sk-
-        if (p === 98 || p === 112 || p === 97 || p === 111 || p === 114 || p === 115 || p === 116 || p === 107) next = scanProviderKey(text, h, sink);
+        // xox?-, xapp-, glpat-, sk-, GOCSPX-
+        if (p === 98 || p === 112 || p === 97 || p === 111 || p === 114 || p === 115 || p === 116 || p === 107 || p === 101 || p === 88) next = scanProviderKey(text, h, sink);
       }
       h = text.indexOf("-", next);
     }
@@ -314,7 +354,7 @@ export function detect(text: string, options: DetectOptions): Detection[] {
   const want: ReadonlySet<FindingType> = options.types ? new Set(options.types) : ALL_TYPES;
   const min = options.minConfidence ?? 0.5;
   const hint = hintWords(options.contextHint);
-  const raw = findCandidates(text, want);
+  const raw = findCandidates(text, want, phoneRegionList(options.phoneRegions));
   if (raw.length === 0) return [];
   const confident: Candidate[] = [];
   for (const c of raw) {

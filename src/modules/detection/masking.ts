@@ -41,11 +41,32 @@ export function maskBsn(bsn: string): string {
 /** Network part only: `203.0.113.42` → `203.0.*.*`; IPv6 keeps the first two groups. */
 export function maskIp(ip: string): string {
   if (ip.includes(":")) {
-    const groups = ip.split(":").filter((g) => g.length > 0);
-    return `${groups.slice(0, 2).join(":").toLowerCase()}:****:****`;
+    // The first two groups of the full form: never the embedded IPv4 of "::ffff:192.0.2.1"
+    // nor the interface part a "::" would bring forward.
+    const full = expandIPv6(ip);
+    return full ? `${full[0]}:${full[1]}:****:****` : "****:****:****:****";
   }
   const o = ip.split(".");
   return `${o[0]}.${o[1]}.*.*`;
+}
+
+/** The eight 16-bit groups of an IPv6 address (hex, no leading zeros), or null. */
+export function expandIPv6(ip: string): string[] | null {
+  let s = ip.toLowerCase();
+  const dot = s.lastIndexOf(".");
+  if (dot !== -1) {
+    // Embedded IPv4: its four octets are the last two groups.
+    const colon = s.lastIndexOf(":");
+    const o = s.slice(colon + 1).split(".").map(Number);
+    if (o.length !== 4 || o.some((x) => !Number.isInteger(x) || x < 0 || x > 255)) return null;
+    s = `${s.slice(0, colon + 1)}${((o[0]! << 8) | o[1]!).toString(16)}:${((o[2]! << 8) | o[3]!).toString(16)}`;
+  }
+  const dbl = s.indexOf("::");
+  const head = (dbl === -1 ? s : s.slice(0, dbl)).split(":").filter((g) => g.length > 0);
+  const tail = dbl === -1 ? [] : s.slice(dbl + 2).split(":").filter((g) => g.length > 0);
+  const fill = 8 - head.length - tail.length;
+  if (fill < 0 || (dbl === -1 && fill !== 0)) return null;
+  return [...head, ...Array.from({ length: fill }, () => "0"), ...tail].map((g) => g.replace(/^0+(?=.)/, ""));
 }
 
 /** `AKIAIOSFODNN7EXAMPLE` → `AKIA************`. */
@@ -64,7 +85,8 @@ export function maskJwt(token: string): string {
   return `${token.slice(0, 6)}**********`;
 }
 
-const KNOWN_KEY_PREFIX = /^(?:sk_live_|sk_test_|rk_live_|rk_test_|ghp_|gho_|ghu_|ghs_|ghr_|github_pat_|xox[abposr]-|AIza|glpat-|npm_|sk-ant-|sk-proj-|sk-)/;
+const KNOWN_KEY_PREFIX =
+  /^(?:sk_live_|sk_test_|rk_live_|rk_test_|whsec_|ghp_|gho_|ghu_|ghs_|ghr_|github_pat_|xoxe\.xox[bp]-|xox[abposre]-|xapp-|AIza|ya29\.|GOCSPX-|gl(?:pat|dt|rt|ptt|soat|ffct|imt|agent|oas|cbt|ft)-|GR1348941|npm_|sk-ant-|sk-proj-|sk-svcacct-|sk-admin-|sk-)/;
 
 /** A provider prefix if there is one, else at most 4 characters: `ghp_************`. */
 export function maskApiKey(key: string): string {

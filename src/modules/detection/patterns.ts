@@ -6,6 +6,8 @@ import { isAsciiLetter, isDigit, isHex, isSpace, isWordChar } from "./chars.js";
 import { maskBsn, maskCreditCard, maskEmail, maskIban, maskIp, maskPassword, maskPhone } from "./masking.js";
 import type { Candidate, FindingType } from "./types.js";
 import { getCountrySpecifications } from "ibantools";
+import { getCountryCallingCode, type CountryCode } from "libphonenumber-js/max";
+import { isPlaceholderSecret } from "./secrets.js";
 import {
   isNonPublicIp,
   isValidBsn,
@@ -21,7 +23,14 @@ import {
 export interface Sink {
   want: ReadonlySet<FindingType>;
   out: Candidate[];
+  /** Regions tried, in order, for phone numbers written without a country code. */
+  phoneRegions: readonly CountryCode[];
+  /** Per-call answers of forward-only searches (see secrets.ts `nextIndexOf`). */
+  memo: Map<string, { from: number; at: number }>;
 }
+
+/** @default regions for numbers without a country code (DETECTION_PHONE_REGIONS). */
+export const DEFAULT_PHONE_REGIONS: readonly CountryCode[] = ["NL", "BE", "DE", "GB", "FR", "US"];
 
 // ---------------------------------------------------------------- numbers
 
@@ -119,6 +128,16 @@ export function scanNumberAt(text: string, i: number, sink: Sink): number {
   }
   let regionEnd = pos;
   const after = regionEnd < len ? text.charCodeAt(regionEnd) : 0;
+  // "10.0.0.1@eth0": an address before '@' stays an address.
+  const ipBeforeAt =
+    after === 64 && groups.length >= 4 && seps[seps.length - 1] === "." && seps[seps.length - 2] === "." && seps[seps.length - 3] === "." &&
+    isValidIPv4(text.slice(groups[groups.length - 4]!.start, regionEnd));
+  if (ipBeforeAt) {
+    let j = regionEnd + 1;
+    while (j < len && isWordChar(text.charCodeAt(j))) j++;
+    evaluateRegion(text, groups, seps, plus, regionStart, sink);
+    return j;
+  }
   if (isWordChar(after) || after === 64 /* @ */) {
     // The last group is glued to a word ("12abc", "06123@x"): drop it.
     groups.pop();
@@ -141,6 +160,61 @@ function joinDigits(text: string, groups: Group[], a: number, b: number): string
   let s = "";
   for (let k = a; k <= b; k++) s += text.slice(groups[k]!.start, groups[k]!.end);
   return s;
+}
+
+function isCardSep(s: string): boolean {
+  return s === " " || s === "-" || s === "\u00a0";
+}
+
+function groupLen(groups: Group[], k: number): number {
+  return groups[k]!.end - groups[k]!.start;
+}
+
+/**
+ * The last group of the longest valid card starting at group `a`, or -1. `afterCard`: the
+ * group before `a` ends an accepted card (two cards on one line are not one number).
+ */
+function cardWindowFrom(text: string, groups: Group[], seps: string[], a: number, afterCard: boolean, depth = 0): number {
+  const n = groups.length;
+  let sep: string | null = null;
+  let digits = 0;
+  let found = -1;
+  for (let b = a; b < n; b++) {
+    const glen = groupLen(groups, b);
+    if (b > a) {
+      const s = seps[b - 1]!;
+      if (!isCardSep(s)) break;
+      if (sep === null) sep = s;
+      else if (s !== sep) break;
+      if (glen < 3 || groupLen(groups, a) < 3) break;
+    }
+    digits += glen;
+    if (digits > 19) break;
+    if (digits < 12 || !isValidCreditCard(joinDigits(text, groups, a, b))) continue;
+    if (a === b) {
+      // One unbroken run of 12-19 digits is a whole token; neighbours are other values.
+      found = b;
+      continue;
+    }
+    const leftJoined = !afterCard && a > 0 && seps[a - 1] === sep && groupLen(groups, a - 1) >= 3;
+    const rightJoined = b < n - 1 && seps[b] === sep && groupLen(groups, b + 1) >= 3 && !isCardCompanion(text, groups, seps, b + 1, sep!, depth);
+    if (!leftJoined && !rightJoined) found = b;
+  }
+  return found;
+}
+
+/** Group k (joined to a card by `sep`) starts a CVV, an expiry (MMYY) or another card. */
+function isCardCompanion(text: string, groups: Group[], seps: string[], k: number, sep: string, depth: number): boolean {
+  const n = groups.length;
+  const len = groupLen(groups, k);
+  const last = k === n - 1 || seps[k] !== sep;
+  if (len === 3 && last) return true; // CVV
+  if (len === 4) {
+    const mm = Number(text.slice(groups[k]!.start, groups[k]!.start + 2));
+    const expiry = mm >= 1 && mm <= 12;
+    if (expiry && (last || (groupLen(groups, k + 1) === 3 && (k + 1 === n - 1 || seps[k + 1] !== sep)))) return true;
+  }
+  return depth < 2 && cardWindowFrom(text, groups, seps, k, true, depth + 1) >= 0;
 }
 
 function evaluateRegion(text: string, groups: Group[], seps: string[], plus: boolean, regionStart: number, sink: Sink): void {
@@ -173,43 +247,27 @@ function evaluateRegion(text: string, groups: Group[], seps: string[], plus: boo
     }
   }
 
-  // Cards: 13-19 digits, one group or groups of >= 3 digits with one repeated separator.
+  // Cards: 12-19 digits (ISO/IEC 7812), one group or groups of >= 3 digits with one
+  // repeated separator. A window inside a longer run of groups joined the same way is part
+  // of another number, unless what joins it is a card's companion: another card, a CVV,
+  // an expiry (MMYY).
   if (want.has("CREDIT_CARD")) {
+    let lastCardEnd = -1;
     for (let a = 0; a < n; a++) {
-      let sep: string | null = null;
-      let digits = 0;
-      let found = -1;
-      for (let b = a; b < n; b++) {
-        const glen = groups[b]!.end - groups[b]!.start;
-        if (b > a) {
-          const s = seps[b - 1]!;
-          if (s !== " " && s !== "-" && s !== "\u00a0") break;
-          if (sep === null) sep = s;
-          else if (s !== sep) break;
-          if (glen < 3 || groups[a]!.end - groups[a]!.start < 3) break;
-        }
-        digits += glen;
-        if (digits > 19) break;
-        if (digits >= 13 && isValidCreditCard(joinDigits(text, groups, a, b))) {
-          // A window inside a longer run of groups joined the same way is part of another number.
-          const s = sep ?? (b < n - 1 ? seps[b]! : " ");
-          const leftJoined = a > 0 && seps[a - 1] === s && s.length === 1 && groups[a - 1]!.end - groups[a - 1]!.start >= 3;
-          const rightJoined = b < n - 1 && seps[b] === s && s.length === 1 && groups[b + 1]!.end - groups[b + 1]!.start >= 3;
-          if (!leftJoined && !rightJoined) found = b;
-        }
-      }
-      if (found >= 0) {
-        const d = joinDigits(text, groups, a, found);
-        sink.out.push({
-          type: "CREDIT_CARD",
-          start: groups[a]!.start,
-          end: groups[found]!.end,
-          value: d,
-          maskedValue: maskCreditCard(d),
-          confidence: 0.85,
-        });
-        a = found;
-      }
+      const found = cardWindowFrom(text, groups, seps, a, lastCardEnd === a - 1);
+      if (found < 0) continue;
+      const d = joinDigits(text, groups, a, found);
+      sink.out.push({
+        type: "CREDIT_CARD",
+        start: groups[a]!.start,
+        end: groups[found]!.end,
+        value: d,
+        maskedValue: maskCreditCard(d),
+        // 12 digits (Maestro only) need card words nearby; 13, 14 and 19 are rarer than 15-16.
+        confidence: d.length === 12 ? 0.45 : d.length === 15 || d.length === 16 ? 0.85 : 0.7,
+      });
+      lastCardEnd = found;
+      a = found;
     }
   }
 
@@ -244,31 +302,40 @@ function evaluateRegion(text: string, groups: Group[], seps: string[], plus: boo
     }
   }
 
-  // Phones: start at "+", "00" or a trunk "0"; longest window that libphonenumber validates.
+  // Phones: start at "+", "00", a trunk "0" (national numbers of the configured regions),
+  // or a NANP-formatted "(415) 555-2671"; longest window that libphonenumber validates.
   if (want.has("PHONE_NUMBER")) {
+    const nanp = sink.phoneRegions.includes("US") || sink.phoneRegions.includes("CA");
     for (let a = 0; a < n; a++) {
       const g = groups[a]!;
       const first = text.charCodeAt(g.start);
       const isPlus = a === 0 && plus;
-      if (!isPlus && first !== 48) continue;
       // Tightly joined to a number on its left ("3656-058779-4823"): part of that number.
       if (a > 0 && seps[a - 1]!.length === 1) continue;
+      if (!isPlus && first !== 48) {
+        if (nanp && first !== 48) {
+          const e = scanNanp(text, groups, seps, a, regionStart, sink);
+          if (e >= 0) a = e;
+        }
+        continue;
+      }
       const intl = isPlus || text.startsWith("00", g.start);
-      const minD = isPlus ? 8 : intl ? 10 : 10;
-      const maxD = isPlus ? 16 : intl ? 17 : 11;
+      const minD = isPlus ? 8 : intl ? 10 : 9;
+      const maxD = isPlus ? 16 : intl ? 17 : 12;
       let done = -1;
       const lastB = Math.min(n - 1, a + 7);
       for (let b = lastB; b >= a; b--) {
         const d = digitCount(text, groups, a, b);
         if (d > maxD || d < minD) continue;
-        if (!intl && d !== 10 && !(d === 11 && /\(0\)/.test(text.slice(g.start, groups[b]!.end)))) continue;
         // Dotted quads belong to IPv4.
         let allDots = b > a;
         for (let k = a; k < b; k++) if (seps[k] !== ".") allDots = false;
         if (allDots && b - a === 3) continue;
         const start = isPlus ? regionStart : a === 0 && regionStart < g.start ? regionStart : g.start;
         const raw = text.slice(start, groups[b]!.end);
-        const e164 = normalisePhone(raw);
+        let e164: string | null = null;
+        if (intl) e164 = normalisePhone(raw);
+        else for (const region of regionOrder(text, start, sink)) if ((e164 = normalisePhone(raw, region)) !== null) break;
         if (!e164) continue;
         sink.out.push({
           type: "PHONE_NUMBER",
@@ -276,7 +343,7 @@ function evaluateRegion(text: string, groups: Group[], seps: string[], plus: boo
           end: groups[b]!.end,
           value: e164,
           maskedValue: maskPhone(e164),
-          confidence: intl ? 0.8 : 0.7,
+          confidence: intl ? 0.8 : d === 10 || d === 11 ? 0.7 : 0.6,
         });
         done = b;
         break;
@@ -286,65 +353,159 @@ function evaluateRegion(text: string, groups: Group[], seps: string[], plus: boo
   }
 }
 
-// ---------------------------------------------------------------- IBAN
+/**
+ * North American numbers without "+1": only in their own format, 3-3-4 digits
+ * ("(415) 555-2671", "415-555-2671", "415.555.2671", "1-415-555-2671"), since a bare run of
+ * ten digits is as likely an order number. Returns the last group used, or -1.
+ */
+function scanNanp(text: string, groups: Group[], seps: string[], a: number, regionStart: number, sink: Sink): number {
+  const n = groups.length;
+  let k = a;
+  if (groupLen(groups, k) === 1 && text.charCodeAt(groups[k]!.start) === 49 && k + 3 < n) k++;
+  if (k + 2 >= n || groupLen(groups, k) !== 3 || groupLen(groups, k + 1) !== 3 || groupLen(groups, k + 2) !== 4) return -1;
+  // Not the middle of a longer grouped number.
+  if (k + 3 < n && seps[k + 2]!.length === 1) return -1;
+  const s1 = seps[k]!;
+  const s2 = seps[k + 1]!;
+  const paren = a === 0 && regionStart < groups[a]!.start && text.charCodeAt(regionStart) === 40 && (s1 === ")" || s1 === ") ");
+  if (!paren && !(s1 === s2 && (s1 === "-" || s1 === "." || s1 === " "))) return -1;
+  const start = paren ? regionStart : groups[a]!.start;
+  const raw = text.slice(start, groups[k + 2]!.end);
+  for (const region of ["US", "CA"] as const) {
+    if (!sink.phoneRegions.includes(region)) continue;
+    const e164 = normalisePhone(raw, region);
+    if (e164 === null) continue;
+    sink.out.push({ type: "PHONE_NUMBER", start, end: groups[k + 2]!.end, value: e164, maskedValue: maskPhone(e164), confidence: 0.65 });
+    return k + 2;
+  }
+  return -1;
+}
 
-const IBAN_COUNTRIES: ReadonlySet<string> = new Set(
-  Object.entries(getCountrySpecifications())
-    .filter(([, spec]) => spec.chars !== undefined && spec.chars !== null && spec.chars > 0)
-    .map(([cc]) => cc),
-);
+/** Country names (English and native) that say which numbering plan a number belongs to. */
+const COUNTRY_WORDS: readonly (readonly [RegExp, CountryCode])[] = [
+  [/\b(?:nederland|netherlands|holland|dutch)\b/i, "NL"],
+  [/\b(?:belgi[eë]|belgium|belgique|belgian)\b/i, "BE"],
+  [/\b(?:deutschland|germany|duitsland|german)\b/i, "DE"],
+  [/\b(?:united kingdom|uk|england|engeland|britain|british|scotland|wales)\b/i, "GB"],
+  [/\b(?:france|frankrijk|french)\b/i, "FR"],
+  [/\b(?:usa|u\.s\.a?|united states|america|amerika)\b/i, "US"],
+  [/\b(?:canada)\b/i, "CA"],
+  [/\b(?:luxembourg|luxemburg)\b/i, "LU"],
+  [/\b(?:spain|espa[ñn]a|spanje)\b/i, "ES"],
+  [/\b(?:italy|italia|itali[eë])\b/i, "IT"],
+  [/\b(?:austria|[öo]sterreich|oostenrijk)\b/i, "AT"],
+  [/\b(?:switzerland|schweiz|suisse|zwitserland)\b/i, "CH"],
+];
+
+const CALLING_CODES = new Map<CountryCode, string>();
+function callingCode(region: CountryCode): string {
+  let c = CALLING_CODES.get(region);
+  if (c === undefined) {
+    try {
+      c = getCountryCallingCode(region);
+    } catch {
+      c = "";
+    }
+    CALLING_CODES.set(region, c);
+  }
+  return c;
+}
 
 /**
- * IBAN starting at `s` (two letters then two check digits): electronic (`NL91ABNA0417164300`)
- * or printed in groups of four (`NL91 ABNA 0417 1643 00`). Returns the end; -end for an
- * IBAN-shaped run that fails validation (to be skipped); -1 for nothing IBAN-like.
+ * Regions to try for a national number at `pos`: a country named on its line, else the
+ * country of a "+CC" number on the line, then the configured regions in order.
+ */
+function regionOrder(text: string, pos: number, sink: Sink): readonly CountryCode[] {
+  const regions = sink.phoneRegions;
+  if (regions.length === 0) return regions;
+  let ls = pos;
+  const lmin = Math.max(0, pos - 160);
+  while (ls > lmin && text.charCodeAt(ls - 1) !== 10) ls--;
+  let le = pos;
+  const lmax = Math.min(text.length, pos + 160);
+  while (le < lmax && text.charCodeAt(le) !== 10) le++;
+  const line = text.slice(ls, le);
+  let hinted: CountryCode | null = null;
+  for (const [re, cc] of COUNTRY_WORDS) {
+    if (re.test(line)) {
+      hinted = cc;
+      break;
+    }
+  }
+  if (hinted === null) {
+    for (let p = line.indexOf("+"); p !== -1 && hinted === null; p = line.indexOf("+", p + 1)) {
+      for (const r of regions) {
+        const cc = callingCode(r);
+        // Calling codes are prefix-free (ITU-T E.164): the first match is the country.
+        if (cc !== "" && line.startsWith(cc, p + 1)) {
+          hinted = r;
+          break;
+        }
+      }
+    }
+  }
+  if (hinted === null || regions[0] === hinted) return regions;
+  return [hinted, ...regions.filter((r) => r !== hinted)];
+}
+
+// ---------------------------------------------------------------- IBAN
+
+/** IBAN length per country (ibantools' registry). */
+const IBAN_LENGTH: ReadonlyMap<string, number> = new Map(
+  Object.entries(getCountrySpecifications())
+    .filter(([, spec]) => spec.chars !== undefined && spec.chars !== null && spec.chars > 0)
+    .map(([cc, spec]) => [cc, spec.chars as number]),
+);
+
+function isIbanSep(c: number): boolean {
+  return c === 32 || c === 0xa0 || c === 45 || c === 46;
+}
+
+/**
+ * IBAN starting at `s` (two letters then two check digits), read to its country's length:
+ * electronic (`NL91ABNA0417164300`), in groups of four (`NL91 ABNA 0417 1643 00`), or
+ * grouped otherwise with one kind of separator (`NL91.ABNA.0417.1643.00`,
+ * `NL91 ABNA 041716 4300`). Returns the end; -end for an IBAN-shaped run that fails
+ * validation (to be skipped); -1 for nothing IBAN-like.
  */
 export function scanIban(text: string, s: number, sink: Sink): number {
   const len = text.length;
-  const max = Math.min(len, s + 50);
+  if (!isDigit(text.charCodeAt(s + 2)) || !isDigit(text.charCodeAt(s + 3))) return -1;
+  const cc = text.slice(s, s + 2).toUpperCase();
+  const want = IBAN_LENGTH.get(cc);
+  if (want === undefined) return -1;
+  const max = Math.min(len, s + 2 * want);
   let raw = "";
   let p = s;
-  let lastGood = -1;
-  let lastValue = "";
-  if (!isDigit(text.charCodeAt(s + 2)) || !isDigit(text.charCodeAt(s + 3))) return -1;
-  // Read alphanumerics, allowing single spaces (or dashes) between groups of four.
-  let groupLen = 0;
-  while (p < max && raw.length < 34) {
+  let sep = -1;
+  while (p < max && raw.length < want) {
     const c = text.charCodeAt(p);
     if (isDigit(c) || isAsciiLetter(c)) {
       raw += text[p];
       p++;
-      groupLen++;
-      const next = p < len ? text.charCodeAt(p) : 0;
-      if (raw.length >= 15 && !isDigit(next) && !isAsciiLetter(next)) {
-        const v = raw.toUpperCase();
-        if (isValidIban(v)) {
-          lastGood = p;
-          lastValue = v;
-        }
-      }
-    } else if ((c === 32 || c === 0xa0 || c === 45) && groupLen === 4 && p + 1 < max && (isDigit(text.charCodeAt(p + 1)) || isAsciiLetter(text.charCodeAt(p + 1)))) {
+    } else if (isIbanSep(c) && raw.length >= 2 && p + 1 < len && (isDigit(text.charCodeAt(p + 1)) || isAsciiLetter(text.charCodeAt(p + 1))) && (sep === -1 || sep === c)) {
+      sep = c;
       p++;
-      groupLen = 0;
     } else break;
   }
-  if (lastGood < 0) {
-    // Shaped like an IBAN of a real IBAN country but failing mod-97: a typo'd IBAN.
-    // Skip it whole so its digit groups are not read as a card or a BSN.
-    return raw.length >= 15 && IBAN_COUNTRIES.has(raw.slice(0, 2).toUpperCase()) ? -p : -1;
-  }
-  const cc = lastValue.slice(0, 2);
+  if (raw.length < want) return -1;
+  // Glued to more letters or digits: a longer token, not this IBAN.
+  if (p < len && (isDigit(text.charCodeAt(p)) || isAsciiLetter(text.charCodeAt(p)))) return -1;
+  const v = raw.toUpperCase();
+  // Shaped like an IBAN of a real IBAN country but failing mod-97: a typo'd IBAN.
+  // Skip it whole so its digit groups are not read as a card or a BSN.
+  if (!isValidIban(v)) return -p;
   // Country letters in lower case are rare in print; accept but trust less.
   const upper = text.slice(s, s + 2) === cc;
   sink.out.push({
     type: "IBAN",
     start: s,
-    end: lastGood,
-    value: normaliseIban(lastValue),
-    maskedValue: maskIban(lastValue),
+    end: p,
+    value: normaliseIban(v),
+    maskedValue: maskIban(v),
     confidence: upper ? 0.95 : 0.8,
   });
-  return lastGood;
+  return p;
 }
 
 // ---------------------------------------------------------------- '@': e-mail and URL credentials
@@ -357,13 +518,6 @@ function isDomainChar(c: number): boolean {
 }
 function isUserinfoChar(c: number): boolean {
   return c > 32 && c !== 47 && c !== 64 && c !== 34 && c !== 39 && c !== 60 && c !== 62 && c !== 96 && c !== 0xa0;
-}
-
-const PLACEHOLDER_PASSWORD =
-  /^(?:\$\{[^}]*\}|\$\(?[A-Za-z_][A-Za-z0-9_]*\)?|<[^>]*>|\{\{[^}]*\}\}|\{[A-Za-z_]+\}|%\([^)]*\)s|%[A-Za-z_]+%|%s|\*+|x+|X+|\.+|-+|_+|\?+|null|none|nil|undefined|true|false|todo|tbd|changeme|change_me|example|secret|password|passwd|pass|pwd|wachtwoord|your[_-]?\w*|my[_-]?password|\[[^\]]*\]|:[a-z_]+|pass(?:word)?\d?)$/i;
-
-export function isPlaceholderSecret(v: string): boolean {
-  return PLACEHOLDER_PASSWORD.test(v);
 }
 
 /** Handles the '@' at `a`; returns where scanning resumes. */
@@ -380,8 +534,9 @@ export function scanAt(text: string, a: number, sink: Sink): number {
     while (e < emax && (isUserinfoChar(text.charCodeAt(e)) || text.charCodeAt(e) === 64)) e++;
     const lastAt = text.lastIndexOf("@", e - 1);
     if (lastAt > a) a = lastAt;
-    const colon = text.indexOf(":", u);
-    if (colon > u && colon < a) {
+    let colon = u;
+    while (colon < a && text.charCodeAt(colon) !== 58) colon++;
+    if (colon >= u && colon < a) {
       const pw = text.slice(colon + 1, a);
       if (sink.want.has("PASSWORD") && pw.length > 0 && !isPlaceholderSecret(pw)) {
         sink.out.push({

@@ -44,6 +44,13 @@ export interface DetectOptions {
   types?: readonly FindingType[];
   /** Candidates whose confidence after context falls below this are dropped. @default 0.5 */
   minConfidence?: number;
+  /**
+   * ISO 3166 regions (upper case) whose national numbering plans are tried, in order, for
+   * phone numbers written without a country code; a country named on the line, or a
+   * "+CC" number beside it, goes first. Configured by DETECTION_PHONE_REGIONS.
+   * @default ["NL", "BE", "DE", "GB", "FR", "US"]
+   */
+  phoneRegions?: readonly string[];
 }
 
 /** A validated candidate before grouping and hashing (engine-internal). */

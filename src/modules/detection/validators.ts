@@ -96,12 +96,12 @@ const phoneCache = new Map<string, string | null>();
 
 /** E.164 form of a phone number valid in its numbering plan, else null. */
 export function normalisePhone(input: string, defaultRegion: CountryCode = "NL"): string | null {
-  if (defaultRegion !== "NL") return normalisePhoneUncached(input, defaultRegion);
-  let r = phoneCache.get(input);
+  const key = defaultRegion === "NL" ? input : `${defaultRegion}|${input}`;
+  let r = phoneCache.get(key);
   if (r === undefined) {
     r = normalisePhoneUncached(input, defaultRegion);
     if (phoneCache.size >= 20_000) phoneCache.clear();
-    phoneCache.set(input, r);
+    phoneCache.set(key, r);
   }
   return r;
 }
@@ -164,6 +164,9 @@ export function isValidIp(s: string): boolean {
 export function isNonPublicIp(s: string): boolean {
   if (s.includes(":")) {
     const l = s.toLowerCase();
+    // IPv4-mapped and -compatible addresses are as public as their IPv4 part.
+    const dot = l.lastIndexOf(":");
+    if (l.includes(".") && (l.startsWith("::ffff:") || l.startsWith("::"))) return isNonPublicIp(l.slice(dot + 1));
     return l === "::1" || l === "::" || l.startsWith("fe80:") || l.startsWith("fc") || l.startsWith("fd") || l.startsWith("2001:db8:");
   }
   const [a, b] = s.split(".").map(Number) as [number, number];
@@ -182,7 +185,8 @@ export function isValidEmail(s: string): boolean {
   if (labels.length < 2) return false;
   for (const l of labels) if (!/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/.test(l)) return false;
   const tld = labels[labels.length - 1]!;
-  if (!/^[A-Za-z]{2,24}$/.test(tld)) return false;
+  // Alphabetic, or an internationalised TLD in punycode ("xn--p1ai", RFC 3492).
+  if (!/^[A-Za-z]{2,24}$/.test(tld) && !/^xn--[A-Za-z0-9-]{2,59}$/i.test(tld)) return false;
   return !FILE_EXTENSION_TLDS.has(tld.toLowerCase());
 }
 

@@ -19,7 +19,7 @@ describe("detect: one value of each type", () => {
     ["mail jan@example.com", "EMAIL"],
     ["from 203.0.113.42", "IP_ADDRESS"],
     ["peer 2001:db8::8a2e:370:7334 connected", "IP_ADDRESS"],
-    ["aws_access_key_id=AKIAIOSFODNN7EXAMPLE", "AWS_ACCESS_KEY"],
+    ["aws_access_key_id=AKIAZ7Q3V5X2M4N6P8R1", "AWS_ACCESS_KEY"],
     ["-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\n-----END OPENSSH PRIVATE KEY-----", "PRIVATE_KEY"],
     ["Bearer eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U", "JWT"],
     ["token ghp_A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8", "API_KEY"],
