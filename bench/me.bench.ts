@@ -96,6 +96,7 @@ async function serve(kind: Kind): Promise<void> {
       DATA_DIR: process.env.BENCH_DATA_DIR,
       DATABASE_URL: process.env.DATABASE_URL,
       JWT_SECRET: process.env.JWT_SECRET,
+      ENCRYPTION_KEY: process.env.ENCRYPTION_KEY,
       LOG_LEVEL: "silent",
     });
     const app = await startApp(config, silentLogger);
@@ -158,7 +159,9 @@ async function main(): Promise<void> {
     const profileDir = path.join(os.tmpdir(), "dg-bench-profiles");
     if (profile) mkdirSync(profileDir, { recursive: true });
 
-    const env = { DATABASE_URL: databaseUrl, JWT_SECRET: secret, BENCH_DATA_DIR: path.join(temp, "data") };
+    // A fixed ENCRYPTION_KEY: the database remembers the key that sealed its secrets, and a bench
+    // database (DATABASE_URL) outlives one run.
+    const env = { DATABASE_URL: databaseUrl, JWT_SECRET: secret, BENCH_DATA_DIR: path.join(temp, "data"), ENCRYPTION_KEY: `k1:${Buffer.alloc(32, 7).toString("base64")}` };
     const spawned = new Map<Kind, Child>();
     for (const kind of new Set(only.map((t) => (t === "d" ? "c" : t)))) {
       const child = await spawnServer(kind, env, kind === profile ? profileDir : undefined);

@@ -58,6 +58,7 @@ const WITH_STORM = !flag("no-storm");
 const WITH_FLOOD = !flag("no-flood");
 const STORM_SPREAD_MS = Number(arg("storm-spread-ms", "2000"));
 const MAX_N = Math.max(...NS);
+const BENCH_ENCRYPTION_KEY = `k1:${Buffer.alloc(32, 7).toString("base64")}`;
 
 const log = createLogger({ level: "warn", name: "bench" });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -221,6 +222,9 @@ async function runOne(kind: "raw" | "ours", n: number): Promise<void> {
   const server = spawnChild(kind === "raw" ? "bench/progress-raw-server.ts" : "bench/progress-server.ts", {
     DATABASE_URL: databaseUrl,
     JWT_SECRET: secret,
+    // A fixed key: the database remembers the key that sealed its secrets (a fingerprint), and a
+    // bench database outlives one run.
+    ENCRYPTION_KEY: BENCH_ENCRYPTION_KEY,
     PORT: "0",
     HOST: "127.0.0.1",
     NODE_ENV: "production",
