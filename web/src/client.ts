@@ -98,7 +98,7 @@ function isForbidden(event: unknown): boolean {
 /** "10 MB", "1.5 MB", "512 KB": sizes as people read them (1 MB = 1024 × 1024 bytes, as the server counts). */
 export function formatBytes(bytes: number): string {
   if (bytes >= 1024 * 1024) {
-    const mb = bytes / (1024 * 1024);
+    const mb = Math.round((bytes / (1024 * 1024)) * 10) / 10;
     return `${mb >= 10 || Number.isInteger(mb) ? Math.round(mb) : mb.toFixed(1)} MB`;
   }
   if (bytes >= 1024) return `${Math.round(bytes / 1024)} KB`;

@@ -30,6 +30,8 @@ describe("formatBytes", () => {
     [10 * MB, "10 MB"],
     [16777216, "16 MB"],
     [12.4 * MB, "12 MB"],
+    [10 * MB - 100, "10 MB"],
+    [1.04 * MB, "1 MB"],
   ])("%d -> %s", (n, text) => expect(formatBytes(n)).toBe(text));
 });
 
