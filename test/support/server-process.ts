@@ -49,6 +49,8 @@ export async function startServerProcess(
       CAPACITY_FORCE_LEVEL: "OK",
       // PostgreSQL connections cost CPU (scram); on a loaded CI machine 5 s is not enough.
       DATABASE_CONNECT_TIMEOUT: "20s",
+      // Tests start and cancel many database scans per user; the rate-limit tests set their own.
+      DATABASE_TEST_RATE_LIMIT: "10000/1m",
       ...env,
     },
     stdio: ["ignore", "pipe", "pipe"],
