@@ -1,10 +1,9 @@
 /**
  * Every WebSocket close code this server sends, by name (issue 15): used by the server and
  * asserted by name in tests. The 44xx codes follow graphql-ws's `CloseCode` (graphql-transport-ws
- * protocol); 1001/1009/1013 are RFC 6455's. What a client library does with each:
- * graphql-ws's client retries every code below except those it treats as fatal (4400, 4401,
- * 4406, 4409, 4429, 4500), so 1013, 4403 (with fresh `connectionParams`) and 4430 are retried
- * with its backoff.
+ * protocol); 1001/1009/1013 are RFC 6455's. What a client library does with each: graphql-ws's
+ * client (6.x) retries 1001, 1013, 4403 (with fresh `connectionParams`) and 4430 with its
+ * backoff, and gives up on 1009, 4400, 4401, 4406, 4409, 4429 and 4500.
  */
 export const CloseCode = {
   /** The client closed normally. */
