@@ -1,6 +1,7 @@
 import type { ErrorRequestHandler, RequestHandler, Response } from "express";
 import type { Logger } from "../platform/observability/logger.js";
 import type { ErrorCode } from "../shared/errors.js";
+import { bodyTooLarge } from "../modules/scans/upload-messages.js";
 
 /** Answers a transport-level failure as a GraphQL response body, never a stack trace. */
 export function sendErrors(res: Response, status: number, message: string, code: ErrorCode = "BAD_USER_INPUT"): void {
@@ -38,7 +39,9 @@ export function bodyErrorHandler(log: Logger): ErrorRequestHandler {
         sendErrors(res, 400, "Malformed JSON body");
         return;
       case "entity.too.large":
-        sendErrors(res, 413, `Request body larger than ${err.limit ?? "the limit"} bytes (MAX_BODY_SIZE)`);
+        // The person reads sizes in MB; the setting's name is for operators, in the log.
+        log.info({ limit: "MAX_BODY_SIZE", value: err.limit }, "request body over the size limit");
+        sendErrors(res, 413, bodyTooLarge(err.limit));
         return;
       case "charset.unsupported":
       case "encoding.unsupported":

@@ -8,6 +8,7 @@ import type { CodeScanInput, DatabaseScanInput, DocumentInput, DocumentScanInput
 import type { ScanOwnerRepo } from "./scan-owner.repo.js";
 import { isUuid, type ScanInputRow } from "./scan.repo.js";
 import { scanNameFromConnection, scanNameFromFiles } from "./scan-name.js";
+import { fileTooLarge, scanTooLarge, tooManyFiles } from "./upload-messages.js";
 import { type Finding, type Scan, ScanKind, ScanStatus, type ScanWaitReason, waitingForOf } from "./scan.type.js";
 import { monitorUnavailableReason, type AdmissionVerdict, type CapacityPort } from "./capacity.port.js";
 
@@ -261,7 +262,8 @@ export class ScanService {
     const { limits } = this.deps;
     if (docs.length === 0) throw new AppError("BAD_USER_INPUT", `${field} must not be empty`, { field });
     if (docs.length > limits.maxDocuments) {
-      throw new AppError("BAD_USER_INPUT", `At most ${limits.maxDocuments} ${field} per scan (MAX_DOCUMENTS_PER_SCAN)`, { field, limit: "MAX_DOCUMENTS_PER_SCAN" });
+      this.deps.log.info({ limit: "MAX_DOCUMENTS_PER_SCAN", value: limits.maxDocuments, count: docs.length }, "scan refused: too many files");
+      throw new AppError("BAD_USER_INPUT", tooManyFiles(docs.length, limits.maxDocuments), { field, limit: "MAX_DOCUMENTS_PER_SCAN", max: limits.maxDocuments });
     }
     let total = 0;
     return docs.map((doc, i) => {
@@ -289,11 +291,13 @@ export class ScanService {
         content = Buffer.from(b64, "base64");
       }
       if (content.byteLength > limits.maxDocumentBytes) {
-        throw new AppError("BAD_USER_INPUT", `${at} is larger than ${limits.maxDocumentBytes} bytes (MAX_DOCUMENT_BYTES)`, { field: at, limit: "MAX_DOCUMENT_BYTES" });
+        this.deps.log.info({ limit: "MAX_DOCUMENT_BYTES", value: limits.maxDocumentBytes, bytes: content.byteLength }, "scan refused: a file over the size limit");
+        throw new AppError("BAD_USER_INPUT", fileTooLarge(name, content.byteLength, limits.maxDocumentBytes), { field: at, limit: "MAX_DOCUMENT_BYTES", max: limits.maxDocumentBytes });
       }
       total += content.byteLength;
       if (total > limits.maxScanBytes) {
-        throw new AppError("BAD_USER_INPUT", `The scan's ${field} exceed ${limits.maxScanBytes} bytes in all (MAX_SCAN_BYTES)`, { field, limit: "MAX_SCAN_BYTES" });
+        this.deps.log.info({ limit: "MAX_SCAN_BYTES", value: limits.maxScanBytes, bytes: total }, "scan refused: files over the per-scan size limit");
+        throw new AppError("BAD_USER_INPUT", scanTooLarge(docs.length, total, limits.maxScanBytes), { field, limit: "MAX_SCAN_BYTES", max: limits.maxScanBytes });
       }
       return { name, content };
     });
