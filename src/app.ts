@@ -216,7 +216,10 @@ export async function startApp(config: Config, log: Logger, options: { role?: "a
     });
     beforeSessionsDelete = (ownerId, sessionIds) => scans.cancelInSessions(ownerId, sessionIds);
     // Subscribers see a QUEUED scan's waitingFor change when the capacity hold begins or ends (issue 10.6).
-    capacity.onHoldChange(() => void scans.announceQueueWait().catch((err: unknown) => log.warn({ err }, "queued scans not republished after a capacity change")));
+    capacity.onHoldChange((hold) => {
+      if (!hold) scanQueue.wake(); // held jobs retry at once
+      void scans.announceQueueWait().catch((err: unknown) => log.warn({ err }, "queued scans not republished after a capacity change"));
+    });
     const scanWorker = await startScanWorker({ config, log, instanceId, keyring, repo: scanWorkerRepo, events: scanEvents, queue: scanQueue, pubsub, connections, capacityHold: () => capacity.claimHold() });
     if (scanWorker) onStop("scan worker", () => scanWorker.stop(config.SHUTDOWN_GRACE));
     const scanMaintenance = new ScanMaintenanceJob(

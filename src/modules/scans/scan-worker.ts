@@ -14,6 +14,11 @@ export interface ScanWorkerOptions {
   maxAttempts: number;
   stallMs: number;
   heartbeatMs: number;
+  /**
+   * While capacity holds new scans, a job waits this long before it goes back to the queue, so
+   * held jobs do not cycle through the queue backend as fast as it can hand them out. @default 1_000
+   */
+  holdRetryMs?: number;
 }
 
 /**
@@ -74,7 +79,10 @@ export class ScanWorkerHost {
     const { repo, events, runner, log, queue } = this.deps;
     // Capacity CRITICAL: the scan stays QUEUED (Scan.waitingFor says CAPACITY) and is tried again
     // after the queue's retry delay, so the queue drains by itself once the level clears.
-    if (this.deps.capacityHold?.()) return "retry";
+    if (this.deps.capacityHold?.()) {
+      await new Promise((r) => setTimeout(r, this.options.holdRetryMs ?? 1_000));
+      return "retry";
+    }
     let claimed;
     try {
       claimed = await repo.claim({

