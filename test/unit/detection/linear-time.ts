@@ -30,6 +30,8 @@ export interface LinearityOptions {
    * growing sooner (quadratic ones fail fast). @default 2^21
    */
   minChars?: number;
+  /** A run this long is long enough whatever the length. @default 10 * minMs */
+  maxMs?: number;
 }
 
 function best(fn: () => unknown, runs: number): number {
@@ -60,12 +62,13 @@ export function measureLinearity(fn: (input: string) => unknown, makeRope: (n: n
   const limit = opts.limit ?? 3;
   const maxRepeat = opts.maxRepeat ?? 1 << 22;
   const minChars = opts.minChars ?? 1 << 21;
+  const maxMs = opts.maxMs ?? 10 * minMs;
   let n = 64;
   let small = make(n);
   fn(small); // warm-up
   for (;;) {
     const ms = best(() => fn(small), 3);
-    if (n >= maxRepeat || ms >= 10 * minMs || (ms >= minMs && small.length >= minChars)) break;
+    if (n >= maxRepeat || ms >= maxMs || (ms >= minMs && small.length >= minChars)) break;
     n *= 2;
     small = make(n);
   }
