@@ -157,7 +157,7 @@ export async function startApp(config: Config, log: Logger, options: { role?: "a
     const connections = new ConnectionService(new ConnectionRepo(prisma), sessions, keyring, log, {
       // Loopback outside production; the server's own database (DATABASE_URL or the embedded one) never.
       hostPolicy: hostPolicyFromConfig(config, databaseUrl),
-      connectTimeoutMs: config.DATABASE_CONNECT_TIMEOUT,
+      connectTimeoutMs: config.DATABASE_SCAN_CONNECT_TIMEOUT,
       // Per user, across instances when Redis is configured (issue 12.2).
       rateLimit: config.DATABASE_TEST_RATE_LIMIT,
       rateLimiter: createRateLimiter(config.DATABASE_TEST_RATE_LIMIT, redis, config.REDIS_PREFIX),

@@ -123,6 +123,8 @@ const schema = z.object({
   SCAN_WORKERS: int(0, 256).default(8),
   /** comma list of hosts, IPs and CIDRs database scans may reach. @default unset: public addresses only (development: and loopback) */
   DATABASE_SCAN_ALLOWED_HOSTS: z.string().optional(),
+  /** connect timeout for connection tests of scanned databases (in production every failure to reach one answers after it). @default 5s */
+  DATABASE_SCAN_CONNECT_TIMEOUT: duration(100).default(5_000),
   /** connection tests and database scan starts per user, as "attempts/window". @default 10/1m */
   DATABASE_TEST_RATE_LIMIT: z
     .string()
