@@ -160,6 +160,20 @@ const schema = z.object({
   DATABASE_SCAN_STATEMENT_TIMEOUT: duration(100).default(30_000),
   /** worker threads for detection (0: in the scan's own thread). @default number of CPUs */
   DETECTION_THREADS: int(0, 256).optional(),
+  /** regions (ISO 3166 alpha-2, comma list, in order) whose numbering plans phone numbers without +CC are read in. @default NL,BE,DE,GB,FR,US */
+  DETECTION_PHONE_REGIONS: z
+    .string()
+    .trim()
+    .toUpperCase()
+    .regex(/^[A-Z]{2}(?:\s*,\s*[A-Z]{2})*$/, "expected a comma list of two-letter country codes such as NL,BE,DE")
+    .transform((v) => v.split(",").map((r) => r.trim()))
+    .default(["NL", "BE", "DE", "GB", "FR", "US"]),
+  /** distinct values (findings) one scan stores; past it the scan succeeds marked truncated. @default 100000 */
+  MAX_FINDINGS_PER_SCAN: int(1, 10_000_000).default(100_000),
+  /** time one input may take to extract, and each of its detection chunks; over it the input is skipped. @default 60s */
+  SCAN_INPUT_TIMEOUT: duration(100).default(60_000),
+  /** heap (old generation) of each scan worker thread; an input needing more is skipped. @default 256mb */
+  SCAN_THREAD_MEMORY: bytes.default(256 * 1024 * 1024),
   /** largest HTTP request body (document scans carry their documents). @default 16mb */
   MAX_BODY_SIZE: bytes.default(1024 * 1024 * 16),
   /** @default 12 */
@@ -176,12 +190,6 @@ const schema = z.object({
   MAX_WS_MESSAGE_SIZE: bytes.default(64 * 1024),
   /** WebSockets one user may hold open on one instance; more are closed with 4430. @default 20 */
   MAX_WS_CONNECTIONS_PER_USER: int(1, 100_000).default(20),
-  /** distinct values (findings) one scan stores; past it the scan succeeds marked truncated. @default 100000 */
-  MAX_FINDINGS_PER_SCAN: int(1, 10_000_000).default(100_000),
-  /** time one input may take to extract, and each of its detection chunks; over it the input is skipped. @default 60s */
-  SCAN_INPUT_TIMEOUT: duration(100).default(60_000),
-  /** heap (old generation) of each scan worker thread; an input needing more is skipped. @default 256mb */
-  SCAN_THREAD_MEMORY: bytes.default(256 * 1024 * 1024),
   /** WebSockets one instance holds; more are closed with 1013 (try again later). @default 20000 */
   MAX_WS_CONNECTIONS: int(1, 1_000_000).default(20_000),
   /** a request waiting this long for a database connection answers CAPACITY_EXCEEDED with this as its retry hint. @default 5s */
