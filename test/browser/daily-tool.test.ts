@@ -168,16 +168,16 @@ describeBrowser("the web app as a daily tool (issue 14)", () => {
     await expect.poll(() => page.getByTestId("limits").innerText(), { timeout: 10_000 }).toMatch(/Up to 10 MB per file, 12 MB and 1000 files per scan\./);
     expect(await page.getByTestId("limits").innerText()).toMatch(/^PDF, DOCX and text files \(TXT, CSV, TSV, JSON, MD, HTML, XML, LOG, YAML\)\./);
     // Uploads go out through XMLHttpRequest (for their progress): count what is sent.
-    await page.evaluate(() => {
-      const w = window as unknown as { uploads: number };
-      w.uploads = 0;
+    // (In-page code as strings: this file is typed for Node, without the DOM.)
+    await page.evaluate(`(() => {
+      window.uploads = 0;
       const send = XMLHttpRequest.prototype.send;
-      XMLHttpRequest.prototype.send = function (this: XMLHttpRequest, body?: Document | XMLHttpRequestBodyInit | null) {
-        w.uploads++;
+      XMLHttpRequest.prototype.send = function (body) {
+        window.uploads++;
         return send.call(this, body);
       };
-    });
-    const uploads = () => page.evaluate(() => (window as unknown as { uploads: number }).uploads);
+    })()`);
+    const uploads = () => page.evaluate<number>("window.uploads");
 
     // Refused before anything is sent: a program, an empty file, one over the per-file limit.
     await page.locator("#files").setInputFiles([
@@ -199,41 +199,36 @@ describeBrowser("the web app as a daily tool (issue 14)", () => {
     // Five files of 2 MB: read, sent with progress, and a card with the scan's name.
     const phases: string[] = [];
     await page.exposeFunction("notePhase", (p: string) => phases.push(p));
-    await page.evaluate(() => {
-      const seen = new Set<string>();
+    await page.evaluate(`(() => {
+      const seen = new Set();
       new MutationObserver(() => {
-        const el = document.querySelector("[data-testid=upload-progress]");
-        const phase = el?.getAttribute("data-phase");
+        const phase = document.querySelector("[data-testid=upload-progress]")?.getAttribute("data-phase");
         if (phase && !seen.has(phase)) {
           seen.add(phase);
-          (window as unknown as { notePhase: (p: string) => void }).notePhase(phase);
+          window.notePhase(phase);
         }
       }).observe(document.body, { subtree: true, childList: true, attributes: true });
-    });
+    })()`);
     const line = "Naam: Piet Pietersen, e-mail piet@example.nl, IBAN NL91ABNA0417164300\n";
     const big = (i: number) => ({ name: `big${i}.txt`, mimeType: "text/plain", buffer: Buffer.from(line.repeat(Math.floor((2 * MB) / line.length))) });
     await page.locator("#files").setInputFiles([1, 2, 3, 4, 5].map(big));
     expect(await page.getByTestId("picked").innerText()).toMatch(/^5 chosen \(10 MB\): big1\.txt, big2\.txt/);
     // Long tasks from the click until the card shows, for the report (measured, not asserted:
     // the machine is shared). Installed after the files are handed over (that is the test's cost).
-    await page.evaluate(() => {
-      const w = window as unknown as { longTasks: number[]; clickAt: number; cardAt: number };
-      w.longTasks = [];
+    await page.evaluate(`(() => {
+      window.longTasks = [];
       new PerformanceObserver((list) => {
-        for (const e of list.getEntries()) w.longTasks.push(Math.round(e.duration));
+        for (const e of list.getEntries()) window.longTasks.push(Math.round(e.duration));
       }).observe({ type: "longtask", buffered: false });
-      w.clickAt = performance.now();
-    });
+      window.clickAt = performance.now();
+    })()`);
     await page.getByRole("button", { name: "Start scan" }).click();
     const started = card(page, "big1.txt + 4 more");
     await started.waitFor({ timeout: 60_000 });
     expect(await uploads()).toBe(1);
     expect(phases).toContain("reading");
     expect(phases.some((p) => p === "uploading" || p === "starting")).toBe(true);
-    const m = await page.evaluate(() => {
-      const w = window as unknown as { longTasks: number[]; clickAt: number };
-      return { longTasks: w.longTasks, ms: Math.round(performance.now() - w.clickAt) };
-    });
+    const m = await page.evaluate<{ longTasks: number[]; ms: number }>("({ longTasks: window.longTasks, ms: Math.round(performance.now() - window.clickAt) })");
     console.log(`[measure] 5 x 2 MB upload: phases ${phases.join(" > ")}; click to card <= ${m.ms} ms; long tasks [${m.longTasks.join(", ")}] ms`);
     await screenshot(page, "daily-upload-started");
     await page.locator('li.scan[data-status="SUCCEEDED"]').filter({ hasText: "big1.txt + 4 more" }).waitFor({ timeout: 90_000 });
@@ -299,7 +294,7 @@ describeBrowser("the web app as a daily tool (issue 14)", () => {
     const tickPx = await page.locator("[data-testid=time-tick] text").first().evaluate((el) => el.getBoundingClientRect().height);
     expect(tickPx).toBeGreaterThanOrEqual(9);
     // Nothing wider than the screen.
-    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    expect(await page.evaluate<number>("document.documentElement.scrollWidth")).toBeLessThanOrEqual(390);
     await screenshot(page, "daily-capacity-390");
 
     await page.getByLabel("Range").selectOption("10080");
@@ -311,7 +306,7 @@ describeBrowser("the web app as a daily tool (issue 14)", () => {
       const a = alerts.nth(i);
       if ((await a.getAttribute("data-cleared")) === "true") expect(await a.locator(".badge").getAttribute("class")).toBe("badge cleared");
     }
-    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    expect(await page.evaluate<number>("document.documentElement.scrollWidth")).toBeLessThanOrEqual(390);
     await screenshot(page, "daily-capacity-390-7days");
   }, 90_000);
 
