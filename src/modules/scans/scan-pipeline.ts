@@ -12,7 +12,8 @@
  */
 import type { Logger } from "../../platform/observability/logger.js";
 import type { FindingSink } from "./finding-sink.js";
-import type { ChunkRows, ChunkTask } from "./scanners/chunk-detect.js";
+import type { Detection } from "../detection/index.js";
+import type { CellsTask, ChunkRows, ChunkTask } from "./scanners/chunk-detect.js";
 import type { ExtractResult, ExtractTask, InputSkip } from "./scanners/extract-input.js";
 import { ScanAbortedError, type ScanProgressUpdate } from "./scanners/scanner.types.js";
 import { formatBytes } from "./scanners/zip-budget.js";
@@ -28,6 +29,8 @@ export const MAX_SKIPPED_LISTED = 200;
 export interface PipelineWorkers {
   extract(task: ExtractTask, signal: AbortSignal): Promise<ExtractResult>;
   detectChunk(task: ChunkTask, signal: AbortSignal): Promise<ChunkRows>;
+  /** Database cells, one list per cell (database scans); unset: cells are detected in this thread. */
+  detectCells?(task: CellsTask, signal: AbortSignal): Promise<Detection[][]>;
   /** Chunks of one input in flight at once. */
   readonly parallelism: number;
 }

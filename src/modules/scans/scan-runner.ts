@@ -229,6 +229,9 @@ export class ScanRunner {
         const target = await this.deps.loadDatabaseTarget(scan.ownerId, claimed.connectionId);
         if (!target) throw new ScanInputError("CONNECTION_DELETED", "The database connection of this scan was deleted");
         const options = (claimed.options ?? {}) as DatabaseScanOptionsJson;
+        const skipped: SkippedInput[] = [];
+        const workers = this.deps.workers;
+        const timeoutMs = this.deps.inputTimeoutMs ?? 60_000;
         const findings = await scanDatabase(
           target,
           {
@@ -236,12 +239,31 @@ export class ScanRunner {
             tables: options.tables ?? null,
             hostPolicy: this.deps.hostPolicy,
             statementTimeoutMs: this.deps.statementTimeoutMs,
+            onTableSkipped: (t) => {
+              if (skipped.length < 200) skipped.push({ name: t.source, code: t.code, reason: t.message });
+            },
+            // Cells are detected in worker threads, a batch of rows per task, under the time budget.
+            ...(workers?.detectCells
+              ? {
+                  detectCells: async (texts: string[], hints: string[], signal: AbortSignal) => {
+                    try {
+                      return await workers.detectCells!({ texts, hints, hashKey: ctx.hashKey }, AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]));
+                    } catch (err) {
+                      if (signal.aborted) throw new ScanAbortedError();
+                      if (/memory|heap/i.test(String((err as Error)?.message))) {
+                        throw new DatabaseScanError("SCAN_FAILED", "Detection on a batch of this database's cells needed more memory than a scan thread may use (SCAN_THREAD_MEMORY)");
+                      }
+                      throw new DatabaseScanError("TIMEOUT", `detection on a batch of sampled cells took longer than ${Math.round(timeoutMs / 1000)} s; the table was skipped`);
+                    }
+                  },
+                }
+              : {}),
           },
           ctx,
         );
         // One row per column and type: a small array.
         await sink.add(findings.map((f) => ({ ...f, valueHash: f.valueHash ?? null, line: f.line ?? null })));
-        return [];
+        return skipped;
       }
     }
   }

@@ -73,7 +73,7 @@ export class SkippedInput {
   name!: string;
 
   @Field(() => String, {
-    description: "Stable code: TOO_LARGE, TIME_BUDGET, MEMORY_BUDGET, UNREADABLE, UNSUPPORTED",
+    description: "Stable code: TOO_LARGE, TIME_BUDGET, MEMORY_BUDGET, UNREADABLE, UNSUPPORTED; for database tables PERMISSION_DENIED, TIMEOUT, TABLE_NOT_FOUND",
   })
   code!: string;
 

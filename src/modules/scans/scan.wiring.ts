@@ -74,7 +74,12 @@ export async function startScanWorker(deps: {
     ...(pool
       ? {
           detect: pool.detect.bind(pool),
-          workers: { extract: pool.extract.bind(pool), detectChunk: pool.detectChunk.bind(pool), parallelism: Math.min(4, pool.threads) },
+          workers: {
+            extract: pool.extract.bind(pool),
+            detectChunk: pool.detectChunk.bind(pool),
+            detectCells: pool.detectCells.bind(pool),
+            parallelism: Math.min(4, pool.threads),
+          },
         }
       : {}),
     maxFindings: config.MAX_FINDINGS_PER_SCAN,

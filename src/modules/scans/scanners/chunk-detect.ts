@@ -3,7 +3,7 @@
  * of the shared UTF-8 text, runs the engine, and builds finding rows column by column (the
  * shape the batched insert takes), with lines of the whole input. Raw values never leave.
  */
-import { detect, type DetectOptions } from "../../detection/index.js";
+import { detect, type DetectOptions, type Detection } from "../../detection/index.js";
 
 export interface ChunkTask {
   text: SharedArrayBuffer;
@@ -41,4 +41,17 @@ export function detectChunk(task: ChunkTask): ChunkRows {
     rows.line.push(d.line + task.lineOffset);
   }
   return rows;
+}
+
+export interface CellsTask {
+  /** Cell texts (already cut to the scanner's cell byte cap). */
+  texts: string[];
+  /** Per cell: its column name, as context. */
+  hints: string[];
+  hashKey: DetectOptions["hashKey"];
+}
+
+/** Detection over a batch of database cells, one result list per cell (database scans). */
+export function detectCells(task: CellsTask): Detection[][] {
+  return task.texts.map((text, i) => detect(text, { hashKey: task.hashKey, contextHint: task.hints[i] }));
 }

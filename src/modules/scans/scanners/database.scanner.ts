@@ -59,6 +59,11 @@ export interface DatabaseScanOptions extends DatabaseConnectOptions {
   onTableSkipped?: (skipped: SkippedTable) => void;
   /** The detection function. @default the engine's detect */
   detect?: typeof defaultDetect;
+  /**
+   * Detection over a batch of cells in worker threads (issue 10), one list per cell; used
+   * instead of `detect` when set. @default unset (`detect`, in this thread)
+   */
+  detectCells?: (texts: string[], hints: string[], signal: AbortSignal) => Promise<Detection[][]>;
 }
 
 
@@ -106,14 +111,14 @@ export async function scanDatabase(
         }
         continue;
       }
-      const aggregate = new ColumnAggregate(table, columns, detect, ctx.hashKey, settings.maxCellBytes);
+      const aggregate = new ColumnAggregate(table, columns, detect, ctx.hashKey, settings.maxCellBytes, options.detectCells, ctx.signal);
       try {
         await guard(ctx.signal, session, () =>
           session.sample(table, columns, settings, {
             reset: () => aggregate.reset(),
             rows: async (rows) => {
               throwIfAborted(ctx.signal);
-              aggregate.add(rows);
+              await aggregate.add(rows);
               await yieldToEventLoop(); // keep the abort listener and other scans responsive
             },
           }),
@@ -208,6 +213,8 @@ class ColumnAggregate {
     private readonly detect: typeof defaultDetect,
     private readonly hashKey: string,
     private readonly maxCellBytes: number,
+    private readonly detectCells?: DatabaseScanOptions["detectCells"],
+    private readonly signal?: AbortSignal,
   ) {
     this.reset();
   }
@@ -217,15 +224,30 @@ class ColumnAggregate {
     this.perColumn = this.columns.map(() => new Map());
   }
 
-  add(rows: ReadonlyArray<ReadonlyArray<unknown>>): void {
+  async add(rows: ReadonlyArray<ReadonlyArray<unknown>>): Promise<void> {
+    // Worker threads: every cell of the batch in one task, results consumed in the same order.
+    const width = this.columns.length;
+    const texts: (string | null)[] = [];
     for (const row of rows) {
-      this.rowsSeen++;
-      for (let i = 0; i < this.columns.length; i++) {
+      for (let i = 0; i < width; i++) {
         const cell = row[i];
-        if (cell === null || cell === undefined) continue;
-        const text = truncateUtf8(String(cell), this.maxCellBytes);
-        if (text.length === 0) continue;
-        const detections = this.detect(text, { hashKey: this.hashKey, contextHint: this.columns[i]!.name });
+        const text = cell === null || cell === undefined ? "" : truncateUtf8(String(cell), this.maxCellBytes);
+        texts.push(text.length === 0 ? null : text);
+      }
+    }
+    let batched: Detection[][] | null = null;
+    if (this.detectCells) {
+      const present = texts.filter((t): t is string => t !== null);
+      const hints = texts.flatMap((t, k) => (t === null ? [] : [this.columns[k % width]!.name]));
+      batched = present.length ? await this.detectCells(present, hints, this.signal ?? new AbortController().signal) : [];
+    }
+    let next = 0;
+    for (let r = 0; r < rows.length; r++) {
+      this.rowsSeen++;
+      for (let i = 0; i < width; i++) {
+        const text = texts[r * width + i];
+        if (text === null || text === undefined) continue;
+        const detections = batched ? batched[next++]! : this.detect(text, { hashKey: this.hashKey, contextHint: this.columns[i]!.name });
         const seenInRow = new Set<string>();
         for (const d of detections) {
           const map = this.perColumn[i]!;

@@ -11,7 +11,7 @@ import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import { Piscina } from "piscina";
 import type { DetectOptions, Detection } from "../../detection/index.js";
-import type { ChunkRows, ChunkTask } from "./chunk-detect.js";
+import type { CellsTask, ChunkRows, ChunkTask } from "./chunk-detect.js";
 import type { DetectionTask } from "./detection.worker.js";
 import type { ExtractResult, ExtractTask } from "./extract-input.js";
 
@@ -36,6 +36,8 @@ export interface DetectionPool {
   extract(task: ExtractTask, signal?: AbortSignal): Promise<ExtractResult>;
   /** Detection over one chunk of an extracted input, as finding rows. */
   detectChunk(task: ChunkTask, signal?: AbortSignal): Promise<ChunkRows>;
+  /** Detection over a batch of database cells, one list per cell. */
+  detectCells(task: CellsTask, signal?: AbortSignal): Promise<Detection[][]>;
   /** Stops the workers; idempotent. */
   close(): Promise<void>;
   readonly threads: number;
@@ -90,6 +92,9 @@ export function createDetectionPool(options: DetectionPoolOptions = {}): Detecti
     },
     detectChunk(task, signal) {
       return piscina.run(task, { name: "detectChunk", ...(signal ? { signal } : {}) });
+    },
+    detectCells(task, signal) {
+      return piscina.run(task, { name: "detectCells", ...(signal ? { signal } : {}) });
     },
     close() {
       closing ??= piscina.destroy();

@@ -17,4 +17,4 @@ export default function run(task: DetectionTask): Detection[] {
 }
 
 export { extractInput as extract } from "./extract-input.js";
-export { detectChunk } from "./chunk-detect.js";
+export { detectChunk, detectCells } from "./chunk-detect.js";

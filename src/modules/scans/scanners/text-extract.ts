@@ -3,6 +3,7 @@
  * PDF through unpdf (pdf.js), DOCX through mammoth, HTML by stripping tags while keeping
  * line numbers; plain text, CSV, JSON and Markdown as UTF-8 (UTF-16 with a BOM).
  */
+import { htmlToText as markupHtmlToText } from "./markup.js";
 import { ScanAbortedError, ScanInputError } from "./scanner.types.js";
 
 export type DocumentKind = "pdf" | "docx" | "html" | "json" | "csv" | "markdown" | "text" | "binary";
@@ -74,34 +75,13 @@ export function isValidUtf8(bytes: Uint8Array): boolean {
   }
 }
 
-const ENTITIES: Record<string, string> = { amp: "&", lt: "<", gt: ">", quot: '"', apos: "'", nbsp: " ", euro: "€", copy: "©" };
-
-function decodeEntities(s: string): string {
-  return s.replace(/&(#x[0-9a-f]+|#\d+|[a-z]+);/gi, (m, e: string) => {
-    if (e[0] === "#") {
-      const cp = e[1] === "x" || e[1] === "X" ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10);
-      return Number.isFinite(cp) && cp > 0 && cp < 0x110000 && cp !== 10 ? String.fromCodePoint(cp) : m;
-    }
-    return ENTITIES[e.toLowerCase()] ?? m;
-  });
-}
-
 /**
  * Strips tags, scripts, styles and comments but keeps every newline, so a line number in
- * the result is the line in the HTML source. Attribute values stay (a `mailto:` link is
- * personal data); everything else in a tag becomes a space.
+ * the result is the line in the HTML source; attribute values stay (a `mailto:` link is
+ * personal data). Linear time (markup.ts; the regexes that were here were quadratic on
+ * input such as 200 KB of `<`, issue 10).
  */
-export function htmlToText(html: string): string {
-  const keepNewlines = (s: string): string => s.replace(/[^\n]/g, "");
-  let out = html.replace(/<!--[\s\S]*?-->/g, keepNewlines);
-  out = out.replace(/<(script|style)\b[^>]*>[\s\S]*?<\/\1\s*>/gi, keepNewlines);
-  out = out.replace(/<[^>]*>/g, (tag) => {
-    const values: string[] = [];
-    for (const m of tag.matchAll(/=\s*(?:"([^"]*)"|'([^']*)')/g)) values.push((m[1] ?? m[2] ?? "").replace(/^mailto:|^tel:/i, ""));
-    return ` ${values.join(" ")} ${keepNewlines(tag)}`;
-  });
-  return decodeEntities(out);
-}
+export const htmlToText = markupHtmlToText;
 
 interface PdfTextItem {
   str?: string;

@@ -1,0 +1,274 @@
+/**
+ * Document scans end to end through the real server (issue 10), beside baselines run in the
+ * same process on the same PostgreSQL:
+ * - dense documents of 1, 3 and 10 MB (a distinct e-mail address and phone number on every
+ *   line): scan time against PostgreSQL inserting the same number of finding rows by itself
+ *   (one INSERT ... SELECT FROM generate_series into the same table, same indexes), the ratio,
+ *   and the growth from 1 to 10 MB; `/healthz` max latency and the server's RSS growth;
+ * - hostile inputs (200 KB of `<`, `<!--`, `<a x="`; a DOCX zip bomb, declared and lying; a
+ *   dense-text PDF; `pwd=` repeated in a code file): outcome, time, `/healthz` max, RSS growth.
+ * MAX_FINDINGS_PER_SCAN is raised to 1,000,000 so no dense document is truncated.
+ * Prints figures; asserts nothing.
+ *
+ *   node --import @swc-node/register/esm-register bench/dense-documents.bench.ts [--sizes 1,3,10]
+ *   (DATABASE_URL=... to use a server instead of an embedded PostgreSQL)
+ */
+import { randomBytes } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import http from "node:http";
+import os from "node:os";
+import path from "node:path";
+import { crc32, deflateRawSync } from "node:zlib";
+import pg from "pg";
+import { startEmbeddedPostgres } from "../src/platform/db/embedded.js";
+import { applyMigrations } from "../src/platform/db/migrate.js";
+import { createLogger } from "../src/platform/observability/logger.js";
+import { startServerProcess, type ServerProcess } from "../test/support/server-process.js";
+import { vmRssKb } from "./proc.js";
+
+const log = createLogger({ level: "warn", name: "bench" });
+const arg = (name: string, fallback: string) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1]! : fallback;
+};
+const sizesMb = arg("sizes", "1,3,10").split(",").map(Number);
+
+// ---- database: a fresh one on DATABASE_URL's server, or an embedded PostgreSQL ----------------
+let adminUrl = process.env.DATABASE_URL;
+let stopEmbedded = async () => undefined as unknown;
+if (!adminUrl) {
+  const dir = await mkdtemp(path.join(os.tmpdir(), "dg-bench-pg-"));
+  const embedded = await startEmbeddedPostgres({ dataDir: dir, log, ephemeral: true, database: "postgres" });
+  adminUrl = embedded.connectionString;
+  stopEmbedded = async () => {
+    await embedded.stop();
+    await rm(dir, { recursive: true, force: true });
+  };
+}
+const dbName = `dg_bench_dense_${randomBytes(4).toString("hex")}`;
+const admin = new pg.Client({ connectionString: adminUrl });
+await admin.connect();
+await admin.query(`create database ${dbName}`);
+const url = new URL(adminUrl);
+url.pathname = `/${dbName}`;
+const dbUrl = url.toString();
+await applyMigrations(dbUrl, log);
+const sql = new pg.Client({ connectionString: dbUrl });
+await sql.connect();
+
+const server = await startServerProcess({ DATABASE_URL: dbUrl, MAX_FINDINGS_PER_SCAN: "1000000" });
+const token = await server.token("bench");
+
+async function gql<T>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
+  const send = () =>
+    fetch(server.url, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+      body: JSON.stringify({ query, variables }),
+    });
+  // A kept-alive socket the server closed while idle fails once: retry on a new one.
+  const res = await send().catch(() => send());
+  const body = (await res.json()) as { data?: T; errors?: unknown };
+  if (body.errors) throw new Error(JSON.stringify(body.errors));
+  return body.data!;
+}
+
+/** /healthz round trips every 20 ms and the server's RSS every 50 ms, until stopped. */
+function watch(s: ServerProcess) {
+  let maxMs = 0;
+  let samples = 0;
+  const rss0 = vmRssKb(s.child.pid!);
+  let rssMax = rss0;
+  let stopped = false;
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const probe = async () => {
+    while (!stopped) {
+      const t0 = performance.now();
+      await new Promise<void>((resolve) => {
+        http.get(`${s.base}/healthz`, { agent }, (res) => {
+          res.resume();
+          res.on("end", resolve);
+        }).on("error", () => resolve());
+      });
+      maxMs = Math.max(maxMs, performance.now() - t0);
+      samples++;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  const rssTimer = setInterval(() => {
+    try {
+      rssMax = Math.max(rssMax, vmRssKb(s.child.pid!));
+    } catch {
+      // exited
+    }
+  }, 50);
+  const running = probe();
+  return async () => {
+    stopped = true;
+    clearInterval(rssTimer);
+    await running;
+    agent.destroy();
+    return { healthzMaxMs: Math.round(maxMs), healthzSamples: samples, rssGrowthMb: Math.round((rssMax - rss0) / 1024) };
+  };
+}
+
+interface ScanResult {
+  id: string;
+  status: string;
+  findingsCount: number;
+  findingsNotStored: number;
+  skipped: Array<{ name: string; code: string; reason: string }>;
+  error: { code: string; message: string } | null;
+}
+
+async function scan(kind: "document" | "code", docs: Array<{ name: string; text?: string; base64?: string }>): Promise<{ ms: number; scan: ScanResult }> {
+  const { openSession } = await gql<{ openSession: { id: string } }>(`mutation { openSession(input: { name: "bench" }) { id } }`);
+  const t0 = performance.now();
+  const mutation =
+    kind === "document"
+      ? `mutation S($i: DocumentScanInput!) { r: startDocumentScan(input: $i) { id } }`
+      : `mutation S($i: CodeScanInput!) { r: startCodeScan(input: $i) { id } }`;
+  const input = kind === "document" ? { sessionId: openSession.id, documents: docs } : { sessionId: openSession.id, files: docs };
+  const { r } = await gql<{ r: { id: string } }>(mutation, { i: input });
+  for (;;) {
+    const { scan: s } = await gql<{ scan: ScanResult }>(
+      `query Q($id: ID!) { scan(id: $id) { id status findingsCount findingsNotStored skipped { name code reason } error { code message } } }`,
+      { id: r.id },
+    );
+    if (["SUCCEEDED", "FAILED", "CANCELLED"].includes(s.status)) return { ms: Math.round(performance.now() - t0), scan: s };
+    await new Promise((res) => setTimeout(res, 25));
+  }
+}
+
+function denseText(bytes: number): string {
+  const lines: string[] = [];
+  let size = 0;
+  for (let i = 0; size < bytes; i++) {
+    const line = `klant ${i}: k${i}.de.vries@voorbeeld.nl tel 06-${String(10_000_000 + (i % 90_000_000)).slice(-8)}\n`;
+    lines.push(line);
+    size += line.length;
+  }
+  return lines.join("");
+}
+
+/** PostgreSQL alone: `n` finding rows into the same table in one statement (the floor). */
+async function insertFloor(n: number): Promise<number> {
+  const { rows } = await sql.query<{ id: string; owner: string }>(`select id::text, "ownerId" as owner from "Scan" limit 1`);
+  const scanRow = rows[0]!;
+  const t0 = performance.now();
+  await sql.query(
+    `insert into "Finding" (id, "scanId", "ownerId", ordinal, type, severity, confidence, "maskedValue", occurrences, "valueHash", source, line)
+     select gen_random_uuid(), $1::uuid, $2, 1000000000 + g, 'EMAIL', 'MEDIUM', 0.9, 'k***@voorbeeld.nl', 1, md5(g::text) || md5((g + 1)::text), 'floor.txt', g
+     from generate_series(1, $3::int) g`,
+    [scanRow.id, scanRow.owner, n],
+  );
+  const ms = performance.now() - t0;
+  await sql.query(`delete from "Finding" where source = 'floor.txt'`);
+  return Math.round(ms);
+}
+
+// ---- hostile inputs ------------------------------------------------------------------------------
+function zipBomb(inflated: number, declare?: number): Buffer {
+  const data = Buffer.alloc(inflated, 0x20);
+  const deflated = deflateRawSync(data, { level: 9 });
+  const name = Buffer.from("word/document.xml");
+  const crc = crc32(data);
+  const local = Buffer.alloc(30);
+  local.writeUInt32LE(0x04034b50, 0);
+  local.writeUInt16LE(20, 4);
+  local.writeUInt16LE(8, 8);
+  local.writeUInt32LE(crc, 14);
+  local.writeUInt32LE(deflated.length, 18);
+  local.writeUInt32LE(declare ?? inflated, 22);
+  local.writeUInt16LE(name.length, 26);
+  const central = Buffer.alloc(46);
+  central.writeUInt32LE(0x02014b50, 0);
+  central.writeUInt16LE(8, 10);
+  central.writeUInt32LE(crc, 16);
+  central.writeUInt32LE(deflated.length, 20);
+  central.writeUInt32LE(declare ?? inflated, 24);
+  central.writeUInt16LE(name.length, 28);
+  const cd = Buffer.concat([central, name]);
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(0x06054b50, 0);
+  end.writeUInt16LE(1, 8);
+  end.writeUInt16LE(1, 10);
+  end.writeUInt32LE(cd.length, 12);
+  end.writeUInt32LE(30 + name.length + deflated.length, 16);
+  return Buffer.concat([local, name, deflated, cd, end]);
+}
+
+/** A PDF of `lines` dense text lines in one uncompressed content stream. */
+function densePdf(lines: number): Buffer {
+  const body: string[] = ["BT", "/F1 6 Tf", "7 TL", "20 830 Td"];
+  for (let i = 0; i < lines; i++) body.push(`(k${i}.de.vries@voorbeeld.nl 06-${String(10_000_000 + i).slice(-8)} NL91ABNA0417164300) Tj T*`);
+  body.push("ET");
+  const content = body.join("\n");
+  const objects = [
+    "<< /Type /Catalog /Pages 2 0 R >>",
+    "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+    "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 842] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>",
+    `<< /Length ${Buffer.byteLength(content)} >>\nstream\n${content}\nendstream`,
+    "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+  ];
+  let out = "%PDF-1.4\n";
+  const offsets: number[] = [];
+  objects.forEach((o, i) => {
+    offsets.push(Buffer.byteLength(out));
+    out += `${i + 1} 0 obj\n${o}\nendobj\n`;
+  });
+  const xref = Buffer.byteLength(out);
+  out += `xref\n0 ${objects.length + 1}\n0000000000 65535 f \n`;
+  for (const off of offsets) out += `${String(off).padStart(10, "0")} 00000 n \n`;
+  out += `trailer\n<< /Size ${objects.length + 1} /Root 1 0 R >>\nstartxref\n${xref}\n%%EOF\n`;
+  return Buffer.from(out, "latin1");
+}
+
+// ---- run -----------------------------------------------------------------------------------------
+console.log(`dense documents (cpus ${os.availableParallelism()}, load ${os.loadavg().map((l) => l.toFixed(1)).join(" ")})`);
+// Warm-up: threads start, phone metadata loads.
+await scan("document", [{ name: "warm.txt", text: denseText(50_000) }]);
+const dense: Array<{ mb: number; ms: number; floorMs: number; findings: number }> = [];
+for (const mb of sizesMb) {
+  const text = denseText(mb * 1_000_000);
+  const stop = watch(server);
+  const { ms, scan: s } = await scan("document", [{ name: `dense-${mb}mb.txt`, text }]);
+  const w = await stop();
+  const floorMs = await insertFloor(s.findingsCount);
+  dense.push({ mb, ms, floorMs, findings: s.findingsCount });
+  console.log(
+    `  ${mb} MB: ${s.status} ${s.findingsCount} findings (${s.findingsNotStored} not stored) in ${ms} ms; PostgreSQL alone ${floorMs} ms -> ratio ${(ms / floorMs).toFixed(1)}x; ` +
+      `${Math.round(s.findingsCount / (ms / 1000))} findings/s; /healthz max ${w.healthzMaxMs} ms (${w.healthzSamples} probes); RSS +${w.rssGrowthMb} MB`,
+  );
+}
+if (dense.length >= 2) {
+  const a = dense[0]!;
+  const b = dense[dense.length - 1]!;
+  console.log(`  growth ${a.mb} -> ${b.mb} MB: time x${(b.ms / a.ms).toFixed(1)} for size x${(b.mb / a.mb).toFixed(1)} (findings x${(b.findings / a.findings).toFixed(1)})`);
+}
+
+console.log("hostile inputs");
+const hostile: Array<{ what: string; kind: "document" | "code"; docs: () => Array<{ name: string; text?: string; base64?: string }> }> = [
+  { what: "200 KB of '<' (page.html)", kind: "document", docs: () => [{ name: "page.html", text: "<".repeat(200_000) }] },
+  { what: "200 KB of '<!--' (page.html)", kind: "document", docs: () => [{ name: "page.html", text: "<!--".repeat(50_000) }] },
+  { what: `200 KB of '<a x="' (page.html)`, kind: "document", docs: () => [{ name: "page.html", text: '<a x="'.repeat(33_000) }] },
+  { what: "DOCX zip bomb, 256 MiB declared", kind: "document", docs: () => [{ name: "bomb.docx", base64: zipBomb(256 * 1024 * 1024).toString("base64") }] },
+  { what: "DOCX zip bomb, 256 MiB lying (declares 1 KB)", kind: "document", docs: () => [{ name: "liar.docx", base64: zipBomb(256 * 1024 * 1024, 1000).toString("base64") }] },
+  { what: "dense-text PDF", kind: "document", docs: () => [{ name: "dense.pdf", base64: densePdf(9_000).toString("base64") }] },
+  { what: "code file of 'pwd=' x 16384 on 8 lines", kind: "code", docs: () => [{ name: "src/x.env", text: Array.from({ length: 8 }, () => "pwd=".repeat(16_384)).join("\n") }] },
+];
+for (const h of hostile) {
+  const docs = h.docs();
+  const bytes = docs.reduce((n, d) => n + (d.text ? Buffer.byteLength(d.text) : Buffer.from(d.base64!, "base64").length), 0);
+  const stop = watch(server);
+  const { ms, scan: s } = await scan(h.kind, docs);
+  const w = await stop();
+  const outcome = s.skipped.length ? `skipped ${s.skipped.map((k) => `${k.code}: ${k.reason}`).join("; ")}` : `${s.findingsCount} findings`;
+  console.log(`  ${h.what} (${Math.round(bytes / 1024)} KB): ${s.status} in ${ms} ms, ${outcome}; /healthz max ${w.healthzMaxMs} ms; RSS +${w.rssGrowthMb} MB`);
+}
+
+await server.stop();
+await sql.end();
+await admin.query(`drop database ${dbName} with (force)`);
+await admin.end();
+await stopEmbedded();
