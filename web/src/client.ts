@@ -33,6 +33,7 @@ export function createApiClient(
   const authorization = bearer(token);
   let connectedBefore = false;
   let authLost = false;
+  let disposed = false;
   const loseAuth = () => {
     if (authLost) return;
     authLost = true;
@@ -55,6 +56,7 @@ export function createApiClient(
         connectedBefore = true;
       },
       closed: (event) => {
+        if (disposed) return; // closed by us (sign-out, expiry, user switch): the app says why
         if (isForbidden(event)) loseAuth();
         else if (!authLost) hooks.onLinkState(connectedBefore ? "reconnecting" : "connecting");
       },
@@ -88,7 +90,14 @@ export function createApiClient(
       }),
     ],
   });
-  return { client, ws, dispose: () => void ws.dispose() };
+  return {
+    client,
+    ws,
+    dispose: () => {
+      disposed = true;
+      void ws.dispose();
+    },
+  };
 }
 
 function isForbidden(event: unknown): boolean {
