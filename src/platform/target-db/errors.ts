@@ -73,6 +73,9 @@ export function toScanError(error: unknown, phase: "connect" | "query", target?:
     return unreachable(target, error instanceof WireLimitError ? error.message : detail);
   }
   if (error instanceof WireLimitError) return new DatabaseScanError("SCAN_FAILED", error.message);
+  if (/^Query (read|inactivity) timeout/.test(text)) {
+    return new DatabaseScanError("TIMEOUT", `${engine}${where} did not answer in time (the client-side limit beyond its statement timeout)`, detail);
+  }
   // Network, after the session was established
   if (["ECONNREFUSED", "EHOSTUNREACH", "ENETUNREACH", "ECONNRESET", "EPIPE", "EADDRNOTAVAIL", "ETIMEDOUT"].includes(code) || /connection terminated|timeout expired|connection timeout/i.test(text)) {
     return new DatabaseScanError("CONNECTION_FAILED", `lost the connection to ${engine}${where}`, detail);

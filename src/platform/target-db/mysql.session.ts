@@ -15,7 +15,7 @@ import {
   type RowSink,
   type TableSpec,
 } from "./session.js";
-import { DatabaseScanError, type DatabaseTarget, type SessionSettings } from "./target.js";
+import { DatabaseScanError, QUERY_TIMEOUT_GRACE_MS, type DatabaseTarget, type SessionSettings } from "./target.js";
 import { LISTING_RESPONSE_LIMIT, SMALL_MESSAGE_LIMIT, WireGuard, guardedSocket } from "./wire-guard.js";
 
 /** MySQL/MariaDB identifier: backticks, embedded backticks doubled (independent of sql_mode). */
@@ -70,6 +70,7 @@ export class MysqlSession implements EngineSession {
     try {
       guard.limitResponse(SMALL_MESSAGE_LIMIT * 4); // handshake, version and settings: a few hundred bytes
       conn = await mysqlConnect(config, address, guard); // errors before this are "connect" errors (toScanError)
+      QUERY_TIMEOUTS.set(conn, settings.connectTimeoutMs); // the version and settings belong to connecting
       const [[rawVersion]] = (await mysqlQuery(conn, "SELECT VERSION()")) as [[string]];
       const version = cleanVersion(rawVersion);
       const mariadb = /mariadb/i.test(version);
@@ -83,6 +84,7 @@ export class MysqlSession implements EngineSession {
       await mysqlQuery(conn, "SET SESSION lock_wait_timeout = ?", [seconds]);
       await mysqlQuery(conn, "SET SESSION TRANSACTION READ ONLY");
       guard.limitResponse(null);
+      QUERY_TIMEOUTS.set(conn, settings.statementTimeoutMs + QUERY_TIMEOUT_GRACE_MS);
       return new MysqlSession(conn, guard, config, address, target.database, mariadb ? `MariaDB ${version}` : `MySQL ${version}`);
     } catch (error) {
       if (conn) await closeMysql(conn);
@@ -218,6 +220,7 @@ export class MysqlSession implements EngineSession {
     const threadId = this.conn.threadId;
     if (!Number.isSafeInteger(threadId)) return;
     const killer = await mysqlConnect(this.config, this.address, new WireGuard("mysql"));
+    QUERY_TIMEOUTS.set(killer, this.config.connectTimeout ?? 10_000);
     try {
       await mysqlQuery(killer, `KILL QUERY ${threadId}`); // an integer from the server, not input
     } finally {
@@ -263,9 +266,16 @@ function mysqlConnect(config: mysql.ConnectionOptions, address: string, guard: W
   });
 }
 
+/**
+ * Client-side time limit per statement of each connection: a server that stops answering (a
+ * hostile one ignores MAX_EXECUTION_TIME) fails the statement instead of holding the scan.
+ */
+const QUERY_TIMEOUTS = new WeakMap<MysqlConnection, number>();
+
 function mysqlQuery(conn: MysqlConnection, sql: string, values: unknown[] = []): Promise<unknown[][]> {
+  const timeout = QUERY_TIMEOUTS.get(conn);
   return new Promise((resolve, reject) => {
-    conn.query({ sql, values, rowsAsArray: true }, (error, rows) =>
+    conn.query({ sql, values, rowsAsArray: true, ...(timeout ? { timeout } : {}) }, (error, rows) =>
       error ? reject(error) : resolve(Array.isArray(rows) ? (rows as unknown[][]) : []),
     );
   });

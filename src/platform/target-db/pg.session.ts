@@ -17,7 +17,7 @@ import {
   type RowSink,
   type TableSpec,
 } from "./session.js";
-import { DatabaseScanError, type DatabaseTarget, type SessionSettings } from "./target.js";
+import { DatabaseScanError, QUERY_TIMEOUT_GRACE_MS, type DatabaseTarget, type SessionSettings } from "./target.js";
 import { LISTING_RESPONSE_LIMIT, SMALL_MESSAGE_LIMIT, WireGuard, guardedSocket } from "./wire-guard.js";
 
 /** PostgreSQL identifier: double quotes, embedded quotes doubled. */
@@ -51,6 +51,8 @@ export class PgSession implements EngineSession {
       // Defence in depth behind the READ ONLY transactions below.
       options: "-c default_transaction_read_only=on",
       keepAlive: true,
+      // A server that stops answering (a hostile one ignores statement_timeout) fails the query here.
+      query_timeout: settings.statementTimeoutMs + QUERY_TIMEOUT_GRACE_MS,
     };
     const guard = new WireGuard("postgres");
     const client = guardedClient(config, guard, target.ssl);
@@ -59,7 +61,10 @@ export class PgSession implements EngineSession {
       guard.limitResponse(SMALL_MESSAGE_LIMIT * 4); // start-up and the version: a few hundred bytes
       await client.connect();
       connected = true;
-      const { rows } = await client.query<{ v: string }>("SELECT current_setting('server_version') AS v");
+      const { rows } = await client.query<{ v: string }>({
+        text: "SELECT current_setting('server_version') AS v",
+        query_timeout: settings.connectTimeoutMs,
+      } as pg.QueryConfig);
       guard.limitResponse(null);
       return new PgSession(client, guard, config, settings.statementTimeoutMs, `PostgreSQL ${cleanVersion(rows[0]?.v)}`);
     } catch (error) {

@@ -78,6 +78,9 @@ export const SESSION_DEFAULTS = {
   maxBytesPerTable: 64 * 1024 * 1024,
 } as const;
 
+/** Client-side limit per statement beyond the server-side one: only a server that ignores its own timeout meets it. */
+export const QUERY_TIMEOUT_GRACE_MS = 5_000;
+
 /** Clamps a numeric option into `min..max` (whole numbers); a non-number is a SCAN_FAILED. */
 export function clampInt(value: number | undefined, fallback: number, min: number, max: number): number {
   const v = value ?? fallback;

@@ -1,4 +1,10 @@
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import net from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { Duplex } from "node:stream";
+import tls from "node:tls";
 import { afterEach, describe, expect, it } from "vitest";
 import { parseAllowedHosts } from "../../../src/platform/net/host-policy.js";
 import { testDatabaseConnection, type DatabaseTarget } from "../../../src/platform/target-db/index.js";
@@ -281,5 +287,105 @@ describe("failures before authentication look alike (issue 12.2)", () => {
       code: "AUTHENTICATION_FAILED",
       message: `PostgreSQL at 127.0.0.1:${server.port} refused the user name or password (or does not let this user connect from DataGuardian).`,
     });
+  });
+});
+
+// ----- Over TLS: the guard follows the driver onto the TLS socket ------------------------
+
+function selfSignedCert(): { key: string; cert: string } | null {
+  const dir = mkdtempSync(path.join(tmpdir(), "dg-tls-"));
+  try {
+    execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj", "/CN=localhost", "-days", "1", "-keyout", path.join(dir, "k.pem"), "-out", path.join(dir, "c.pem")], { stdio: "ignore" });
+    return { key: readFileSync(path.join(dir, "k.pem"), "utf8"), cert: readFileSync(path.join(dir, "c.pem"), "utf8") };
+  } catch {
+    return null;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+const tlsMaterial = selfSignedCert();
+if (!tlsMaterial) console.warn("[skip] hostile-server TLS cases: no openssl to make a test certificate");
+
+/** PostgreSQL: answers the SSLRequest with "S", then sends the 400 MB server_version over TLS. */
+function hugeVersionOverTls() {
+  return hostile((socket, counter) =>
+    onStartup(socket, () => {
+      socket.write("S");
+      const secure = new tls.TLSSocket(socket, { isServer: true, ...tlsMaterial! });
+      secure.on("error", () => undefined);
+      onStartup(secure, () => {
+        secure.write(authOk());
+        const name = cstr("server_version");
+        const header = Buffer.alloc(5);
+        header.write("S", 0, "latin1");
+        header.writeInt32BE(4 + name.length + HUGE + 1, 1);
+        streamHuge(secure, Buffer.concat([header, name]), counter);
+      });
+    }),
+  );
+}
+
+/** MySQL: a handshake offering SSL; after the client's SSL request and the TLS handshake, a 400 MB packet. */
+function hugeMysqlPacketOverTls() {
+  return hostile((socket, counter) => {
+    const payload = Buffer.concat([
+      Buffer.from([10]),
+      cstr("5.7.99-hostile"),
+      Buffer.from([1, 0, 0, 0]), // thread id
+      Buffer.from("abcdefgh"), // auth data, part 1
+      Buffer.from([0]),
+      Buffer.from([0xff, 0xff]), // capabilities (low): PROTOCOL_41, SSL, SECURE_CONNECTION, ...
+      Buffer.from([0x21, 0x02, 0x00]), // charset, status
+      Buffer.from([0x0f, 0x00]), // capabilities (high): MULTI_RESULTS, PLUGIN_AUTH, ...
+      Buffer.from([21]),
+      Buffer.alloc(10),
+      Buffer.from("ijklmnopqrst\0"), // auth data, part 2
+      cstr("mysql_native_password"),
+    ]);
+    const header = Buffer.alloc(4);
+    header.writeUIntLE(payload.length, 0, 3);
+    socket.write(Buffer.concat([header, payload]));
+    let got = Buffer.alloc(0);
+    const onData = (chunk: Buffer) => {
+      got = Buffer.concat([got, chunk]);
+      if (got.length < 36) return; // the SSL request: 4-byte header, 32-byte payload
+      socket.off("data", onData);
+      // The client's TLS hello may have come in the same chunk: hand TLS a stream that starts with it.
+      const raw = new Duplex({ read() {}, write: (data, _encoding, done) => void socket.write(data, done) });
+      raw.push(got.subarray(36));
+      socket.on("data", (data: Buffer) => raw.push(data));
+      socket.on("close", () => raw.destroy());
+      const secure = new tls.TLSSocket(raw, { isServer: true, ...tlsMaterial! });
+      secure.on("error", () => undefined);
+      secure.once("data", () => streamHuge(secure, Buffer.from([0xff, 0xff, 0xff, 0x02]), counter)); // after the handshake response
+    };
+    socket.on("data", onData);
+  });
+}
+
+describe.runIf(tlsMaterial)("over TLS, the guard watches the decrypted stream", () => {
+  it.each([
+    ["PostgreSQL", "POSTGRESQL" as const, hugeVersionOverTls],
+    ["MySQL", "MYSQL" as const, hugeMysqlPacketOverTls],
+  ])("%s: a 400 MB message after the TLS upgrade is cut with the same reason", async (_name, engine, start) => {
+    const server = await start();
+    const { result, growthMiB } = await peakRss(() =>
+      testDatabaseConnection({ ...target(engine, server.port), ssl: true }, { hostPolicy: policy, connectTimeoutMs: 20_000, tls: { rejectUnauthorized: false } }),
+    );
+    await server.closed;
+    console.log(`[hostile TLS ${engine}] sent ${(server.sent() / 2 ** 20).toFixed(1)} MiB before the cut; RSS +${growthMiB.toFixed(1)} MiB`);
+    expect(result).toMatchObject({ ok: false, code: "CONNECTION_FAILED", detail: expect.stringMatching(/message larger than the 1 MiB limit/) });
+    expect(server.sent()).toBeLessThan(64 * 2 ** 20);
+    expect(growthMiB).toBeLessThan(128);
+  }, 60_000);
+});
+
+describe("a server that goes silent after connecting", () => {
+  it("fails the connection test once the connect timeout has passed, instead of holding it", async () => {
+    const server = await hostile((socket) =>
+      onStartup(socket, () => socket.write(Buffer.concat([authOk(), pgMessage("S", Buffer.concat([cstr("server_version"), cstr("16.0")])), readyForQuery()]))),
+    );
+    const result = await testDatabaseConnection(target("POSTGRESQL", server.port), { hostPolicy: policy, connectTimeoutMs: 500 });
+    expect(result).toMatchObject({ ok: false, code: "TIMEOUT", message: expect.stringMatching(/did not answer in time/) });
   });
 });
