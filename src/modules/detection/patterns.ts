@@ -264,7 +264,8 @@ function evaluateRegion(text: string, groups: Group[], seps: string[], plus: boo
         value: d,
         maskedValue: maskCreditCard(d),
         // 12 digits (Maestro only) need card words nearby; 13, 14 and 19 are rarer than 15-16.
-        confidence: d.length === 12 ? 0.45 : d.length === 15 || d.length === 16 ? 0.85 : 0.7,
+        // UATP (15 digits from "1") shares its shape with IMEIs and other identifiers.
+        confidence: d.length === 12 ? 0.45 : d.charCodeAt(0) === 49 ? 0.55 : d.length === 15 || d.length === 16 ? 0.85 : 0.7,
       });
       lastCardEnd = found;
       a = found;
@@ -331,6 +332,8 @@ function evaluateRegion(text: string, groups: Group[], seps: string[], plus: boo
         let allDots = b > a;
         for (let k = a; k < b; k++) if (seps[k] !== ".") allDots = false;
         if (allDots && b - a === 3) continue;
+        // "078-05-1120": a US social security number's shape, not a phone's.
+        if (!intl && b === a + 2 && seps[a] === "-" && seps[a + 1] === "-" && groupLen(groups, a) === 3 && groupLen(groups, a + 1) === 2 && groupLen(groups, a + 2) === 4) continue;
         const start = isPlus ? regionStart : a === 0 && regionStart < g.start ? regionStart : g.start;
         const raw = text.slice(start, groups[b]!.end);
         let e164: string | null = null;
@@ -367,9 +370,11 @@ function scanNanp(text: string, groups: Group[], seps: string[], a: number, regi
   if (k + 3 < n && seps[k + 2]!.length === 1) return -1;
   const s1 = seps[k]!;
   const s2 = seps[k + 1]!;
-  const paren = a === 0 && regionStart < groups[a]!.start && text.charCodeAt(regionStart) === 40 && (s1 === ")" || s1 === ") ");
+  // "(415) 555-2671", "1 (800) 555-0199": the area code in parentheses.
+  const open = k > a ? seps[k - 1]!.endsWith("(") : a === 0 && regionStart < groups[a]!.start && text.charCodeAt(regionStart) === 40;
+  const paren = open && (s1 === ")" || s1 === ") ") && (s2 === "-" || s2 === " " || s2 === ".");
   if (!paren && !(s1 === s2 && (s1 === "-" || s1 === "." || s1 === " "))) return -1;
-  const start = paren ? regionStart : groups[a]!.start;
+  const start = k > a || !paren ? groups[a]!.start : regionStart;
   const raw = text.slice(start, groups[k + 2]!.end);
   for (const region of ["US", "CA"] as const) {
     if (!sink.phoneRegions.includes(region)) continue;
@@ -395,6 +400,22 @@ const COUNTRY_WORDS: readonly (readonly [RegExp, CountryCode])[] = [
   [/\b(?:italy|italia|itali[eë])\b/i, "IT"],
   [/\b(?:austria|[öo]sterreich|oostenrijk)\b/i, "AT"],
   [/\b(?:switzerland|schweiz|suisse|zwitserland)\b/i, "CH"],
+  [/\b(?:ireland|ierland|irish)\b/i, "IE"],
+  [/\b(?:portugal)\b/i, "PT"],
+  [/\b(?:poland|polska|polen)\b/i, "PL"],
+  [/\b(?:sweden|sverige|zweden)\b/i, "SE"],
+  [/\b(?:norway|norge|noorwegen)\b/i, "NO"],
+  [/\b(?:denmark|danmark|denemarken)\b/i, "DK"],
+  [/\b(?:finland|suomi)\b/i, "FI"],
+  [/\b(?:israel|israeli)\b/i, "IL"],
+  [/\b(?:india|indian)\b/i, "IN"],
+  [/\b(?:australia|australi[eë]|australian)\b/i, "AU"],
+  [/\b(?:japan|japanese)\b/i, "JP"],
+  [/\b(?:brazil|brasil|brazili[eë])\b/i, "BR"],
+  [/\b(?:mexico|m[eé]xico)\b/i, "MX"],
+  [/\b(?:turkey|t[uü]rkiye|turkije)\b/i, "TR"],
+  [/\b(?:morocco|marokko|maroc)\b/i, "MA"],
+  [/\b(?:suriname)\b/i, "SR"],
 ];
 
 const CALLING_CODES = new Map<CountryCode, string>();

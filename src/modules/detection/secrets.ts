@@ -310,14 +310,15 @@ function emitSecret(kind: "PASSWORD" | "API_KEY", value: string, vs: number, ve:
     sink.out.push({ type: "PASSWORD", start: vs, end: ve, value, maskedValue: maskPassword(value), confidence: quoted || strong ? 0.85 : 0.75 });
     return true;
   }
-  // API_KEY: a long, high-entropy token.
-  if (value.length < 16 || value.length > MAX_VALUE) return false;
-  if (!/^[A-Za-z0-9+/=_\-.~:]+$/.test(value)) return false;
-  if (value.includes("://") || /^[a-z]+(?:[._-][a-z]+)+$/.test(value)) return false;
+  // API_KEY: a long, high-entropy token. A quoted literal assigned to a key name says
+  // "secret" by itself: any printable characters, one character class is enough.
+  if (value.length < (quoted ? 12 : 16) || value.length > MAX_VALUE) return false;
+  if (!(quoted ? /^[\x21-\x7e]+$/ : /^[A-Za-z0-9+/=_\-.~:]+$/).test(value)) return false;
+  if (value.includes("://") || /^[a-z]+(?:[._-][a-z]+)+$/.test(value) || /^[A-Z]+(?:_[A-Z]+)+$/.test(value)) return false;
   if (isPlaceholderToken(value)) return false;
   const h = shannonEntropy(value);
-  const classes = (/[a-z]/.test(value) ? 1 : 0) + (/[A-Z]/.test(value) ? 1 : 0) + (/\d/.test(value) ? 1 : 0);
-  if (h < 3.2 || classes < 2) return false;
+  const classes = (/[a-z]/.test(value) ? 1 : 0) + (/[A-Z]/.test(value) ? 1 : 0) + (/\d/.test(value) ? 1 : 0) + (/[^A-Za-z0-9]/.test(value) ? 1 : 0);
+  if (quoted ? h < 3 : h < 3.2 || classes < 2) return false;
   sink.out.push({ type: "API_KEY", start: vs, end: ve, value, maskedValue: maskApiKey(value), confidence: h >= 4 || strong ? 0.85 : 0.7 });
   return true;
 }

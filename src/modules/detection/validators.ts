@@ -28,7 +28,7 @@ export function luhnCheck(digits: string): boolean {
   return sum % 10 === 0;
 }
 
-export type CardBrand = "VISA" | "MASTERCARD" | "AMEX" | "DISCOVER" | "DINERS" | "JCB" | "MAESTRO" | "UNIONPAY";
+export type CardBrand = "VISA" | "MASTERCARD" | "AMEX" | "DISCOVER" | "DINERS" | "JCB" | "MAESTRO" | "UNIONPAY" | "UATP";
 
 /**
  * Issuer by IIN range and allowed lengths (ISO/IEC 7812 as published by the brands).
@@ -41,6 +41,7 @@ export function cardBrand(digits: string): CardBrand | null {
   const p4 = Number(digits.slice(0, 4));
   const p6 = Number(digits.slice(0, 6));
   if ((p2 === 34 || p2 === 37) && len === 15) return "AMEX";
+  if (digits[0] === "1" && len === 15) return "UATP";
   if (digits[0] === "4" && (len === 13 || len === 16 || len === 19)) return "VISA";
   if (((p2 >= 51 && p2 <= 55) || (p4 >= 2221 && p4 <= 2720)) && len === 16) return "MASTERCARD";
   if ((p4 === 6011 || p2 === 65 || (p3 >= 644 && p3 <= 649) || (p6 >= 622126 && p6 <= 622925)) && len >= 16 && len <= 19)
