@@ -36,24 +36,44 @@ export interface Loaders {
  */
 export function createLoaders(services: AppServices, viewer: AuthUser | null, options: { batch?: boolean } = {}): Loaders {
   const batch = options.batch ?? true;
+  // Built on first use: most operations (`me`, a subscription) touch none of them, and five
+  // DataLoaders per request were a measurable part of `me` (bench/me.bench.ts).
+  const made: Partial<Record<keyof Loaders, unknown>> = {};
+  const lazy = <K extends keyof Loaders>(key: K, build: () => Loaders[K]): Loaders[K] => (made[key] ??= build()) as Loaders[K];
   return {
-    queuePositions: new DataLoader<string, number | null>(async (ids) => {
-      const positions = await services.scans.queuePositions(ids);
-      return ids.map((id) => positions.get(id) ?? null);
-    }),
-    users: new DataLoader<string, UserRow | null>(async (ids) => {
-      const rows = await services.users.findByIds(ids);
-      const byId = new Map(rows.map((r) => [r.id, r]));
-      return ids.map((id) => byId.get(id) ?? null);
-    }),
-    sessions: new DataLoader<string, SessionRow | null>(async (ids) => {
-      if (!viewer) return ids.map(() => null);
-      const rows = await services.sessions.findManyOwned(viewer.id, ids);
-      const byId = new Map(rows.map((r) => [r.id, r]));
-      return ids.map((id) => byId.get(id) ?? null);
-    }, { batch }),
-    findings: pageLoader<FindingArgs, PageOf<Finding>>((ids, args) => services.scanPages.findings(viewer!.id, ids, args), viewer, batch),
-    sessionScans: pageLoader<SessionScansArgs, PageOf<Scan>>((ids, args) => services.scanPages.scansOfSessions(viewer!.id, ids, args), viewer, batch),
+    get queuePositions() {
+      return lazy("queuePositions", () =>
+        new DataLoader<string, number | null>(async (ids) => {
+          const positions = await services.scans.queuePositions(ids);
+          return ids.map((id) => positions.get(id) ?? null);
+        }),
+      );
+    },
+    get users() {
+      return lazy("users", () =>
+        new DataLoader<string, UserRow | null>(async (ids) => {
+          const rows = await services.users.findByIds(ids);
+          const byId = new Map(rows.map((r) => [r.id, r]));
+          return ids.map((id) => byId.get(id) ?? null);
+        }),
+      );
+    },
+    get sessions() {
+      return lazy("sessions", () =>
+        new DataLoader<string, SessionRow | null>(async (ids) => {
+          if (!viewer) return ids.map(() => null);
+          const rows = await services.sessions.findManyOwned(viewer.id, ids);
+          const byId = new Map(rows.map((r) => [r.id, r]));
+          return ids.map((id) => byId.get(id) ?? null);
+        }, { batch }),
+      );
+    },
+    get findings() {
+      return lazy("findings", () => pageLoader<FindingArgs, PageOf<Finding>>((ids, args) => services.scanPages.findings(viewer!.id, ids, args), viewer, batch));
+    },
+    get sessionScans() {
+      return lazy("sessionScans", () => pageLoader<SessionScansArgs, PageOf<Scan>>((ids, args) => services.scanPages.scansOfSessions(viewer!.id, ids, args), viewer, batch));
+    },
   };
 }
 
