@@ -11,7 +11,7 @@ import { isWordChar } from "./chars.js";
 import { contextVerdict, hasContextRules, hintWords, type ContextVerdict } from "./context.js";
 import { hmacFromStates, stateAfterBlock } from "./sha256.js";
 import { DEFAULT_PHONE_REGIONS, scanAt, scanIPv6, scanNumberAt, type Sink } from "./patterns.js";
-import { scanAssignment, scanAws, scanJwt, scanOption, scanPrivateKey, scanProviderKey, scanQuotedPair, scanXmlElement } from "./secrets.js";
+import { scanAssignment, scanAws, scanJwt, scanOption, scanPrivateKey, scanProsePassword, scanProviderKey, scanQuotedPair, scanXmlElement } from "./secrets.js";
 import { isSupportedCountry, type CountryCode } from "libphonenumber-js/max";
 import { FINDING_TYPES, type Candidate, type DetectOptions, type Detection, type FindingType, type Severity } from "./types.js";
 
@@ -129,6 +129,7 @@ function scanNumbers(text: string, sink: Sink): void {
     }
   }
 }
+const PROSE_PASSWORD_WORDS = ["password", "Password", "PASSWORD", "wachtwoord", "Wachtwoord", "passphrase", "Passwort"];
 const DENSE_GAP = 256;
 const PLAIN_STEPS = 24;
 const ALL_TYPES: ReadonlySet<FindingType> = new Set(FINDING_TYPES);
@@ -211,6 +212,16 @@ export function findCandidates(text: string, want: ReadonlySet<FindingType> = AL
     // <password>...</password>
     for (let x = text.indexOf("</"); x !== -1; ) x = text.indexOf("</", scanXmlElement(text, x, sink));
   }
+  if (want.has("PASSWORD")) {
+    // "my password is hunter2"
+    for (const word of PROSE_PASSWORD_WORDS) {
+      for (let w = text.indexOf(word); w !== -1; ) {
+        const before = w > 0 ? text.charCodeAt(w - 1) : 32;
+        const next = isWordChar(before) ? w + word.length : scanProsePassword(text, w + word.length, sink);
+        w = text.indexOf(word, Math.max(next, w + word.length));
+      }
+    }
+  }
 
   if (want.has("API_KEY")) {
     for (let u = text.indexOf("_"); u !== -1; ) {
@@ -219,7 +230,7 @@ export function findCandidates(text: string, want: ReadonlySet<FindingType> = AL
       const next = p === 107 || p === 112 || p === 111 || p === 117 || p === 115 || p === 114 || p === 98 || p === 109 || p === 99 ? scanProviderKey(text, u, sink) : u + 1;
       u = text.indexOf("_", next);
     }
-    for (const lit of ["AIza", "ya29.", "GR1348941"]) {
+    for (const lit of ["AIza", "ya29.", "GR1348941", "SG."]) {
       for (let a = text.indexOf(lit); a !== -1; ) a = text.indexOf(lit, Math.max(a + 1, scanProviderKey(text, a, sink)));
     }
   }

@@ -86,7 +86,7 @@ export function maskJwt(token: string): string {
 }
 
 const KNOWN_KEY_PREFIX =
-  /^(?:sk_live_|sk_test_|rk_live_|rk_test_|whsec_|ghp_|gho_|ghu_|ghs_|ghr_|github_pat_|xoxe\.xox[bp]-|xox[abposre]-|xapp-|AIza|ya29\.|GOCSPX-|gl(?:pat|dt|rt|ptt|soat|ffct|imt|agent|oas|cbt|ft)-|GR1348941|npm_|sk-ant-|sk-proj-|sk-svcacct-|sk-admin-|sk-)/;
+  /^(?:sk_live_|sk_test_|rk_live_|rk_test_|whsec_|ghp_|gho_|ghu_|ghs_|ghr_|github_pat_|xoxe\.xox[bp]-|xox[abposre]-|xapp-|AIza|ya29\.|GOCSPX-|gl(?:pat|dt|rt|ptt|soat|ffct|imt|agent|oas|cbt|ft)-|GR1348941|SG\.|npm_|sk-ant-|sk-proj-|sk-svcacct-|sk-admin-|sk-)/;
 
 /** A provider prefix if there is one, else at most 4 characters: `ghp_************`. */
 export function maskApiKey(key: string): string {

@@ -171,13 +171,13 @@ export function scanJwt(text: string, i: number, sink: Sink): number {
  * each vendor): Stripe secret/restricted keys and webhook secrets, GitHub tokens (classic
  * and fine-grained), npm, Slack (bot, user, app-level, refresh, rotated), GitLab tokens,
  * OpenAI (user, project, service-account, admin), Anthropic, Google API keys, OAuth access
- * tokens and client secrets.
+ * tokens and client secrets, SendGrid.
  */
 const PROVIDER_RE =
-  /(?:(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}|whsec_[A-Za-z0-9+/=]{24,}|gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,}|npm_[A-Za-z0-9]{36}|(?:xoxe\.)?xox[abposre]-[A-Za-z0-9-]{10,}|xapp-\d-[A-Za-z0-9-]{10,}|gl(?:pat|dt|rt|ptt|soat|ffct|imt|agent|oas|cbt|ft)-[A-Za-z0-9_-]{20,}|GR1348941[A-Za-z0-9_-]{20,}|sk-ant-(?:api|admin|sid)\d\d-[A-Za-z0-9_-]{20,}|sk-(?:proj-|svcacct-|admin-|None-)?[A-Za-z0-9_-]{20,}|AIza[A-Za-z0-9_-]{35}|ya29\.[A-Za-z0-9_-]{20,}|GOCSPX-[A-Za-z0-9_-]{20,})/y;
+  /(?:(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}|whsec_[A-Za-z0-9+/=]{24,}|gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,}|npm_[A-Za-z0-9]{36}|(?:xoxe\.)?xox[abposre]-[A-Za-z0-9-]{10,}|xapp-\d-[A-Za-z0-9-]{10,}|gl(?:pat|dt|rt|ptt|soat|ffct|imt|agent|oas|cbt|ft)-[A-Za-z0-9_-]{20,}|GR1348941[A-Za-z0-9_-]{20,}|sk-ant-(?:api|admin|sid)\d\d-[A-Za-z0-9_-]{20,}|sk-(?:proj-|svcacct-|admin-|None-)?[A-Za-z0-9_-]{20,}|AIza[A-Za-z0-9_-]{35}|ya29\.[A-Za-z0-9_-]{20,}|GOCSPX-[A-Za-z0-9_-]{20,}|SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43})/y;
 
 const PROVIDER_PREFIX =
-  /^(?:sk_live_|sk_test_|rk_live_|rk_test_|whsec_|gh[pousr]_|github_pat_|npm_|(?:xoxe\.)?xox[abposre]-(?:\d+-)*|xapp-\d-|gl[a-z]{2,5}-|GR1348941|sk-ant-\w+?-|sk-proj-|sk-svcacct-|sk-admin-|sk-None-|sk-|AIza|ya29\.|GOCSPX-)/;
+  /^(?:sk_live_|sk_test_|rk_live_|rk_test_|whsec_|gh[pousr]_|github_pat_|npm_|(?:xoxe\.)?xox[abposre]-(?:\d+-)*|xapp-\d-|gl[a-z]{2,5}-|GR1348941|sk-ant-\w+?-|sk-proj-|sk-svcacct-|sk-admin-|sk-None-|sk-|AIza|ya29\.|GOCSPX-|SG\.)/;
 
 /** Looks for a provider key whose token starts at or shortly before `i`. */
 export function scanProviderKey(text: string, i: number, sink: Sink): number {
@@ -449,6 +449,8 @@ export function scanAssignment(text: string, o: number, oe: number, sink: Sink):
   let kind = classifyName(name);
   // `if (pass == "...")`: a bare "pass" compared with a literal is a password.
   if (kind === null && compare && /^(?:pass|pw)$/i.test(name)) kind = "PASSWORD";
+  // .NET configuration: `<add key="ApiKey" value="..." />`.
+  if (kind === null && /^value$/i.test(name) && op === 61) kind = attributeKeyKind(text, nameStart);
   let userOption = false;
   if (kind === null && op === 58 && oe === o + 1 && isUserOption(text, nameStart)) {
     kind = "PASSWORD";
@@ -552,6 +554,16 @@ export function scanAssignment(text: string, o: number, oe: number, sink: Sink):
   }
   emitSecret(kind, value, vs, ve, quoted || quotedName, false, sink);
   return resume;
+}
+
+/** In `<add key="ApiKey" value="...">`, the kind of the key named before `value` (same tag). */
+function attributeKeyKind(text: string, valueAt: number): NameKind {
+  const min = Math.max(0, valueAt - 160);
+  let q = valueAt - 1;
+  while (q >= min && text.charCodeAt(q) !== 60 && text.charCodeAt(q) !== 10) q--;
+  if (q < min || text.charCodeAt(q) !== 60) return null;
+  const m = /\b(?:key|name)\s*=\s*["']([^"']{1,64})["']/i.exec(text.slice(q, valueAt));
+  return m ? classifyName(m[1]!) : null;
 }
 
 /** `"literal" == password`, `'x' === pwd`: the literal before a comparison with a secret name. */
@@ -686,3 +698,34 @@ export function scanOption(text: string, p: number, sink: Sink): number {
 }
 
 export { isSpace };
+
+const PROSE_CONNECTOR = /^[ \t]{1,3}(?:is|was|to|wordt|luidt|ist|est)(?:[ \t]*:)?[ \t]{1,3}/i;
+
+/**
+ * Passwords in prose: "my password is hunter2", "het wachtwoord is Zomer2024!". `i` is the
+ * end of a password word. Only values that look like passwords (letters and digits or
+ * symbols, no sentence words) count.
+ */
+export function scanProsePassword(text: string, i: number, sink: Sink): number {
+  if (i < text.length && isWordChar(text.charCodeAt(i))) return i;
+  const m = PROSE_CONNECTOR.exec(text.slice(i, i + 16));
+  if (!m) return i;
+  let vs = i + m[0].length;
+  const q = text.charCodeAt(vs);
+  const quoted = isQuote(q);
+  if (quoted) vs++;
+  let ve = vs;
+  const vmax = Math.min(text.length, vs + 64);
+  while (ve < vmax && text.charCodeAt(ve) > 32 && text.charCodeAt(ve) !== 0xa0 && !(quoted && text.charCodeAt(ve) === q)) ve++;
+  // A sentence's punctuation is not part of it.
+  while (ve > vs && /[.,;:)!?]/.test(text[ve - 1]!) && !(ve === vs + 1)) {
+    if (text[ve - 1] === "!" && ve - vs > 4 && /[A-Za-z0-9]/.test(text[ve - 2]!) && (ve >= text.length || /\s/.test(text[ve]!))) break;
+    ve--;
+  }
+  if (ve - vs < 6) return ve;
+  const value = text.slice(vs, ve);
+  // Letters with digits or symbols: "hunter2", "Zomer2024!"; not "required", "incorrect".
+  if (!/[A-Za-z]/.test(value) || !/[0-9!@#$%^&*_+=?~-]/.test(value) || /^[A-Za-z]+[-'][A-Za-z]+$/.test(value)) return ve;
+  if (sink.want.has("PASSWORD")) emitSecret("PASSWORD", value, vs, ve, quoted, false, sink);
+  return ve;
+}

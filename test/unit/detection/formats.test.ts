@@ -51,6 +51,9 @@ describe("cards of every length, and beside other numbers", () => {
     [`cards ${VISA} ${MC}`, 2],
     [`cards 4111 1111 1111 1111 5500 0000 0000 0004`, 2],
     [`${VISA};${MC}`, 2],
+    ["4012888888881881 4012-8888-8888-1881 4012 8888 8888 1881", 3],
+    ["my credit card: 122000000000003", 1], // UATP
+    ["Dankort 5019717010103742", 1],
   ])("%s → %i card(s)", (text, n) => {
     const d = run(text).filter((x) => x.type === "CREDIT_CARD");
     expect(d.reduce((s, x) => s + x.occurrences, 0)).toBe(n);
@@ -116,6 +119,11 @@ describe("secrets in every syntax", () => {
     [`AWSToken = "${TOKEN}"`, "API_KEY"],
     [`DBPassword: ${PW}`, "PASSWORD"],
     [`Server=db;User Id=sa;Password=${PW};`, "PASSWORD"],
+    [`<add key="ApiKey" value="${TOKEN}" />`, "API_KEY"],
+    ["my password is: hunter22", "PASSWORD"],
+    ["Het wachtwoord is Zomer2024! en de gebruikersnaam jan", "PASSWORD"],
+    [`SENDGRID_API_KEY=SG.${rnd(22)}.${rnd(43)}`, "API_KEY"],
+    ['private_key = "hopenobodyfindsthisone";', "API_KEY"],
   ] as const)("%s → %s", (text, type) => {
     expect(types(text)).toEqual([type]);
   });
@@ -186,6 +194,12 @@ describe("secrets in every syntax", () => {
     "password: required",
     "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
     "Build 2024.01.15.1234 finished at 2024-01-15T10:30:00Z",
+    "the password is case-sensitive",
+    "Your password is required.",
+    '<add key="PageSize" value="8fK2mQ9xL4vN7pR1sT6wY3zB" />',
+    '"Authorization": "Basic dXNlcjpwYXNzd29yZA=="', // user:password
+    "token_type: bearer",
+    "password_reset_token_ttl = 3600",
   ])("not a secret: %s", (text) => {
     expect(run(text)).toEqual([]);
   });
@@ -246,6 +260,8 @@ describe("phone numbers of other countries, by configured regions and context", 
     ["Handy 0151 23456789", "+4915123456789"],
     ["call (415) 555-2671", "+14155552671"],
     ["call 415-555-2671", "+14155552671"],
+    ["toll free 1 (800) 555-0199", "+18005550199"],
+    ["My UK number is 078 2272 5432", "+447822725432"],
     ["Bel 020 123 4567", "+31201234567"],
   ])("%s → %s", (text, want) => {
     expect(e164(text)).toEqual([want]);
@@ -276,6 +292,7 @@ describe("phone numbers of other countries, by configured regions and context", 
     "ISBN 978-90-123-4567-8",
     "range 4155552671", // ten bare digits are no North American number
     "Zaak 2024/123456",
+    "My SSN is 078-05-1120",
   ])("not a phone: %s", (text) => {
     expect(types(text)).not.toContain("PHONE_NUMBER");
   });
