@@ -11,6 +11,7 @@ import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { describeBrowser, ensureWebBuilt, launchChromium, screenshot } from "../support/browser.js";
 import { createTestDatabase, type TestDatabase } from "../support/database.js";
+import { codeOf, request } from "../support/graphql-client.js";
 import { createScanTarget, type ScanTarget } from "../support/scan-target.js";
 import { startServerProcess, type ServerProcess } from "../support/server-process.js";
 
@@ -252,19 +253,32 @@ describeBrowser("the web app as a daily tool (issue 14)", () => {
       await failed.waitFor({ timeout: 30_000 });
       expect(await failed.getByTestId("scan-error").innerText()).toMatch(/refused the password .*: edit the connection/);
 
-      // Edit: the right password, then the test passes.
+      // Edit in place (same connection id): the right user and password, then the test passes.
+      const id = await conn.getAttribute("data-connection-id");
       await conn.getByRole("button", { name: /^Edit/ }).click();
       expect(await page.getByLabel("Host", { exact: true }).inputValue()).toBe(target.host);
       expect(await page.getByLabel("User", { exact: true }).inputValue()).toBe("no_such_role");
       await page.getByLabel("User", { exact: true }).fill(target.user);
       await page.getByLabel("Password", { exact: true }).fill(target.password);
       await page.getByRole("button", { name: "Save changes" }).click();
-      // The edited connection replaces the old one (same name, the new user).
       const fixed = page.getByTestId("connection").filter({ hasText: `${target.user}@${target.host}` });
       await fixed.waitFor({ timeout: 10_000 });
-      await expect.poll(() => page.getByTestId("connection").count()).toBe(1);
+      expect(await page.getByTestId("connection").count()).toBe(1);
+      expect(await fixed.getAttribute("data-connection-id")).toBe(id);
       await fixed.getByRole("button", { name: /Test connection/ }).click();
       await expect.poll(() => fixed.getByTestId("connection-test").innerText(), { timeout: 20_000 }).toMatch(/^Connected/);
+      // A second edit with the password left empty keeps the stored one.
+      await fixed.getByRole("button", { name: /^Edit/ }).click();
+      await page.getByLabel("Name", { exact: true }).fill("CRM main");
+      await page.getByRole("button", { name: "Save changes" }).click();
+      const renamed = page.getByTestId("connection").filter({ hasText: "CRM main" });
+      await renamed.waitFor({ timeout: 10_000 });
+      expect(await renamed.getAttribute("data-connection-id")).toBe(id);
+      await renamed.getByRole("button", { name: /Test connection/ }).click();
+      await expect.poll(() => renamed.getByTestId("connection-test").innerText(), { timeout: 20_000 }).toMatch(/^Connected/);
+      // Another user cannot change it: NOT_FOUND, as for an unknown id.
+      const foreign = await request(server.url, `mutation ($id: ID!) { updateDatabaseConnection(id: $id, changes: { host: "evil.example" }) { id } }`, { id }, await server.token("mallory"));
+      expect(codeOf(foreign)).toBe("NOT_FOUND");
 
       // Nothing listening: the advice names host and port.
       const port = await unusedPort();

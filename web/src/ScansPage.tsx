@@ -17,6 +17,7 @@ import {
   StartDatabaseScanDocument,
   StartDocumentScanDocument,
   TestDatabaseConnectionDocument,
+  UpdateDatabaseConnectionDocument,
   UploadLimitsDocument,
   type DatabaseConnectionsQuery,
   type DatabaseEngine,
@@ -442,6 +443,7 @@ function DatabaseTargets(props: { sessionId: string; connections: Connection[]; 
   const [, remove] = useMutation(DeleteDatabaseConnectionDocument);
   const [, start] = useMutation(StartDatabaseScanDocument);
   const [, test] = useMutation(TestDatabaseConnectionDocument);
+  const [, update] = useMutation(UpdateDatabaseConnectionDocument);
   const [problem, setProblem] = useState<string | null>(null);
   const [editing, setEditing] = useState<Connection | null>(null);
   const [formOpen, setFormOpen] = useState(false);
@@ -451,23 +453,23 @@ function DatabaseTargets(props: { sessionId: string; connections: Connection[]; 
     e.preventDefault();
     const form = e.currentTarget;
     const f = new FormData(form);
-    const res = await save({
-      input: {
-        sessionId: props.sessionId,
-        name: String(f.get("name")),
-        engine,
-        host: String(f.get("host")),
-        port: Number(f.get("port")),
-        database: String(f.get("database")),
-        user: String(f.get("user")),
-        password: String(f.get("password")),
-        ssl: f.get("ssl") === "on",
-      },
-    });
+    const fields = {
+      name: String(f.get("name")),
+      engine,
+      host: String(f.get("host")),
+      port: Number(f.get("port")),
+      database: String(f.get("database")),
+      user: String(f.get("user")),
+      ssl: f.get("ssl") === "on",
+    };
+    const password = String(f.get("password") ?? "");
+    // Editing changes the connection in place; an empty password field keeps the stored one.
+    const res = editing
+      ? await update({ id: editing.id, changes: { ...fields, password: password || null } })
+      : await save({ input: { sessionId: props.sessionId, ...fields, password } });
     setProblem(describeError(res.error));
     if (res.data) {
-      // Editing replaces the saved connection: scans keep the name they were started with.
-      if (editing) await remove({ id: editing.id });
+      if (editing) setTests(({ [editing.id]: _old, ...rest }) => rest);
       form.reset();
       setEditing(null);
       setFormOpen(false);
@@ -513,7 +515,7 @@ function DatabaseTargets(props: { sessionId: string; connections: Connection[]; 
           {list.map((c) => {
             const t = tests[c.id];
             return (
-              <li key={c.id} data-testid="connection">
+              <li key={c.id} data-testid="connection" data-connection-id={c.id}>
                 <span>
                   <strong>{c.name}</strong> {c.engine === "MYSQL" ? "MySQL" : "PostgreSQL"} {c.user}@{c.host}:{c.port}/{c.database}
                 </span>
@@ -573,7 +575,7 @@ function ConnectionForm(props: { editing: Connection | null; onSubmit: (e: FormE
         <label htmlFor="db-user">User</label>
         <input id="db-user" name="user" required autoComplete="off" defaultValue={c?.user} />
         <label htmlFor="db-password">Password</label>
-        <input id="db-password" name="password" type="password" autoComplete="new-password" required={Boolean(c)} placeholder={c ? "enter it again" : undefined} />
+        <input id="db-password" name="password" type="password" autoComplete="new-password" placeholder={c ? "leave empty to keep it" : undefined} />
         <label htmlFor="db-ssl">Use TLS</label>
         <input id="db-ssl" name="ssl" type="checkbox" defaultChecked={c?.ssl} />
         <span />
@@ -586,7 +588,7 @@ function ConnectionForm(props: { editing: Connection | null; onSubmit: (e: FormE
           ) : null}
         </span>
       </form>
-      <p className="hint">The password is encrypted on the server and never shown again{c ? ", so editing asks for it once more" : ""}.</p>
+      <p className="hint">The password is encrypted on the server and never shown again{c ? "; leave it empty to keep the stored one" : ""}.</p>
     </>
   );
 }

@@ -81,6 +81,21 @@ export class ConnectionRepo {
     });
   }
 
+  /** Changes the settings (and the sealed password when given) of the owner's connection. */
+  async updateOwned(
+    ownerId: string,
+    id: string,
+    data: Omit<ConnectionRow, "id" | "ownerId" | "sessionId" | "createdAt">,
+    sealed: { ciphertext: Buffer; keyId: string } | null,
+  ): Promise<ConnectionRow | null> {
+    if (!isUuid(id)) return null;
+    const { count } = await this.prisma.databaseConnection.updateMany({
+      where: { id, ownerId, session: { ownerId, expiresAt: { gt: new Date() } } },
+      data: { ...data, ...(sealed ? { passwordCiphertext: bytes(sealed.ciphertext), keyId: sealed.keyId } : {}) },
+    });
+    return count > 0 ? this.findOwned(ownerId, id) : null;
+  }
+
   async deleteOwned(ownerId: string, id: string): Promise<boolean> {
     if (!isUuid(id)) return false;
     const { count } = await this.prisma.databaseConnection.deleteMany({ where: { id, ownerId } });

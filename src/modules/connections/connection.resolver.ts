@@ -1,6 +1,6 @@
 import { Arg, Authorized, Ctx, ID, Int, Mutation, Query, Resolver } from "type-graphql";
 import type { AuthedContext } from "../../graphql/context.js";
-import { DatabaseConnectionInput } from "./connection.input.js";
+import { DatabaseConnectionChanges, DatabaseConnectionInput } from "./connection.input.js";
 import { ConnectionTestResult, DatabaseConnection } from "./connection.type.js";
 
 @Resolver(() => DatabaseConnection)
@@ -25,6 +25,18 @@ export class ConnectionResolver {
     @Arg("after", () => String, { nullable: true }) after: string | null,
   ): Promise<DatabaseConnection[]> {
     return (await ctx.services.connections.list(ctx.user.id, sessionId, first, after)) as DatabaseConnection[];
+  }
+
+  @Authorized()
+  @Mutation(() => DatabaseConnection, {
+    description: "Changes a saved connection in place (same id); fields left out, the password included, keep their values.",
+  })
+  async updateDatabaseConnection(
+    @Ctx() ctx: AuthedContext,
+    @Arg("id", () => ID) id: string,
+    @Arg("changes", () => DatabaseConnectionChanges) changes: DatabaseConnectionChanges,
+  ): Promise<DatabaseConnection> {
+    return (await ctx.services.connections.update(ctx.user.id, id, changes)) as DatabaseConnection;
   }
 
   @Authorized()

@@ -7,7 +7,7 @@ import { AppError, badInput, notFound } from "../../shared/errors.js";
 import type { DatabaseTarget } from "../../platform/target-db/index.js";
 import { cleanText, type SessionService } from "../sessions/session.service.js";
 import { badAfter, listPage } from "../sessions/list-page.js";
-import type { DatabaseConnectionInput } from "./connection.input.js";
+import type { DatabaseConnectionChanges, DatabaseConnectionInput } from "./connection.input.js";
 import type { ConnectionRepo, ConnectionRow, ConnectionSecretRow } from "./connection.repo.js";
 import { DatabaseEngine, type ConnectionTestResult } from "./connection.type.js";
 
@@ -70,6 +70,35 @@ export class ConnectionService {
     );
     this.log.info({ connectionId: row.id, sessionId: session.id, engine: row.engine }, "database connection saved");
     return row;
+  }
+
+  /**
+   * Edits a saved connection in place (issue 14, point 4): same id, so scans keep pointing at it.
+   * Fields left out keep their values; the password is re-sealed only when a new one is given,
+   * bound to the same (owner, row) as before.
+   */
+  async update(ownerId: string, id: string, changes: DatabaseConnectionChanges): Promise<ConnectionRow> {
+    const row = await this.repo.findOwned(ownerId, id);
+    if (!row) throw notFound("Database connection");
+    const pick = <K extends keyof DatabaseConnectionChanges>(k: K, current: NonNullable<DatabaseConnectionChanges[K]>) => changes[k] ?? current;
+    const newPassword = changes.password ?? null;
+    const valid = validateConnectionInput({
+      sessionId: row.sessionId,
+      name: pick("name", row.name),
+      engine: pick("engine", row.engine as DatabaseEngine),
+      host: pick("host", row.host),
+      port: pick("port", row.port),
+      database: pick("database", row.database),
+      user: pick("user", row.user),
+      password: newPassword ?? "",
+      ssl: pick("ssl", row.ssl),
+    });
+    const sealed = newPassword === null ? null : seal(this.keyring, newPassword, { ownerId, rowId: row.id, purpose: PASSWORD_PURPOSE });
+    const updated = await this.repo.updateOwned(ownerId, row.id, valid, sealed);
+    if (!updated) throw notFound("Database connection");
+    this.sessions.touch(ownerId, row.sessionId);
+    this.log.info({ connectionId: row.id, engine: updated.engine, passwordChanged: sealed !== null }, "database connection updated");
+    return updated;
   }
 
   /** One page of the session's connections, oldest first (list-page.ts); a foreign or unknown session is NOT_FOUND. */
