@@ -2,6 +2,7 @@ import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
 import { networkInterfaces } from "node:os";
 import ipaddr from "ipaddr.js";
+import { withTimeout } from "../../shared/async.js";
 
 /**
  * Which hosts a database scan may connect to (issue 12, point 1).
@@ -305,11 +306,12 @@ async function resolveAll(literal: string, timeoutMs: number): Promise<{ ok: tru
     const addresses = await withTimeout(
       lookup(normalizeHostname(literal), { all: true, verbatim: true }).then((list) => list.map((a) => a.address)),
       timeoutMs,
+      "lookup",
     );
     if (addresses.length === 0) return { ok: false, reason: "a name that resolves to no address" };
     return { ok: true, addresses };
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? "ERROR";
+    const code = (error as NodeJS.ErrnoException).code ?? (/timed out/.test(String(error)) ? "ETIMEOUT" : "ERROR");
     return { ok: false, reason: `a name that could not be resolved (${code})` };
   }
 }
@@ -377,12 +379,4 @@ function isValidHostname(host: string): boolean {
   const labels = name.split(".");
   if (!labels.every((label) => LABEL.test(label))) return false;
   return !/^[0-9]+$/.test(labels[labels.length - 1]!) && !/^0x[0-9a-f]*$/i.test(labels[labels.length - 1]!);
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(Object.assign(new Error("lookup timed out"), { code: "ETIMEOUT" })), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

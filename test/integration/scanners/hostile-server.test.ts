@@ -7,6 +7,7 @@ import { Duplex } from "node:stream";
 import tls from "node:tls";
 import { afterEach, describe, expect, it } from "vitest";
 import { parseAllowedHosts } from "../../../src/platform/net/host-policy.js";
+import { scanDatabase } from "../../../src/modules/scans/scanners/database.scanner.js";
 import { testDatabaseConnection, type DatabaseTarget } from "../../../src/platform/target-db/index.js";
 
 /**
@@ -388,4 +389,105 @@ describe("a server that goes silent after connecting", () => {
     const result = await testDatabaseConnection(target("POSTGRESQL", server.port), { hostPolicy: policy, connectTimeoutMs: 500 });
     expect(result).toMatchObject({ ok: false, code: "TIMEOUT", message: expect.stringMatching(/did not answer in time/) });
   });
+});
+
+// ----- After connecting: what a hostile server sends while a scan lists its tables -----
+
+/**
+ * A PostgreSQL server that answers any query: simple queries by `answer(sql)` (rows of text
+ * columns, or a custom writer), extended-protocol ones (pg uses them for bound values) with
+ * no rows.
+ */
+function fakePg(answer: (sql: string, socket: net.Socket, counter: { sent: number }) => string[][] | "custom") {
+  return hostile((socket, counter) =>
+    onStartup(socket, () => {
+      socket.write(Buffer.concat([authOk(), pgMessage("S", Buffer.concat([cstr("server_version"), cstr("16.0")])), pgMessage("K", Buffer.concat([int32(1), int32(2)])), readyForQuery()]));
+      let buffer = Buffer.alloc(0);
+      socket.on("data", (chunk: Buffer) => {
+        buffer = Buffer.concat([buffer, chunk]);
+        while (buffer.length >= 5 && buffer.length >= 1 + buffer.readInt32BE(1)) {
+          const type = String.fromCharCode(buffer[0]!);
+          const body = buffer.subarray(5, 1 + buffer.readInt32BE(1));
+          buffer = buffer.subarray(1 + buffer.readInt32BE(1));
+          if (type === "S") socket.write(Buffer.concat([pgMessage("1", Buffer.alloc(0)), pgMessage("2", Buffer.alloc(0)), pgMessage("n", Buffer.alloc(0)), pgMessage("C", cstr("SELECT 0")), readyForQuery()]));
+          if (type !== "Q") continue;
+          const sql = body.subarray(0, body.length - 1).toString("utf8");
+          const rows = answer(sql, socket, counter);
+          if (rows === "custom") continue;
+          const width = rows[0]?.length ?? 1;
+          const fields = Array.from({ length: width }, (_, i) =>
+            Buffer.concat([cstr(`c${i}`), int32(0), Buffer.from([0, 0]), int32(25), Buffer.from([0xff, 0xff]), int32(-1), Buffer.from([0, 0])]),
+          );
+          const description = pgMessage("T", Buffer.concat([Buffer.from([0, width]), ...fields]));
+          const dataRows = rows.map((row) => {
+            const cells = row.map((cell) => Buffer.concat([int32(Buffer.byteLength(cell)), Buffer.from(cell)]));
+            return pgMessage("D", Buffer.concat([Buffer.from([0, row.length]), ...cells]));
+          });
+          socket.write(Buffer.concat([description, ...dataRows, pgMessage("C", cstr(`SELECT ${rows.length}`)), readyForQuery()]));
+        }
+      });
+    }),
+  );
+}
+
+const isListing = (sql: string) => sql.includes("pg_catalog.pg_class");
+const catalogRow = (table: string) => ["public", table, "r", "10", "email", "text", "S", "t"];
+
+describe("a hostile server while a scan lists its tables", () => {
+  const scanOf = (port: number) =>
+    scanDatabase(target("POSTGRESQL", port), { sampleSize: 10, hostPolicy: policy, connectTimeoutMs: 5_000 }, {
+      signal: new AbortController().signal,
+      hashKey: "k",
+      onProgress: () => undefined,
+    });
+
+  it("a table name no real server can have (300 characters) stops the scan with a clear reason", async () => {
+    const server = await fakePg((sql) => (isListing(sql) ? [catalogRow("t".repeat(300))] : sql.includes("server_version") ? [["16.0"]] : []));
+    await expect(scanOf(server.port)).rejects.toMatchObject({
+      code: "SCAN_FAILED",
+      message: "the database server sent a table name that is empty or longer than 128 characters; the scan stopped",
+    });
+  });
+
+  it("a 400 MB catalogue row is cut at the listing's message limit", async () => {
+    const server = await fakePg((sql, socket, counter) => {
+      if (!isListing(sql)) return sql.includes("server_version") ? [["16.0"]] : [];
+      const header = Buffer.alloc(11);
+      header.write("D", 0, "latin1");
+      header.writeInt32BE(4 + 2 + 4 + HUGE, 1);
+      header.writeInt16BE(1, 5);
+      header.writeInt32BE(HUGE, 7);
+      streamHuge(socket, header, counter);
+      return "custom";
+    });
+    const { result, growthMiB } = await peakRss(() => scanOf(server.port).then(() => null, (e: unknown) => e));
+    await server.closed;
+    console.log(`[hostile listing row] sent ${(server.sent() / 2 ** 20).toFixed(1)} MiB; RSS +${growthMiB.toFixed(1)} MiB`);
+    expect(result).toMatchObject({ code: "SCAN_FAILED", message: expect.stringMatching(/larger than the 1 MiB limit \(400\.0 MiB announced\) while listing tables; the connection was closed$/) });
+    expect(growthMiB).toBeLessThan(128);
+  });
+
+  it("an endless catalogue of small rows is cut at the listing's response budget", async () => {
+    const server = await fakePg((sql, socket, counter) => {
+      if (!isListing(sql)) return sql.includes("server_version") ? [["16.0"]] : [];
+      const row = (i: number) => {
+        const cells = catalogRow(`t${i}`).map((cell) => Buffer.concat([int32(Buffer.byteLength(cell)), Buffer.from(cell)]));
+        return pgMessage("D", Buffer.concat([Buffer.from([0, 8]), ...cells]));
+      };
+      const batch = Buffer.concat(Array.from({ length: 2_000 }, (_, i) => row(i)));
+      const pump = () => {
+        while (!socket.destroyed && counter.sent < HUGE) {
+          counter.sent += batch.length;
+          if (!socket.write(batch)) return void socket.once("drain", pump);
+        }
+      };
+      pump();
+      return "custom";
+    });
+    const { result, growthMiB } = await peakRss(() => scanOf(server.port).then(() => null, (e: unknown) => e));
+    await server.closed;
+    console.log(`[hostile listing rows] sent ${(server.sent() / 2 ** 20).toFixed(1)} MiB; RSS +${growthMiB.toFixed(1)} MiB`);
+    expect(result).toMatchObject({ code: "SCAN_FAILED", message: expect.stringMatching(/more than 32 MiB in one response while listing tables/) });
+    expect(growthMiB).toBeLessThan(256);
+  }, 60_000);
 });
