@@ -491,3 +491,34 @@ describe("a hostile server while a scan lists its tables", () => {
     expect(growthMiB).toBeLessThan(256);
   }, 60_000);
 });
+
+describe("a hostile server while a scan samples a table", () => {
+  it("a 400 MB row of one sampled column is cut at that row's limit (one cell of 64 KiB characters, 4 bytes each)", async () => {
+    const server = await fakePg((sql, socket, counter) => {
+      if (isListing(sql)) return [catalogRow("customers")];
+      if (sql.includes("server_version")) return [["16.0"]];
+      if (!sql.startsWith("FETCH")) return [];
+      socket.write(pgMessage("T", Buffer.concat([Buffer.from([0, 1]), cstr("email"), int32(0), Buffer.from([0, 0]), int32(25), Buffer.from([0xff, 0xff]), int32(-1), Buffer.from([0, 0])])));
+      const header = Buffer.alloc(11);
+      header.write("D", 0, "latin1");
+      header.writeInt32BE(4 + 2 + 4 + HUGE, 1);
+      header.writeInt16BE(1, 5);
+      header.writeInt32BE(HUGE, 7);
+      streamHuge(socket, header, counter);
+      return "custom";
+    });
+    const skipped: unknown[] = [];
+    const { result, growthMiB } = await peakRss(() =>
+      scanDatabase(target("POSTGRESQL", server.port), { sampleSize: 10, hostPolicy: policy, onTableSkipped: (s) => skipped.push(s) }, {
+        signal: new AbortController().signal,
+        hashKey: "k",
+        onProgress: () => undefined,
+      }).then(() => null, (e: unknown) => e),
+    );
+    await server.closed;
+    console.log(`[hostile sampled row] sent ${(server.sent() / 2 ** 20).toFixed(1)} MiB; RSS +${growthMiB.toFixed(1)} MiB`);
+    expect(result).toMatchObject({ code: "SCAN_FAILED", message: expect.stringMatching(/larger than the 320\.0 KiB limit \(400\.0 MiB announced\) while sampling; the connection was closed$/) });
+    expect(server.sent()).toBeLessThan(64 * 2 ** 20);
+    expect(growthMiB).toBeLessThan(128);
+  });
+});
