@@ -73,6 +73,13 @@ async function gql<T>(query: string, variables: Record<string, unknown> = {}): P
   return body.data!;
 }
 
+/** The server's own event-loop lag max since the last scrape (prom-client resets it per scrape), in ms. */
+async function loopLagMaxMs(s: ServerProcess): Promise<number | null> {
+  const text = await fetch(`${s.base}/metrics`).then((r) => (r.ok ? r.text() : ""), () => "");
+  const m = /^dg_nodejs_eventloop_lag_max_seconds\S* ([0-9.e+-]+)$/m.exec(text);
+  return m ? Math.round(Number(m[1]) * 1000) : null;
+}
+
 /** /healthz round trips every 20 ms and the server's RSS every 50 ms, until stopped. */
 function watch(s: ServerProcess) {
   let maxMs = 0;
@@ -102,13 +109,16 @@ function watch(s: ServerProcess) {
       // exited
     }
   }, 50);
+  const reset = loopLagMaxMs(s);
   const running = probe();
   return async () => {
     stopped = true;
     clearInterval(rssTimer);
     await running;
+    await reset;
     agent.destroy();
-    return { healthzMaxMs: Math.round(maxMs), healthzSamples: samples, rssGrowthMb: Math.round((rssMax - rss0) / 1024) };
+    const loopMs = await loopLagMaxMs(s);
+    return { healthzMaxMs: Math.round(maxMs), healthzSamples: samples, rssGrowthMb: Math.round((rssMax - rss0) / 1024), loopMs };
   };
 }
 
@@ -238,7 +248,7 @@ for (const mb of sizesMb) {
   dense.push({ mb, ms, floorMs, findings: s.findingsCount });
   console.log(
     `  ${mb} MB: ${s.status} ${s.findingsCount} findings (${s.findingsNotStored} not stored) in ${ms} ms; PostgreSQL alone ${floorMs} ms -> ratio ${(ms / floorMs).toFixed(1)}x; ` +
-      `${Math.round(s.findingsCount / (ms / 1000))} findings/s; /healthz max ${w.healthzMaxMs} ms (${w.healthzSamples} probes); RSS +${w.rssGrowthMb} MB`,
+      `${Math.round(s.findingsCount / (ms / 1000))} findings/s; /healthz max ${w.healthzMaxMs} ms (${w.healthzSamples} probes), server event-loop lag max ${w.loopMs} ms; RSS +${w.rssGrowthMb} MB`,
   );
 }
 if (dense.length >= 2) {
@@ -264,7 +274,7 @@ for (const h of hostile) {
   const { ms, scan: s } = await scan(h.kind, docs);
   const w = await stop();
   const outcome = s.skipped.length ? `skipped ${s.skipped.map((k) => `${k.code}: ${k.reason}`).join("; ")}` : `${s.findingsCount} findings`;
-  console.log(`  ${h.what} (${Math.round(bytes / 1024)} KB): ${s.status} in ${ms} ms, ${outcome}; /healthz max ${w.healthzMaxMs} ms; RSS +${w.rssGrowthMb} MB`);
+  console.log(`  ${h.what} (${Math.round(bytes / 1024)} KB): ${s.status} in ${ms} ms, ${outcome}; /healthz max ${w.healthzMaxMs} ms, event-loop lag max ${w.loopMs} ms; RSS +${w.rssGrowthMb} MB`);
 }
 
 await server.stop();

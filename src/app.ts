@@ -42,6 +42,7 @@ import { createRedis, waitForRedis } from "./platform/redis/redis.js";
 import { Gauge } from "prom-client";
 import { ScanOwnerRepo } from "./modules/scans/scan-owner.repo.js";
 import { ScanWorkerRepo } from "./modules/scans/scan-worker.repo.js";
+import { createInputBox } from "./modules/scans/input-box.js";
 import { ScanEvents } from "./modules/scans/scan-events.js";
 import { ScanService } from "./modules/scans/scan.service.js";
 import { ScanFeed } from "./modules/scans/scan-feed.service.js";
@@ -197,6 +198,7 @@ export async function startApp(config: Config, log: Logger, options: { role?: "a
       events: scanEvents,
       queue: scanQueue,
       log,
+      inputBox: createInputBox(keyring),
       limits: {
         perUser: config.MAX_SCANS_PER_USER,
         maxConcurrent: config.MAX_CONCURRENT_SCANS,

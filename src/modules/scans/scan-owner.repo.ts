@@ -1,5 +1,7 @@
 import { Prisma, type FindingType as DbFindingType, type Severity as DbSeverity } from "../../generated/prisma/client.js";
+import { randomUUID } from "node:crypto";
 import type { KeysetCursor } from "../../shared/pagination.js";
+import type { InputPlace, SealedInput } from "./input-box.js";
 import {
   type AdmissionResult,
   isUuid,
@@ -37,7 +39,16 @@ export class ScanOwnerRepo extends ScanQueueReads {
     connectionId: string | null;
     inputs: ScanInputRow[];
     limits: SlotLimits;
+    /** Seals each input's content at rest (issue 12 point 6); unset stores it as given. */
+    seal?: (place: InputPlace, content: Uint8Array) => SealedInput;
   }): Promise<AdmissionResult> {
+    // The id is chosen here so inputs are sealed to it before the slot lock is taken.
+    const scanId = randomUUID();
+    const inputs = args.inputs.map((input, ordinal) => {
+      const content = new Uint8Array(input.content.buffer as ArrayBuffer, input.content.byteOffset, input.content.byteLength);
+      const sealed = args.seal ? args.seal({ ownerId: args.ownerId, scanId, ordinal }, content) : null;
+      return { name: input.name, content: sealed ? new Uint8Array(sealed.content) : content, keyId: sealed?.keyId ?? null };
+    });
     return this.prisma.$transaction(async (tx) => {
       await lockSlots(tx);
       const [counts] = await tx.$queryRaw<Array<{ mine: bigint; queued: bigint; running: bigint }>>`
@@ -56,6 +67,7 @@ export class ScanOwnerRepo extends ScanQueueReads {
       const [{ now }] = (await tx.$queryRaw<Array<{ now: Date }>>`SELECT clock_timestamp() AS now`) as [{ now: Date }];
       const scan = await tx.scan.create({
         data: {
+          id: scanId,
           ownerId: args.ownerId,
           sessionId: args.sessionId,
           kind: args.kind,
@@ -70,13 +82,7 @@ export class ScanOwnerRepo extends ScanQueueReads {
       });
       if (args.inputs.length > 0) {
         await tx.scanInput.createMany({
-          data: args.inputs.map((input, ordinal) => ({
-            scanId: scan.id,
-            ownerId: args.ownerId,
-            ordinal,
-            name: input.name,
-            content: new Uint8Array(input.content.buffer as ArrayBuffer, input.content.byteOffset, input.content.byteLength),
-          })),
+          data: inputs.map((input, ordinal) => ({ scanId: scan.id, ownerId: args.ownerId, ordinal, ...input })),
         });
       }
       return { ok: true as const, scan: toScan(scan) };

@@ -2,6 +2,7 @@ import type { Prisma } from "../../generated/prisma/client.js";
 import type { HostPolicy } from "../../platform/net/host-policy.js";
 import type { Logger } from "../../platform/observability/logger.js";
 import { FindingSink } from "./finding-sink.js";
+import type { InputBox } from "./input-box.js";
 import { runPipeline, type PipelineWorkers } from "./scan-pipeline.js";
 import { detectChunk } from "./scanners/chunk-detect.js";
 import { DatabaseScanError, scanDatabase, type DatabaseTarget } from "./scanners/database.scanner.js";
@@ -42,6 +43,8 @@ export interface ScanRunnerDeps {
   maxTextBytes?: number;
   /** SCAN_THREAD_MEMORY, for the reason shown when an input exceeds it. @default 256 MiB */
   threadHeapBytes?: number;
+  /** Opens inputs sealed at rest (input-box.ts). */
+  inputBox?: InputBox;
 }
 
 /** Work done in this thread: only for tests and DETECTION_THREADS=0. */
@@ -209,7 +212,16 @@ export class ScanRunner {
         const { skipped } = await runPipeline({
           mode: scan.kind === ScanKind.CODE ? "code" : "document",
           inputs: await repo.inputNames(scan.id),
-          load: (ordinal) => repo.loadInput(scan.id, ordinal),
+          load: async (ordinal) => {
+            const row = await repo.loadInput(scan.id, ordinal);
+            if (!row) return null;
+            if (row.keyId === null || !this.deps.inputBox) return row.content; // stored in clear by an older release
+            try {
+              return this.deps.inputBox.open({ ownerId: row.ownerId, scanId: scan.id, ordinal }, { content: row.content, keyId: row.keyId });
+            } catch (err) {
+              throw new ScanInputError("INPUT_UNREADABLE", `The scan's stored documents cannot be opened (${(err as Error).message}); start the scan again`);
+            }
+          },
           workers: this.deps.workers ?? IN_THREAD,
           sink,
           signal: ctx.signal,

@@ -97,10 +97,12 @@ export class ScanWorkerRepo extends ScanQueueReads {
     return rows;
   }
 
-  /** The content of one input of a scan, or null when it is gone (the scan ended meanwhile). */
-  async loadInput(scanId: string, ordinal: number): Promise<Uint8Array | null> {
-    const row = await this.prisma.scanInput.findUnique({ where: { scanId_ordinal: { scanId, ordinal } }, select: { content: true } });
-    return row?.content ?? null;
+  /**
+   * The stored content of one input of a scan (sealed under `keyId`, or plain when it is null),
+   * or null when it is gone (the scan ended meanwhile).
+   */
+  async loadInput(scanId: string, ordinal: number): Promise<{ ownerId: string; content: Uint8Array; keyId: string | null } | null> {
+    return this.prisma.scanInput.findUnique({ where: { scanId_ordinal: { scanId, ordinal } }, select: { ownerId: true, content: true, keyId: true } });
   }
 
   /** The inputs of a scan this worker holds. */

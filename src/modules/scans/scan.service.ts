@@ -5,6 +5,7 @@ import { codeFilePath } from "./input-names.js";
 import { decodeCursor, encodeCursor, pageSize, toPage } from "../../shared/pagination.js";
 import type { ScanEvents } from "./scan-events.js";
 import type { CodeScanInput, DatabaseScanInput, DocumentInput, DocumentScanInput } from "./scan.input.js";
+import type { InputBox } from "./input-box.js";
 import type { ScanOwnerRepo } from "./scan-owner.repo.js";
 import { isUuid, type ScanInputRow } from "./scan.repo.js";
 import { scanNameFromConnection, scanNameFromFiles } from "./scan-name.js";
@@ -53,6 +54,8 @@ export class ScanService {
       collaborators: ScanCollaborators;
       limits: ScanLimits;
       log: Logger;
+      /** Seals queued inputs at rest (input-box.ts); unset stores them as given (tests). */
+      inputBox?: InputBox;
     },
   ) {}
 
@@ -208,6 +211,7 @@ export class ScanService {
       options,
       connectionId,
       limits: { perUser: limits.perUser, maxConcurrent: limits.maxConcurrent, maxQueued: limits.maxQueued },
+      ...(this.deps.inputBox ? { seal: this.deps.inputBox.seal } : {}),
     });
     if (!result.ok) {
       if (result.reason === "USER_LIMIT") {

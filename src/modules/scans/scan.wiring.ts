@@ -11,6 +11,7 @@ import { createRedis } from "../../platform/redis/redis.js";
 import { ConnectionSecretError, type ConnectionService } from "../connections/connection.service.js";
 import { ScanInputError } from "./scanners/scanner.types.js";
 import type { ScanEvents } from "./scan-events.js";
+import { createInputBox } from "./input-box.js";
 import { ScanRunner } from "./scan-runner.js";
 import { createDetectionPool } from "./scanners/detection-pool.js";
 import { ScanWorkerHost } from "./scan-worker.js";
@@ -83,6 +84,7 @@ export async function startScanWorker(deps: {
         }
       : {}),
     maxFindings: config.MAX_FINDINGS_PER_SCAN,
+    inputBox: createInputBox(deps.keyring),
     inputTimeoutMs: config.SCAN_INPUT_TIMEOUT,
     maxTextBytes: 4 * config.MAX_DOCUMENT_BYTES,
     threadHeapBytes,

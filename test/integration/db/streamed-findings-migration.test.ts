@@ -81,3 +81,29 @@ it("keeps older scans and findings, merges old repeats, and merges new ones on t
   });
   await fs.rm(older, { recursive: true, force: true });
 }, 120_000);
+
+it("scan inputs stored in clear before inputs were sealed survive with keyId NULL (read as plain bytes)", async () => {
+  const SEALED = "20261201100914_scan_input_sealed";
+  const all = defaultMigrationsDir();
+  const names = (await fs.readdir(all, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name).sort();
+  expect(names).toContain(SEALED);
+  const older = await fs.mkdtemp(path.join(os.tmpdir(), "dg-migrations-"));
+  await fs.copyFile(path.join(all, "migration_lock.toml"), path.join(older, "migration_lock.toml"));
+  for (const name of names.filter((n) => n < SEALED)) await fs.cp(path.join(all, name), path.join(older, name), { recursive: true });
+  const db = await createTestDatabase({ empty: true });
+  databases.push(db);
+  await applyMigrations(db.url, silentLogger, { migrationsDir: older });
+  await withClient(db.url, async (c) => {
+    await c.query(`insert into "User" (id) values ('alice')`);
+    await c.query(`insert into "Session" (id, "ownerId", name, "expiresAt") values ('00000000-0000-4000-8000-000000000001', 'alice', 'HR', now() + interval '1 day')`);
+    await c.query(`insert into "Scan" (id, "ownerId", "sessionId", kind) values ('${SCAN}', 'alice', '00000000-0000-4000-8000-000000000001', 'DOCUMENT')`);
+    await c.query(`insert into "ScanInput" (id, "scanId", "ownerId", ordinal, name, content) values (gen_random_uuid(), '${SCAN}', 'alice', 0, 'a.txt', 'jan@voorbeeld.nl'::bytea)`);
+  });
+  const { applied } = await applyMigrations(db.url, silentLogger);
+  expect(applied).toContain(SEALED);
+  await withClient(db.url, async (c) => {
+    const { rows } = await c.query(`select name, convert_from(content, 'UTF8') as text, "keyId" from "ScanInput"`);
+    expect(rows).toEqual([{ name: "a.txt", text: "jan@voorbeeld.nl", keyId: null }]);
+  });
+  await fs.rm(older, { recursive: true, force: true });
+}, 120_000);

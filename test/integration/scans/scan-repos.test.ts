@@ -6,7 +6,10 @@
 import "reflect-metadata";
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { randomBytes } from "node:crypto";
+import { createInputBox } from "../../../src/modules/scans/input-box.js";
 import { ScanOwnerRepo } from "../../../src/modules/scans/scan-owner.repo.js";
+import { parseEncryptionKeys } from "../../../src/platform/crypto/secret-box.js";
 import { ScanWorkerRepo } from "../../../src/modules/scans/scan-worker.repo.js";
 import { ScanKind, ScanStatus } from "../../../src/modules/scans/scan.type.js";
 import { createPool } from "../../../src/platform/db/pool.js";
@@ -69,6 +72,27 @@ describe("ScanOwnerRepo: admission", () => {
     const results = await Promise.all(users.map((u) => admitDoc(u, limits)));
     expect(results.filter((r) => r.ok)).toHaveLength(2);
     expect(results.filter((r) => !r.ok && r.reason === "QUEUE_FULL")).toHaveLength(4);
+  });
+
+  it("inputs are stored sealed (issue 12.6): neither the text nor the name's bytes readable in the row; the worker opens them", async () => {
+    await clearActive();
+    const o = await newOwner();
+    const box = createInputBox(parseEncryptionKeys(`k1:${randomBytes(32).toString("base64")}`));
+    const r = await owners.admit({
+      ...o,
+      kind: ScanKind.DOCUMENT,
+      options: null,
+      connectionId: null,
+      inputs: [{ name: "a.txt", content: Buffer.from("BSN 123456782") }],
+      limits: LIMITS,
+      seal: box.seal,
+    });
+    if (!r.ok) throw new Error("not admitted");
+    const { rows } = await pool.query<{ content: Buffer; keyId: string }>(`select content, "keyId" from "ScanInput" where "scanId" = $1`, [r.scan.id]);
+    expect(rows[0]!.keyId).toBe("k1");
+    expect(rows[0]!.content.includes(Buffer.from("123456782"))).toBe(false);
+    const stored = await workers.loadInput(r.scan.id, 0);
+    expect(Buffer.from(box.open({ ownerId: o.ownerId, scanId: r.scan.id, ordinal: 0 }, { content: stored!.content, keyId: stored!.keyId! })).toString()).toBe("BSN 123456782");
   });
 
   it("reads and cancellation are owner-scoped: another user sees nothing and cancels nothing", async () => {
