@@ -148,7 +148,7 @@ async function scanOne(o: PipelineOptions, input: PipelineInput, index: number, 
       }
       if (next < n) launch();
       await o.sink.addSource(input.name, rows);
-      if (n > 1 && o.mode === "document") o.onProgress({ itemsProcessed: index, itemsTotal: total, stage: `scanning ${input.name} (${k + 1}/${n})` });
+      if (n > 1 && o.mode === "document") o.onProgress({ itemsProcessed: index, itemsTotal: total, itemFraction: (k + 1) / n, stage: `scanning ${input.name} (${k + 1}/${n})` });
     }
     return null;
   } finally {

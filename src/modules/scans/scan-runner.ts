@@ -8,6 +8,7 @@ import { detectChunk } from "./scanners/chunk-detect.js";
 import { DatabaseScanError, scanDatabase, type DatabaseTarget } from "./scanners/database.scanner.js";
 import { extractInput } from "./scanners/extract-input.js";
 import { ScanAbortedError, ScanInputError, type ScanContext, type ScanProgressUpdate } from "./scanners/scanner.types.js";
+import { progressOf } from "./scan-progress.js";
 import type { ScanEvents } from "./scan-events.js";
 import type { ScanWorkerRepo } from "./scan-worker.repo.js";
 import { type Scan, ScanKind, ScanStatus, type Severity, type SkippedInput } from "./scan.type.js";
@@ -86,7 +87,7 @@ export class ScanRunner {
     let findingsSoFar = () => 0;
     const write = (update: ScanProgressUpdate) => {
       writing = writing.then(async () => {
-        const progress = update.itemsTotal ? Math.min(0.99, update.itemsProcessed / update.itemsTotal) : 0;
+        const progress = progressOf(update);
         const row = await repo.updateProgress(scan.id, workerId, {
           progress,
           stage: update.stage.slice(0, 300),

@@ -21,6 +21,8 @@ export interface ScanProgressUpdate {
   itemsProcessed: number;
   itemsTotal: number | null;
   stage: string;
+  /** How far the item in hand is (0..1): progress moves within one large document (issue 14). */
+  itemFraction?: number;
 }
 
 /**
