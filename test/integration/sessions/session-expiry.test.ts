@@ -76,11 +76,21 @@ describe("session expiry job", () => {
     const busy = await sessions.open("carol", { name: "busy" });
     expect(idle.expiresAt.getTime() - idle.lastActiveAt.getTime()).toBe(1_000);
     const expiry = job();
-    for (let i = 0; i < 6; i++) {
-      await new Promise((r) => setTimeout(r, 250));
+    // Touch the busy session and run the expiry job, again and again, until the idle one is gone:
+    // no fixed steps against the TTL, so a slow machine changes how long this takes, not its verdict.
+    // Each pass touches `busy` right before the job runs, so `busy` is never idle for a whole TTL.
+    const idleExpires = idle.expiresAt.getTime();
+    for (;;) {
       await sessions.requireOwned("carol", busy.id); // activity, throttled in memory
       await activity.flush();
       await expiry.runOnce();
+      const finishedAt = Date.now();
+      const idleLeft = await prisma.session.count({ where: { id: idle.id } });
+      // Not before: a pass that ended before the idle session's expiry must have kept it.
+      if (finishedAt < idleExpires) expect(idleLeft).toBe(1);
+      if (idleLeft === 0) break;
+      expect(finishedAt - idleExpires, "the idle session outlived its TTL by 10 s").toBeLessThan(10_000);
+      await new Promise((r) => setTimeout(r, 50)); // pace the passes; the outcome does not depend on it
     }
     expect(await sessions.get("carol", idle.id)).toBeNull();
     expect(await prisma.session.count({ where: { id: idle.id } })).toBe(0);

@@ -19,20 +19,30 @@ const event = (scanId: string, seq: number, status = ScanStatus.RUNNING, progres
   at: new Date(0),
 });
 
-/** Reads what is ready without losing the in-flight `next()` between calls. */
-const inflight = new WeakMap<ScanEventStream, Promise<IteratorResult<ScanProgress>>>();
-async function drain(stream: ScanEventStream, max = 1000): Promise<ScanProgress[]> {
+/**
+ * Reads every event the stream holds now. MemoryPubSub delivers synchronously, so after an
+ * `await publish()` the stream's backlog says exactly what is pending: no timer decides when
+ * "nothing more is coming" (each `next()` is called only when an event is there to take).
+ */
+async function drain(stream: ScanEventStream): Promise<ScanProgress[]> {
   const out: ScanProgress[] = [];
-  for (let i = 0; i < max; i++) {
-    const p = inflight.get(stream) ?? stream.next();
-    inflight.set(stream, p);
-    const r = await Promise.race([p, new Promise<"idle">((res) => setTimeout(() => res("idle"), 20))]);
-    if (r === "idle") break;
-    inflight.delete(stream);
+  while (stream.backlog > 0) {
+    const r = await stream.next();
     if (r.done) break;
     out.push(r.value);
   }
   return out;
+}
+
+/** The next event, for one that arrives later (after an asynchronous re-read); fails after 5 s. */
+async function nextEvent(stream: ScanEventStream): Promise<ScanProgress> {
+  let timer: NodeJS.Timeout | undefined;
+  const r = await Promise.race([
+    stream.next(),
+    new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error("no event within 5 s")), 5_000))),
+  ]).finally(() => clearTimeout(timer));
+  if (r.done) throw new Error("the stream ended");
+  return r.value;
 }
 
 describe("ScanEventStream", () => {
@@ -110,7 +120,8 @@ describe("ScanEventStream", () => {
     for (const l of pubsub.conn) l(false);
     state = event("s", 9, ScanStatus.SUCCEEDED, 1); // the outcome happened while disconnected
     for (const l of pubsub.conn) l(true);
-    const got = await drain(stream);
+    // The re-read is asynchronous: wait for its event, then nothing else is pending.
+    const got = [await nextEvent(stream), ...(await drain(stream))];
     expect(got.map((e) => [e.seq, e.status])).toEqual([[9, "SUCCEEDED"]]);
     await stream.return();
   });
