@@ -107,6 +107,8 @@ export class ScanRunner {
       const now = Date.now();
       if (now - lastWrite >= this.deps.progressIntervalMs) {
         lastWrite = now;
+        // An older update still waiting for the timer must not be written after this one.
+        pending = null;
         void write(update).catch((err: unknown) => log.warn({ scanId: scan.id, err }, "progress write failed"));
       } else {
         pending = update;
@@ -136,6 +138,10 @@ export class ScanRunner {
     let skipped: SkippedInput[] = [];
     let failure: { code: string; message: string } | null = null;
     try {
+      // A second run (requeued, or taken over after a worker died) starts from a clean slate.
+      // (One index probe when there is none.)
+      const dropped = await repo.clearFindings(scan.id, workerId);
+      if (dropped > 0) log.info({ scanId: scan.id, dropped }, "findings of an earlier run of this scan dropped");
       skipped = await this.scan(claimed, ctx, sink);
       await sink.flush();
     } catch (err) {

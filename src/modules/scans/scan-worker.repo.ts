@@ -178,6 +178,21 @@ export class ScanWorkerRepo extends ScanQueueReads {
   }
 
   /**
+   * Drops findings a previous run of this scan stored (a run requeued at shutdown, or taken over
+   * from a worker that died), so the new run starts clean: its ordinals start at 0 and repeats
+   * must not add to the old run's occurrences. Only while this worker holds the scan.
+   */
+  async clearFindings(scanId: string, workerId: string): Promise<number> {
+    if (!this.pool) throw new Error("ScanWorkerRepo needs the pg pool to write findings");
+    const res = await this.pool.query(
+      `DELETE FROM "Finding" f WHERE f."scanId" = $1::uuid
+         AND EXISTS (SELECT 1 FROM "Scan" s WHERE s.id = $1::uuid AND s."workerId" = $2 AND s.status = 'RUNNING')`,
+      [scanId, workerId],
+    );
+    return res.rowCount ?? 0;
+  }
+
+  /**
    * Stores one bounded batch of findings of a scan this worker holds, on the pg pool (one
    * `INSERT ... SELECT FROM unnest(...)`, no Prisma per-row work, no long transaction). A value
    * already stored at the same place (document, line) adds its occurrences instead. The scan row

@@ -168,6 +168,42 @@ describe("ScanWorkerRepo: claim, guards, sweep", () => {
     expect((await prisma.scan.findUniqueOrThrow({ where: { id: b.scan.id } })).status).toBe("SUCCEEDED");
   });
 
+  it("writeFindings: batches merge repeats of (source, line, value), write nothing once the scan is cancelled; clearFindings only for the holder", async () => {
+    await clearActive();
+    const o = await newOwner();
+    const r = await admitDoc(o);
+    if (!r.ok) throw new Error("not admitted");
+    await workers.claim(claimArgs(r.scan.id, "w"));
+    const batch = (ordinals: number[], line: number) => ({
+      ordinal: ordinals,
+      type: ordinals.map(() => "EMAIL"),
+      severity: ordinals.map(() => "MEDIUM"),
+      confidence: ordinals.map(() => 0.9),
+      maskedValue: ordinals.map(() => "j***@x.nl"),
+      occurrences: ordinals.map(() => 1),
+      valueHash: ordinals.map((i) => `h${i % 2}`),
+      source: ordinals.map(() => "a.txt"),
+      line: ordinals.map(() => line),
+      table: ordinals.map(() => null),
+      column: ordinals.map(() => null),
+      matchRatio: ordinals.map(() => null),
+    });
+    expect(await workers.writeFindings(r.scan.id, "w", batch([0, 1], 1))).toEqual({ held: true, inserted: 2 });
+    expect(await workers.writeFindings(r.scan.id, "w", batch([2, 3], 1))).toEqual({ held: true, inserted: 0 }); // same two values, same line
+    expect(await workers.writeFindings(r.scan.id, "other", batch([4], 2))).toEqual({ held: false, inserted: 0 });
+    const rows = await prisma.finding.findMany({ where: { scanId: r.scan.id }, orderBy: { ordinal: "asc" }, select: { ordinal: true, occurrences: true, ownerId: true } });
+    expect(rows).toEqual([
+      { ordinal: 0, occurrences: 2, ownerId: o.ownerId },
+      { ordinal: 1, occurrences: 2, ownerId: o.ownerId },
+    ]);
+    expect(await workers.clearFindings(r.scan.id, "other")).toBe(0);
+    expect(await workers.clearFindings(r.scan.id, "w")).toBe(2);
+    await workers.writeFindings(r.scan.id, "w", batch([0], 1));
+    await owners.cancelOwned(o.ownerId, r.scan.id);
+    expect(await workers.writeFindings(r.scan.id, "w", batch([1], 5))).toEqual({ held: false, inserted: 0 });
+    expect(await prisma.finding.count({ where: { scanId: r.scan.id } })).toBe(1);
+  });
+
   it("the sweep requeues a stalled scan with attempts left and fails the one without (WORKER_LOST), each once", async () => {
     await clearActive();
     const o = await newOwner();
