@@ -276,7 +276,9 @@ async function runOne(kind: "raw" | "ours", n: number): Promise<void> {
 
     // Fixed rate.
     await clients.rpc("reset");
+    if (profileDir) await server.rpc("profileStart");
     const rate = await server.rpc<Loop>("rate", { hz: HZ, seconds: SECONDS });
+    if (profileDir) console.log(`  profile (rate): ${await server.rpc("profileStop", path.join(profileDir, `rate-${n}.cpuprofile`))}`);
     await sleep(2000);
     const rr = await clients.rpc<Report>("report");
     const rateDelivered = rr.received;

@@ -192,6 +192,8 @@ export function attachWebSocket(options: {
         return false; // graphql-ws closes with 4403 Forbidden
       }
       if (!user) return false; // every WebSocket operation needs a user
+      // Closed while the token was checked: onClose has run, so nothing may be counted now.
+      if (ctx.extra.socket.readyState !== ctx.extra.socket.OPEN) return false;
       const held = perUser.get(user.id) ?? 0;
       if (held >= config.MAX_WS_CONNECTIONS_PER_USER) {
         stats.refusedPerUser++;
