@@ -41,7 +41,8 @@ describeBrowser("the web app as a daily tool (issue 14)", () => {
     ensureWebBuilt();
     db = await createTestDatabase();
     [server, browser] = await Promise.all([
-      startServerProcess({ DATABASE_URL: db.url, DATABASE_SCAN_STATEMENT_TIMEOUT: "120s", CAPACITY_SAMPLE_INTERVAL: "500ms" }),
+      // Progress written every 50 ms, so a 10 MB scan shows its way from 0% to 100%.
+      startServerProcess({ DATABASE_URL: db.url, DATABASE_SCAN_STATEMENT_TIMEOUT: "120s", CAPACITY_SAMPLE_INTERVAL: "500ms", SCAN_PROGRESS_INTERVAL: "50ms" }),
       launchChromium(),
     ]);
   }, 120_000);
@@ -216,6 +217,21 @@ describeBrowser("the web app as a daily tool (issue 14)", () => {
     expect(await page.getByTestId("picked").innerText()).toMatch(/^5 chosen \(10 MB\): big1\.txt, big2\.txt/);
     // Long tasks from the click until the card shows, for the report (measured, not asserted:
     // the machine is shared). Installed after the files are handed over (that is the test's cost).
+    // Every state the card goes through: status, printed percent, drawn width, findings.
+    await page.evaluate(`(() => {
+      window.samples = [];
+      new MutationObserver(() => {
+        for (const li of document.querySelectorAll("li.scan")) {
+          const pct = Number((li.querySelector("[data-testid=scan-percent]")?.textContent ?? "").replace("%", ""));
+          const bar = li.querySelector(".bar").getBoundingClientRect().width;
+          const fill = li.querySelector(".fill").getBoundingClientRect().width;
+          const findings = Number(li.querySelector("[data-testid=scan-findings]")?.textContent ?? "0");
+          const last = window.samples[window.samples.length - 1];
+          const sample = { status: li.getAttribute("data-status"), pct, drawn: (fill / bar) * 100, findings };
+          if (!last || last.status !== sample.status || last.pct !== sample.pct || last.findings !== sample.findings) window.samples.push(sample);
+        }
+      }).observe(document.querySelector("ul.scans"), { subtree: true, childList: true, attributes: true, characterData: true });
+    })()`);
     await page.evaluate(`(() => {
       window.longTasks = [];
       new PerformanceObserver((list) => {
@@ -233,6 +249,17 @@ describeBrowser("the web app as a daily tool (issue 14)", () => {
     console.log(`[measure] 5 x 2 MB upload: phases ${phases.join(" > ")}; click to card <= ${m.ms} ms; long tasks [${m.longTasks.join(", ")}] ms`);
     await screenshot(page, "daily-upload-started");
     await page.locator('li.scan[data-status="SUCCEEDED"]').filter({ hasText: "big1.txt + 4 more" }).waitFor({ timeout: 90_000 });
+
+    // 3: on the way, the bar moved through intermediate values, never back, drawn as full as
+    // its number, and the findings count grew before the end.
+    const samples = await page.evaluate<Array<{ status: string; pct: number; drawn: number; findings: number }>>("window.samples");
+    const running = samples.filter((x) => x.status === "RUNNING");
+    console.log(`[measure] 5 x 2 MB scan: ${running.length} running states seen, percents ${running.map((x) => x.pct).join(",")}; findings ${running.map((x) => x.findings).join(",")}`);
+    expect(running.some((x) => x.pct > 0 && x.pct < 100)).toBe(true);
+    for (let i = 1; i < running.length; i++) expect(running[i]!.pct).toBeGreaterThanOrEqual(running[i - 1]!.pct);
+    for (const x of samples) expect(Math.abs(x.drawn - x.pct)).toBeLessThan(1.5);
+    expect(running.some((x) => x.findings > 0)).toBe(true);
+    expect(samples.at(-1)).toMatchObject({ status: "SUCCEEDED", pct: 100 });
   }, 180_000);
 
   it("4: Test connection, Edit, and scan errors that say what to do next", async () => {
