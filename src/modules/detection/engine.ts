@@ -129,7 +129,38 @@ function scanNumbers(text: string, sink: Sink): void {
     }
   }
 }
-const PROSE_PASSWORD_WORDS = ["password", "Password", "PASSWORD", "wachtwoord", "Wachtwoord", "passphrase", "Passwort"];
+const PROSE_PASSWORD_PIECES: readonly (readonly [string, number, readonly string[]])[] = [
+  ["sswo", 2, ["password", "passwort"]],
+  ["SSWO", 2, ["password", "passwort"]],
+  ["chtw", 2, ["wachtwoord"]],
+];
+/** Words a provider key starts with before its first '_' or '-' (see PROVIDER_RE). */
+const UNDERSCORE_PREFIXES: ReadonlySet<string> = new Set(["sk", "rk", "ghp", "gho", "ghu", "ghs", "ghr", "github", "npm", "whsec"]);
+const HYPHEN_PREFIXES: ReadonlySet<string> = new Set([
+  "xoxa", "xoxb", "xoxp", "xoxo", "xoxs", "xoxr", "xoxe", "xapp", "sk", "GOCSPX",
+  "glpat", "gldt", "glrt", "glptt", "glsoat", "glffct", "glimt", "glagent", "gloas", "glcbt", "glft",
+]);
+
+/**
+ * Is the letters-and-digits word ending at `i` (a '_' or '-') a provider prefix starting a
+ * token? A cheap test before the provider regex: in prose most hyphens follow a letter.
+ */
+function startsProviderToken(text: string, i: number, prefixes: ReadonlySet<string>): boolean {
+  let s = i;
+  const min = Math.max(0, i - 8);
+  while (s > min) {
+    const c = text.charCodeAt(s - 1);
+    if (!((c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122))) break;
+    s--;
+  }
+  if (i - s < 2) return false;
+  if (s > 0) {
+    const b = text.charCodeAt(s - 1);
+    // Inside a longer word ("task_sk_live"), except Slack's "xoxe.xoxp-".
+    if (isWordChar(b) || b === 45) return false;
+  }
+  return prefixes.has(text.slice(s, i));
+}
 const DENSE_GAP = 256;
 const PLAIN_STEPS = 24;
 const ALL_TYPES: ReadonlySet<FindingType> = new Set(FINDING_TYPES);
@@ -213,12 +244,21 @@ export function findCandidates(text: string, want: ReadonlySet<FindingType> = AL
     for (let x = text.indexOf("</"); x !== -1; ) x = text.indexOf("</", scanXmlElement(text, x, sink));
   }
   if (want.has("PASSWORD")) {
-    // "my password is hunter2"
-    for (const word of PROSE_PASSWORD_WORDS) {
-      for (let w = text.indexOf(word); w !== -1; ) {
-        const before = w > 0 ? text.charCodeAt(w - 1) : 32;
-        const next = isWordChar(before) ? w + word.length : scanProsePassword(text, w + word.length, sink);
-        w = text.indexOf(word, Math.max(next, w + word.length));
+    // "my password is hunter2": found by a rare inner piece of each word ("sswo" of
+    // password/passwort, "chtw" of wachtwoord), several times faster than the whole words.
+    for (const [piece, offset, words] of PROSE_PASSWORD_PIECES) {
+      for (let h = text.indexOf(piece); h !== -1; ) {
+        let next = h + piece.length;
+        const w = h - offset;
+        if (w >= 0 && (w === 0 || !isWordChar(text.charCodeAt(w - 1)))) {
+          for (const word of words) {
+            if (text.length >= w + word.length && text.slice(w, w + word.length).toLowerCase() === word) {
+              next = Math.max(next, scanProsePassword(text, w + word.length, sink));
+              break;
+            }
+          }
+        }
+        h = text.indexOf(piece, next);
       }
     }
   }
@@ -227,7 +267,10 @@ export function findCandidates(text: string, want: ReadonlySet<FindingType> = AL
     for (let u = text.indexOf("_"); u !== -1; ) {
       const p = u > 0 ? text.charCodeAt(u - 1) : 0;
       // sk_, rk_, gh?_, github_, npm_, whsec_
-      const next = p === 107 || p === 112 || p === 111 || p === 117 || p === 115 || p === 114 || p === 98 || p === 109 || p === 99 ? scanProviderKey(text, u, sink) : u + 1;
+      const next =
+        (p === 107 || p === 112 || p === 111 || p === 117 || p === 115 || p === 114 || p === 98 || p === 109 || p === 99) && startsProviderToken(text, u, UNDERSCORE_PREFIXES)
+          ? scanProviderKey(text, u, sink)
+          : u + 1;
       u = text.indexOf("_", next);
     }
     for (const lit of ["AIza", "ya29.", "GR1348941", "SG."]) {
@@ -235,7 +278,15 @@ export function findCandidates(text: string, want: ReadonlySet<FindingType> = AL
     }
   }
 
-  if (want.has("API_KEY") || want.has("PRIVATE_KEY") || assignments) {
+  if (assignments && !want.has("API_KEY") && !want.has("PRIVATE_KEY")) {
+    for (let h = text.indexOf("--"); h !== -1; ) {
+      let next = h + 2;
+      while (next < len && text.charCodeAt(next) === 45) next++;
+      const prev = h > 0 ? text.charCodeAt(h - 1) : 32;
+      if (next === h + 2 && (prev === 32 || prev === 9 || prev === 34 || prev === 39 || prev === 10)) next = Math.max(next, scanOption(text, next, sink));
+      h = text.indexOf("--", next);
+    }
+  } else if (want.has("API_KEY") || want.has("PRIVATE_KEY")) {
     for (let h = text.indexOf("-"); h !== -1; ) {
       let next = h + 1;
       const n = h + 1 < len ? text.charCodeAt(h + 1) : 0;
@@ -250,7 +301,8 @@ export function findCandidates(text: string, want: ReadonlySet<FindingType> = AL
       } else if (want.has("API_KEY")) {
         const p = h > 0 ? text.charCodeAt(h - 1) : 0;
         // xox?-, xapp-, glpat-, sk-, GOCSPX-
-        if (p === 98 || p === 112 || p === 97 || p === 111 || p === 114 || p === 115 || p === 116 || p === 107 || p === 101 || p === 88) next = scanProviderKey(text, h, sink);
+        if ((p === 98 || p === 112 || p === 97 || p === 111 || p === 114 || p === 115 || p === 116 || p === 107 || p === 101 || p === 88) && startsProviderToken(text, h, HYPHEN_PREFIXES))
+          next = scanProviderKey(text, h, sink);
       }
       h = text.indexOf("-", next);
     }

@@ -324,6 +324,7 @@ function evaluateRegion(text: string, groups: Group[], seps: string[], plus: boo
       const minD = isPlus ? 8 : intl ? 10 : 9;
       const maxD = isPlus ? 16 : intl ? 17 : 12;
       let done = -1;
+      let order: readonly CountryCode[] | null = null;
       const lastB = Math.min(n - 1, a + 7);
       for (let b = lastB; b >= a; b--) {
         const d = digitCount(text, groups, a, b);
@@ -338,7 +339,15 @@ function evaluateRegion(text: string, groups: Group[], seps: string[], plus: boo
         const raw = text.slice(start, groups[b]!.end);
         let e164: string | null = null;
         if (intl) e164 = normalisePhone(raw);
-        else for (const region of regionOrder(text, start, sink)) if ((e164 = normalisePhone(raw, region)) !== null) break;
+        else {
+          order ??= regionOrder(text, start, sink);
+          for (const region of order) {
+            // A libphonenumber parse costs tens of microseconds: only plans where this many
+            // digits (trunk 0 included) can be a number.
+            if (!nationalLengthFits(region, d)) continue;
+            if ((e164 = normalisePhone(raw, region)) !== null) break;
+          }
+        }
         if (!e164) continue;
         sink.out.push({
           type: "PHONE_NUMBER",
@@ -386,6 +395,26 @@ function scanNanp(text: string, groups: Group[], seps: string[], a: number, regi
   return -1;
 }
 
+/** Digits of national numbers with their trunk 0 (ITU-T numbering plans as published). */
+const NATIONAL_LENGTHS: Partial<Record<CountryCode, readonly [number, number]>> = {
+  NL: [10, 10],
+  BE: [9, 10],
+  FR: [10, 10],
+  GB: [10, 11],
+  DE: [6, 13],
+  LU: [6, 12],
+  AT: [5, 14],
+  CH: [10, 10],
+  ES: [9, 9],
+  IT: [6, 12],
+  IE: [8, 11],
+  PT: [9, 9],
+};
+function nationalLengthFits(region: CountryCode, digits: number): boolean {
+  const r = NATIONAL_LENGTHS[region];
+  return r === undefined || (digits >= r[0] && digits <= r[1]);
+}
+
 /** Country names (English and native) that say which numbering plan a number belongs to. */
 const COUNTRY_WORDS: readonly (readonly [RegExp, CountryCode])[] = [
   [/\b(?:nederland|netherlands|holland|dutch)\b/i, "NL"],
@@ -418,6 +447,9 @@ const COUNTRY_WORDS: readonly (readonly [RegExp, CountryCode])[] = [
   [/\b(?:suriname)\b/i, "SR"],
 ];
 
+/** All of COUNTRY_WORDS in one pass; the matching group says which. */
+const COUNTRY_RE = new RegExp(COUNTRY_WORDS.map(([re]) => `(${re.source})`).join("|"), "i");
+
 const CALLING_CODES = new Map<CountryCode, string>();
 function callingCode(region: CountryCode): string {
   let c = CALLING_CODES.get(region);
@@ -447,10 +479,13 @@ function regionOrder(text: string, pos: number, sink: Sink): readonly CountryCod
   while (le < lmax && text.charCodeAt(le) !== 10) le++;
   const line = text.slice(ls, le);
   let hinted: CountryCode | null = null;
-  for (const [re, cc] of COUNTRY_WORDS) {
-    if (re.test(line)) {
-      hinted = cc;
-      break;
+  const m = COUNTRY_RE.exec(line);
+  if (m) {
+    for (let gi = 1; gi < m.length; gi++) {
+      if (m[gi] !== undefined) {
+        hinted = COUNTRY_WORDS[gi - 1]![1];
+        break;
+      }
     }
   }
   if (hinted === null) {

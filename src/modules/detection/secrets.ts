@@ -450,9 +450,9 @@ export function scanAssignment(text: string, o: number, oe: number, sink: Sink):
   // `if (pass == "...")`: a bare "pass" compared with a literal is a password.
   if (kind === null && compare && /^(?:pass|pw)$/i.test(name)) kind = "PASSWORD";
   // .NET configuration: `<add key="ApiKey" value="..." />`.
-  if (kind === null && /^value$/i.test(name) && op === 61) kind = attributeKeyKind(text, nameStart);
+  if (kind === null && name.length === 5 && op === 61 && name.toLowerCase() === "value") kind = attributeKeyKind(text, nameStart);
   let userOption = false;
-  if (kind === null && op === 58 && oe === o + 1 && isUserOption(text, nameStart)) {
+  if (kind === null && op === 58 && oe === o + 1 && nameStart >= 3 && sink.want.has("PASSWORD") && isUserOption(text, nameStart)) {
     kind = "PASSWORD";
     userOption = true;
   }
