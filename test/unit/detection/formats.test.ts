@@ -297,3 +297,26 @@ describe("phone numbers of other countries, by configured regions and context", 
     expect(types(text)).not.toContain("PHONE_NUMBER");
   });
 });
+
+describe("masking covers the whole value for every type", () => {
+  it.each([
+    [`card ${VISA19}`, VISA19.slice(6, -4)],
+    [`Diners ${DINERS14}`, DINERS14.slice(4, -4)],
+    ["BSN 123456782", "1234567"],
+    ["IBAN NL91.ABNA.0417.1643.00", "ABNA"],
+    ["Tel 020 7946 0958", "7946"],
+    ["mail info@example.xn--p1ai", "info"],
+    ["peer ::ffff:192.0.2.33 connected", "192"],
+    ["ifconfig 10.0.0.1@eth0", ".0.1"],
+    [`Authorization: Basic ${Buffer.from(`alice:${PW}`).toString("base64")}`, PW],
+    [`Authorization: Bearer ${TOKEN}`, TOKEN.slice(4)],
+    [`curl -u admin:${PW} https://x`, PW],
+    [`<password>${PW}</password>`, PW],
+    [`xoxe.xoxp-1-${TOKEN}${TOKEN}`, TOKEN.slice(0, 8)],
+    ["-----BEGIN PRIVATE KEY-----\n" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo0NTY3ODkw\n-----END PRIVATE KEY-----", "QUJDREVG"],
+  ])("%s", (text, secret) => {
+    const d = run(text);
+    expect(d.length).toBeGreaterThan(0);
+    expect(JSON.stringify(d)).not.toContain(secret);
+  });
+});
