@@ -30,8 +30,8 @@ export class WireLimitError extends Error {
 
 /** Limits while connecting and for catalogue reads: start-up, versions and names are small. @default 1 MiB */
 export const SMALL_MESSAGE_LIMIT = 1024 * 1024;
-/** Everything a catalogue listing may bring (about 300,000 columns of an honest server). @default 32 MiB */
-export const LISTING_RESPONSE_LIMIT = 32 * 1024 * 1024;
+/** Everything a catalogue listing may bring (about 80,000 columns of an honest server; parsing more stalls the event loop). @default 8 MiB */
+export const LISTING_RESPONSE_LIMIT = 8 * 1024 * 1024;
 
 const MYSQL_MAX_PACKET = 0xffffff;
 

@@ -6,6 +6,24 @@ import path from "node:path";
 import { Duplex } from "node:stream";
 import tls from "node:tls";
 import { afterEach, describe, expect, it } from "vitest";
+import {
+  HUGE,
+  authOk,
+  catalogRow,
+  closeHostileServers,
+  cstr,
+  fakePg,
+  hostile,
+  hugeMysqlVersionServer,
+  hugeRowServer,
+  hugeVersionServer,
+  int32,
+  isListing,
+  onStartup,
+  pgMessage,
+  readyForQuery,
+  streamHuge,
+} from "../../support/hostile-db.js";
 import { parseAllowedHosts } from "../../../src/platform/net/host-policy.js";
 import { scanDatabase } from "../../../src/modules/scans/scanners/database.scanner.js";
 import { testDatabaseConnection, type DatabaseTarget } from "../../../src/platform/target-db/index.js";
@@ -13,147 +31,12 @@ import { testDatabaseConnection, type DatabaseTarget } from "../../../src/platfo
 /**
  * Scanned databases are untrusted (issue 10, point 5): a "database" that answers with a
  * 400 MB server version or a 400 MB row must be cut off with a clear error, and our memory
- * must not follow it. The servers below are real sockets speaking just enough of each wire
- * protocol; they stream their payload lazily (one reused 1 MiB chunk, honouring backpressure),
- * so the only memory that can grow is the client's.
+ * must not follow it. The fake servers (test/support/hostile-db.ts) are real sockets speaking
+ * just enough of each wire protocol.
  */
 
-const HUGE = 400 * 1024 * 1024;
-const CHUNK = Buffer.alloc(1024 * 1024, 0x78); // "x"
 const policy = parseAllowedHosts(undefined, { allowLoopback: true });
-
-interface Hostile {
-  port: number;
-  /** Bytes of the huge payload written before the client went away. */
-  sent(): number;
-  /** Resolves when the client's socket closed. */
-  closed: Promise<void>;
-  close(): Promise<void>;
-}
-
-let servers: Hostile[] = [];
-afterEach(async () => {
-  await Promise.all(servers.map((s) => s.close()));
-  servers = [];
-});
-
-/** Writes `header`, then `HUGE` bytes of "x" without ever holding them, until the peer leaves. */
-function streamHuge(socket: net.Socket, header: Buffer, counter: { sent: number }): void {
-  socket.write(header);
-  const pump = () => {
-    while (counter.sent < HUGE && !socket.destroyed) {
-      const n = Math.min(CHUNK.length, HUGE - counter.sent);
-      counter.sent += n;
-      if (!socket.write(n === CHUNK.length ? CHUNK : CHUNK.subarray(0, n))) return void socket.once("drain", pump);
-    }
-  };
-  pump();
-}
-
-async function hostile(onConnection: (socket: net.Socket, counter: { sent: number }) => void): Promise<Hostile> {
-  const counter = { sent: 0 };
-  let resolveClosed!: () => void;
-  const closed = new Promise<void>((resolve) => (resolveClosed = resolve));
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.on("error", () => undefined);
-    socket.on("close", () => {
-      sockets.delete(socket);
-      resolveClosed();
-    });
-    onConnection(socket, counter);
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const s: Hostile = {
-    port: (server.address() as net.AddressInfo).port,
-    sent: () => counter.sent,
-    closed,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
-  };
-  servers.push(s);
-  return s;
-}
-
-// ----- PostgreSQL wire protocol (v3), server side ----------------------------------------
-
-function pgMessage(type: string, body: Buffer): Buffer {
-  const header = Buffer.alloc(5);
-  header.write(type, 0, "latin1");
-  header.writeInt32BE(body.length + 4, 1);
-  return Buffer.concat([header, body]);
-}
-const cstr = (s: string) => Buffer.from(`${s}\0`, "utf8");
-const int32 = (n: number) => {
-  const b = Buffer.alloc(4);
-  b.writeInt32BE(n);
-  return b;
-};
-const authOk = () => pgMessage("R", int32(0));
-const readyForQuery = () => pgMessage("Z", Buffer.from("I"));
-
-/** Waits for the startup message (int32 length first), then hands over. */
-function onStartup(socket: net.Socket, then: () => void): void {
-  let got = Buffer.alloc(0);
-  const onData = (chunk: Buffer) => {
-    got = Buffer.concat([got, chunk]);
-    if (got.length >= 4 && got.length >= got.readInt32BE(0)) {
-      socket.off("data", onData);
-      then();
-    }
-  };
-  socket.on("data", onData);
-}
-
-/** ParameterStatus server_version whose value is HUGE bytes long. */
-function hugeVersionServer() {
-  return hostile((socket, counter) =>
-    onStartup(socket, () => {
-      socket.write(authOk());
-      const name = cstr("server_version");
-      const header = Buffer.alloc(5);
-      header.write("S", 0, "latin1");
-      header.writeInt32BE(4 + name.length + HUGE + 1, 1);
-      streamHuge(socket, Buffer.concat([header, name]), counter);
-    }),
-  );
-}
-
-/** A normal start-up, then answers the first query with one DataRow of HUGE bytes. */
-function hugeRowServer() {
-  return hostile((socket, counter) =>
-    onStartup(socket, () => {
-      socket.write(Buffer.concat([authOk(), pgMessage("S", Buffer.concat([cstr("server_version"), cstr("16.0")])), pgMessage("K", Buffer.concat([int32(1), int32(2)])), readyForQuery()]));
-      socket.once("data", () => {
-        // RowDescription: one text column "v".
-        const field = Buffer.concat([cstr("v"), int32(0), Buffer.from([0, 0]), int32(25), Buffer.from([0xff, 0xff]), int32(-1), Buffer.from([0, 0])]);
-        socket.write(pgMessage("T", Buffer.concat([Buffer.from([0, 1]), field])));
-        const header = Buffer.alloc(11);
-        header.write("D", 0, "latin1");
-        header.writeInt32BE(4 + 2 + 4 + HUGE, 1);
-        header.writeInt16BE(1, 5);
-        header.writeInt32BE(HUGE, 7);
-        streamHuge(socket, header, counter);
-      });
-    }),
-  );
-}
-
-// ----- MySQL wire protocol, server side --------------------------------------------------
-
-/** An initial handshake whose server version is HUGE bytes, in 16 MiB - 1 packets as the protocol splits it. */
-function hugeMysqlVersionServer() {
-  return hostile((socket, counter) => {
-    // First packet header: a full-size (0xffffff) packet, sequence 0, protocol version 10.
-    streamHuge(socket, Buffer.from([0xff, 0xff, 0xff, 0x00, 10]), counter);
-  });
-}
-
-// ----- The tests -------------------------------------------------------------------------
+afterEach(closeHostileServers);
 
 const target = (engine: DatabaseTarget["engine"], port: number): DatabaseTarget => ({
   engine,
@@ -393,45 +276,6 @@ describe("a server that goes silent after connecting", () => {
 
 // ----- After connecting: what a hostile server sends while a scan lists its tables -----
 
-/**
- * A PostgreSQL server that answers any query: simple queries by `answer(sql)` (rows of text
- * columns, or a custom writer), extended-protocol ones (pg uses them for bound values) with
- * no rows.
- */
-function fakePg(answer: (sql: string, socket: net.Socket, counter: { sent: number }) => string[][] | "custom") {
-  return hostile((socket, counter) =>
-    onStartup(socket, () => {
-      socket.write(Buffer.concat([authOk(), pgMessage("S", Buffer.concat([cstr("server_version"), cstr("16.0")])), pgMessage("K", Buffer.concat([int32(1), int32(2)])), readyForQuery()]));
-      let buffer = Buffer.alloc(0);
-      socket.on("data", (chunk: Buffer) => {
-        buffer = Buffer.concat([buffer, chunk]);
-        while (buffer.length >= 5 && buffer.length >= 1 + buffer.readInt32BE(1)) {
-          const type = String.fromCharCode(buffer[0]!);
-          const body = buffer.subarray(5, 1 + buffer.readInt32BE(1));
-          buffer = buffer.subarray(1 + buffer.readInt32BE(1));
-          if (type === "S") socket.write(Buffer.concat([pgMessage("1", Buffer.alloc(0)), pgMessage("2", Buffer.alloc(0)), pgMessage("n", Buffer.alloc(0)), pgMessage("C", cstr("SELECT 0")), readyForQuery()]));
-          if (type !== "Q") continue;
-          const sql = body.subarray(0, body.length - 1).toString("utf8");
-          const rows = answer(sql, socket, counter);
-          if (rows === "custom") continue;
-          const width = rows[0]?.length ?? 1;
-          const fields = Array.from({ length: width }, (_, i) =>
-            Buffer.concat([cstr(`c${i}`), int32(0), Buffer.from([0, 0]), int32(25), Buffer.from([0xff, 0xff]), int32(-1), Buffer.from([0, 0])]),
-          );
-          const description = pgMessage("T", Buffer.concat([Buffer.from([0, width]), ...fields]));
-          const dataRows = rows.map((row) => {
-            const cells = row.map((cell) => Buffer.concat([int32(Buffer.byteLength(cell)), Buffer.from(cell)]));
-            return pgMessage("D", Buffer.concat([Buffer.from([0, row.length]), ...cells]));
-          });
-          socket.write(Buffer.concat([description, ...dataRows, pgMessage("C", cstr(`SELECT ${rows.length}`)), readyForQuery()]));
-        }
-      });
-    }),
-  );
-}
-
-const isListing = (sql: string) => sql.includes("pg_catalog.pg_class");
-const catalogRow = (table: string) => ["public", table, "r", "10", "email", "text", "S", "t"];
 
 describe("a hostile server while a scan lists its tables", () => {
   const scanOf = (port: number) =>
@@ -487,7 +331,7 @@ describe("a hostile server while a scan lists its tables", () => {
     const { result, growthMiB } = await peakRss(() => scanOf(server.port).then(() => null, (e: unknown) => e));
     await server.closed;
     console.log(`[hostile listing rows] sent ${(server.sent() / 2 ** 20).toFixed(1)} MiB; RSS +${growthMiB.toFixed(1)} MiB`);
-    expect(result).toMatchObject({ code: "SCAN_FAILED", message: expect.stringMatching(/more than 32 MiB in one response while listing tables/) });
+    expect(result).toMatchObject({ code: "SCAN_FAILED", message: expect.stringMatching(/more than 8 MiB in one response while listing tables/) });
     expect(growthMiB).toBeLessThan(256);
   }, 60_000);
 });

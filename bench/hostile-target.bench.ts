@@ -1,0 +1,197 @@
+/**
+ * Hostile scanned databases through the real server (issue 10, point 5): fake PostgreSQL and
+ * MySQL servers (test/support/hostile-db.ts) that answer a connection test with a 400 MB server
+ * version or a 400 MB row, and a database scan with a 400 MB catalogue row or an endless
+ * catalogue. For each: the answer, the time, /healthz max latency while it runs, the server's
+ * RSS growth, and how many bytes the fake server got to send. Prints figures; asserts nothing.
+ *
+ *   node --import @swc-node/register/esm-register bench/hostile-target.bench.ts
+ *   (DATABASE_URL=... to use a server instead of an embedded PostgreSQL)
+ */
+import { randomBytes } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import http from "node:http";
+import os from "node:os";
+import path from "node:path";
+import pg from "pg";
+import { startEmbeddedPostgres } from "../src/platform/db/embedded.js";
+import { applyMigrations } from "../src/platform/db/migrate.js";
+import { createLogger } from "../src/platform/observability/logger.js";
+import {
+  HUGE,
+  catalogRow,
+  closeHostileServers,
+  fakePg,
+  hugeMysqlVersionServer,
+  hugeRowServer,
+  hugeVersionServer,
+  isListing,
+  pgMessage,
+  streamHuge,
+  type Hostile,
+} from "../test/support/hostile-db.js";
+import { startServerProcess, type ServerProcess } from "../test/support/server-process.js";
+import { vmRssKb } from "./proc.js";
+
+const log = createLogger({ level: "warn", name: "bench" });
+
+let adminUrl = process.env.DATABASE_URL;
+let stopEmbedded = async () => undefined as unknown;
+if (!adminUrl) {
+  const dir = await mkdtemp(path.join(os.tmpdir(), "dg-bench-pg-"));
+  const embedded = await startEmbeddedPostgres({ dataDir: dir, log, ephemeral: true, database: "postgres" });
+  adminUrl = embedded.connectionString;
+  stopEmbedded = async () => {
+    await embedded.stop();
+    await rm(dir, { recursive: true, force: true });
+  };
+}
+const dbName = `dg_bench_hostile_${randomBytes(4).toString("hex")}`;
+const admin = new pg.Client({ connectionString: adminUrl });
+await admin.connect();
+await admin.query(`create database ${dbName}`);
+const url = new URL(adminUrl);
+url.pathname = `/${dbName}`;
+await applyMigrations(url.toString(), log);
+
+// Development mode: loopback (where the fake servers listen) may be scanned.
+const server = await startServerProcess({ DATABASE_URL: url.toString(), NODE_ENV: "development" });
+const token = await server.token("bench");
+
+async function gql<T>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
+  const res = await fetch(server.url, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = (await res.json()) as { data?: T; errors?: unknown };
+  if (body.errors) throw new Error(JSON.stringify(body.errors));
+  return body.data!;
+}
+
+/** /healthz round trips every 20 ms and the server's RSS every 50 ms, until stopped. */
+function watch(s: ServerProcess) {
+  let maxMs = 0;
+  const rss0 = vmRssKb(s.child.pid!);
+  let rssMax = rss0;
+  let stopped = false;
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const probe = async () => {
+    while (!stopped) {
+      const t0 = performance.now();
+      await new Promise<void>((resolve) => http.get(`${s.base}/healthz`, { agent }, (res) => (res.resume(), res.on("end", resolve))).on("error", () => resolve()));
+      maxMs = Math.max(maxMs, performance.now() - t0);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  const rssTimer = setInterval(() => (rssMax = Math.max(rssMax, vmRssKb(s.child.pid!))), 50);
+  const running = probe();
+  return async () => {
+    stopped = true;
+    clearInterval(rssTimer);
+    await running;
+    agent.destroy();
+    return { healthzMaxMs: Math.round(maxMs), rssGrowthMiB: (rssMax - rss0) / 1024 };
+  };
+}
+
+const { openSession } = await gql<{ openSession: { id: string } }>(`mutation { openSession(input: { name: "hostile" }) { id } }`);
+const sessionId = openSession.id;
+async function save(engine: "POSTGRESQL" | "MYSQL", port: number): Promise<string> {
+  const input = { sessionId, name: `hostile ${port}`, engine, host: "127.0.0.1", port, database: "db", user: "u", password: "p" };
+  const r = await gql<{ saveDatabaseConnection: { id: string } }>(`mutation ($input: DatabaseConnectionInput!) { saveDatabaseConnection(input: $input) { id } }`, { input });
+  return r.saveDatabaseConnection.id;
+}
+
+async function connectionTest(id: string): Promise<string> {
+  const r = await gql<{ testDatabaseConnection: { code: string | null; serverVersion: string | null } }>(
+    `mutation ($id: ID!) { testDatabaseConnection(id: $id) { ok code serverVersion } }`,
+    { id },
+  );
+  return r.testDatabaseConnection.code ?? `ok ${r.testDatabaseConnection.serverVersion}`;
+}
+
+async function databaseScan(id: string): Promise<string> {
+  const r = await gql<{ startDatabaseScan: { id: string } }>(`mutation ($input: DatabaseScanInput!) { startDatabaseScan(input: $input) { id } }`, {
+    input: { sessionId, connectionId: id, sampleSize: 10 },
+  });
+  for (;;) {
+    const s = await gql<{ scan: { status: string; error: { code: string; message: string } | null } }>(`query ($id: ID!) { scan(id: $id) { status error { code message } } }`, {
+      id: r.startDatabaseScan.id,
+    });
+    if (["SUCCEEDED", "FAILED", "CANCELLED"].includes(s.scan.status)) return s.scan.error ? `${s.scan.status} ${s.scan.error.code}: ${s.scan.error.message}` : s.scan.status;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+const version = (sql: string) => (sql.includes("server_version") ? [["16.0"]] : []);
+const cases: Array<[string, "POSTGRESQL" | "MYSQL", () => Promise<Hostile>, (id: string) => Promise<string>]> = [
+  ["PostgreSQL, 400 MB server_version (connection test)", "POSTGRESQL", hugeVersionServer, connectionTest],
+  ["PostgreSQL, 400 MB row (connection test)", "POSTGRESQL", hugeRowServer, connectionTest],
+  ["MySQL, 400 MB handshake version (connection test)", "MYSQL", hugeMysqlVersionServer, connectionTest],
+  [
+    "PostgreSQL, 400 MB catalogue row (database scan)",
+    "POSTGRESQL",
+    () =>
+      fakePg((sql, socket, counter) => {
+        if (!isListing(sql)) return version(sql);
+        const header = Buffer.alloc(11);
+        header.write("D", 0, "latin1");
+        header.writeInt32BE(4 + 2 + 4 + HUGE, 1);
+        header.writeInt16BE(1, 5);
+        header.writeInt32BE(HUGE, 7);
+        streamHuge(socket, header, counter);
+        return "custom";
+      }),
+    databaseScan,
+  ],
+  [
+    "PostgreSQL, endless catalogue (database scan)",
+    "POSTGRESQL",
+    () =>
+      fakePg((sql, socket, counter) => {
+        if (!isListing(sql)) return version(sql);
+        const cells = (i: number) => catalogRow(`t${i}`).map((c) => Buffer.concat([Buffer.from([0, 0, 0, Buffer.byteLength(c)]), Buffer.from(c)]));
+        const batch = Buffer.concat(Array.from({ length: 2_000 }, (_, i) => pgMessage("D", Buffer.concat([Buffer.from([0, 8]), ...cells(i)]))));
+        const pump = () => {
+          while (!socket.destroyed && counter.sent < HUGE) {
+            counter.sent += batch.length;
+            if (!socket.write(batch)) return void socket.once("drain", pump);
+          }
+        };
+        pump();
+        return "custom";
+      }),
+    databaseScan,
+  ],
+];
+
+console.log("case | answer | ms | /healthz max ms | server RSS growth MiB | MiB the fake server sent");
+{
+  // Baseline in the same run: a connection test to a closed port (the first one also pays for warming up).
+  const closed = await save("POSTGRESQL", 1);
+  for (const label of ["baseline, closed port, first", "baseline, closed port, second"]) {
+    const stop = watch(server);
+    const t0 = performance.now();
+    const answer = await connectionTest(closed);
+    const ms = Math.round(performance.now() - t0);
+    const { healthzMaxMs, rssGrowthMiB } = await stop();
+    console.log(`${label} | ${answer} | ${ms} | ${healthzMaxMs} | ${rssGrowthMiB.toFixed(1)} | -`);
+  }
+}
+for (const [name, engine, start, run] of cases) {
+  const fake = await start();
+  const id = await save(engine, fake.port);
+  const stop = watch(server);
+  const t0 = performance.now();
+  const answer = await run(id);
+  const ms = Math.round(performance.now() - t0);
+  const { healthzMaxMs, rssGrowthMiB } = await stop();
+  console.log(`${name} | ${answer.slice(0, 160)} | ${ms} | ${healthzMaxMs} | ${rssGrowthMiB.toFixed(1)} | ${(fake.sent() / 2 ** 20).toFixed(1)}`);
+  await closeHostileServers();
+}
+
+await server.stop();
+await admin.query(`drop database if exists ${dbName} with (force)`);
+await admin.end();
+await stopEmbedded();
