@@ -1,0 +1,58 @@
+/**
+ * The real worker-thread pool under its limits (issue 10 point 1): an extraction that needs
+ * more heap than a thread may have fails with ERR_WORKER_OUT_OF_MEMORY, the pipeline turns it
+ * into a MEMORY_BUDGET skip, and the pool's replacement thread scans the next input; aborting
+ * a running task ends its thread at once.
+ */
+import { afterAll, describe, expect, it } from "vitest";
+import { FindingSink } from "../../../src/modules/scans/finding-sink.js";
+import { runPipeline } from "../../../src/modules/scans/scan-pipeline.js";
+import { createDetectionPool } from "../../../src/modules/scans/scanners/detection-pool.js";
+import type { FindingBatch } from "../../../src/modules/scans/scan.repo.js";
+import { silentLogger } from "../../../src/platform/observability/logger.js";
+
+describe("scan worker threads under resource limits", () => {
+  const pool = createDetectionPool({ threads: 1, maxHeapMb: 24 });
+  afterAll(() => pool.close());
+
+  it("an input that needs more heap is skipped (MEMORY_BUDGET); the replacement thread scans the next one", async () => {
+    // ~12 MB of HTML: its text extraction builds strings several times that size.
+    const html = `<p>${"<b>x</b> &amp; ".repeat(800_000)}</p>`;
+    const docs: Record<string, string> = { "huge.html": html, "brief.txt": "mail jan@voorbeeld.nl" };
+    const names = Object.keys(docs);
+    const batches: FindingBatch[] = [];
+    const signal = new AbortController().signal;
+    const sink = new FindingSink({ write: async (b) => (batches.push(b), { held: true, inserted: b.type.length }), maxFindings: 100, signal });
+    const result = await runPipeline({
+      mode: "document",
+      inputs: names.map((name, ordinal) => ({ ordinal, name })),
+      load: async (ordinal) => new Uint8Array(Buffer.from(docs[names[ordinal]!]!)),
+      workers: { extract: pool.extract, detectChunk: pool.detectChunk, parallelism: 1 },
+      sink,
+      signal,
+      hashKey: "k",
+      onProgress: () => undefined,
+      inputTimeoutMs: 60_000,
+      maxTextBytes: 64 * 1024 * 1024,
+      threadHeapBytes: 24 * 1024 * 1024,
+      log: silentLogger,
+    });
+    await sink.flush();
+    expect(result.skipped).toEqual([{ name: "huge.html", code: "MEMORY_BUDGET", reason: "huge.html: needed more than 24 MiB of memory to read; not scanned" }]);
+    expect(batches.flatMap((b) => b.source.map((s, i) => `${s}:${b.line[i]}:${b.type[i]}`))).toEqual(["brief.txt:1:EMAIL"]);
+  }, 120_000);
+
+  it("aborting a running task ends it at once and the pool goes on", async () => {
+    const ac = new AbortController();
+    const shared = new SharedArrayBuffer(8 * 1024 * 1024);
+    Buffer.from(shared).fill("jan@voorbeeld.nl 06-12345678\n");
+    const running = pool.detectChunk({ text: shared, start: 0, end: shared.byteLength, lineOffset: 0, hashKey: "k" }, ac.signal);
+    setTimeout(() => ac.abort(), 200);
+    const t0 = Date.now();
+    await expect(running).rejects.toThrow(/abort/i);
+    expect(Date.now() - t0).toBeLessThan(5_000); // not the many seconds detecting 8 MB takes
+    const small = new SharedArrayBuffer(64);
+    Buffer.from(small).write("BSN 123456782");
+    expect((await pool.detectChunk({ text: small, start: 0, end: 13, lineOffset: 0, hashKey: "k" })).type).toEqual(["BSN"]);
+  }, 120_000);
+});
