@@ -205,21 +205,23 @@ export class ScanWorkerRepo extends ScanQueueReads {
     const res = await this.pool.query<{ held: number; inserted: number }>({
       name: "dg_write_findings",
       text: WRITE_FINDINGS_SQL,
+      // Array literals built here (native joins, escaping only where needed) rather than by
+      // pg's per-element prepareValue: this runs on the main thread for every batch.
       values: [
         scanId,
         workerId,
-        batch.ordinal,
-        batch.type,
-        batch.severity,
-        batch.confidence,
-        batch.maskedValue,
-        batch.occurrences,
-        batch.valueHash,
-        batch.source,
-        batch.line,
-        batch.table,
-        batch.column,
-        batch.matchRatio,
+        numberArray(batch.ordinal),
+        textArray(batch.type),
+        textArray(batch.severity),
+        numberArray(batch.confidence),
+        textArray(batch.maskedValue),
+        numberArray(batch.occurrences),
+        textArray(batch.valueHash),
+        textArray(batch.source),
+        numberArray(batch.line),
+        textArray(batch.table),
+        textArray(batch.column),
+        numberArray(batch.matchRatio),
       ],
     });
     const row = res.rows[0]!;
@@ -285,4 +287,23 @@ export class ScanWorkerRepo extends ScanQueueReads {
     const get = (s: string) => rows.find((r) => r.status === s)?._count ?? 0;
     return { running: get("RUNNING"), queued: get("QUEUED") };
   }
+}
+
+/** A PostgreSQL array literal of numbers (`{1,2.5,NULL}`). */
+export function numberArray(values: readonly (number | null)[]): string {
+  let nulls = false;
+  for (const v of values) if (v === null || !Number.isFinite(v)) nulls = true;
+  return `{${(nulls ? values.map((v) => (v === null || !Number.isFinite(v) ? "NULL" : v)) : values).join(",")}}`;
+}
+
+const NEEDS_ESCAPE = /["\\]/;
+
+/** A PostgreSQL array literal of texts, every element quoted (`{"a","b \\"c\\"",NULL}`). */
+export function textArray(values: readonly (string | null)[]): string {
+  const parts = new Array<string>(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    parts[i] = v === null || v === undefined ? "NULL" : NEEDS_ESCAPE.test(v) ? `"${v.replace(/[\\"]/g, "\\$&")}"` : `"${v}"`;
+  }
+  return `{${parts.join(",")}}`;
 }

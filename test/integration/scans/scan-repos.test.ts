@@ -196,6 +196,17 @@ describe("ScanWorkerRepo: claim, guards, sweep", () => {
       { ordinal: 0, occurrences: 2, ownerId: o.ownerId },
       { ordinal: 1, occurrences: 2, ownerId: o.ownerId },
     ]);
+    // Array literals: any text survives the trip (quotes, backslashes, commas, braces, "NULL", empty, unicode).
+    const tricky = ['a"b\\c,{x}', "NULL", "", "j***@x.nl ü 𝄞", "\\\\", '""'];
+    const t = batch(tricky.map((_, i) => 100 + i), 9);
+    t.maskedValue = tricky;
+    t.valueHash = tricky.map((_, i) => `t${i}`);
+    t.source = tricky.map(() => 'dir/"quoted" \\ name.txt');
+    t.confidence = tricky.map((_, i) => i / 7);
+    expect(await workers.writeFindings(r.scan.id, "w", t)).toEqual({ held: true, inserted: tricky.length });
+    const back = await prisma.finding.findMany({ where: { scanId: r.scan.id, line: 9 }, orderBy: { ordinal: "asc" } });
+    expect(back.map((f) => [f.maskedValue, f.source, f.confidence])).toEqual(tricky.map((m, i) => [m, 'dir/"quoted" \\ name.txt', i / 7]));
+    await prisma.finding.deleteMany({ where: { scanId: r.scan.id, line: 9 } });
     expect(await workers.clearFindings(r.scan.id, "other")).toBe(0);
     expect(await workers.clearFindings(r.scan.id, "w")).toBe(2);
     await workers.writeFindings(r.scan.id, "w", batch([0], 1));
