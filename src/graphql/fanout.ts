@@ -24,7 +24,7 @@ import {
  * document and the variables, never on who listens. So:
  * - an event's result is computed once per distinct (document, operation, variables) and shared
  *   by every subscriber of that operation (a WeakMap on the event object: the in-memory and Redis
- *   pub/subs hand every listener the same object);
+ *   pub/subs hand every listener the same object), when two or more subscriptions run it;
  * - for plain selections over plain event types (no directives, no arguments, no lists) the
  *   result is built by a projector compiled once per document, instead of `execute` with a
  *   resolver call per field; anything else falls back to `execute`.
@@ -53,6 +53,12 @@ export function createFanoutSubscribe(schema: GraphQLSchema, options: FanoutOpti
   const plans = new WeakMap<DocumentNode, Map<string, { rootKey: string; shareable: boolean; project: Projector | null }>>();
   /** event → (plan key → result): one execution per event per distinct operation. */
   const results = new WeakMap<object, Map<string, ExecutionResult | Promise<ExecutionResult>>>();
+  /**
+   * Live subscriptions per plan key. An operation only one subscriber runs (each client
+   * following its own scan) skips the shared cache: nothing to share, and a WeakMap entry per
+   * event is garbage-collector work for nothing.
+   */
+  const live = new Map<string, number>();
 
   const planFor = (args: ExecutionArgs, operation: OperationDefinitionNode): Plan => {
     let perDoc = plans.get(args.document);
@@ -71,18 +77,22 @@ export function createFanoutSubscribe(schema: GraphQLSchema, options: FanoutOpti
 
   const resultFor = (event: unknown, plan: Plan, args: ExecutionArgs): ExecutionResult | Promise<ExecutionResult> => {
     if (!plan.shareable || event === null || typeof event !== "object") return execute({ ...args, rootValue: event });
+    if ((live.get(plan.key) ?? 0) < 2) return project(event, plan, args);
     let perEvent = results.get(event);
     if (!perEvent) results.set(event, (perEvent = new Map()));
     const hit = perEvent.get(plan.key);
     if (hit) return hit;
-    let result: ExecutionResult | Promise<ExecutionResult> | null = null;
-    if (plan.project) {
-      const data = plan.project(event as Record<string, unknown>);
-      if (data) result = { data: { [plan.rootKey]: data } };
-    }
-    result ??= execute({ ...args, rootValue: event });
+    const result = project(event, plan, args);
     perEvent.set(plan.key, result);
     return result;
+  };
+
+  const project = (event: object, plan: Plan, args: ExecutionArgs): ExecutionResult | Promise<ExecutionResult> => {
+    if (plan.project) {
+      const data = plan.project(event as Record<string, unknown>);
+      if (data) return { data: { [plan.rootKey]: data } };
+    }
+    return execute({ ...args, rootValue: event });
   };
 
   return async function subscribe(args: ExecutionArgs): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
@@ -92,23 +102,37 @@ export function createFanoutSubscribe(schema: GraphQLSchema, options: FanoutOpti
       (d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION && (args.operationName == null || d.name?.value === args.operationName),
     )!;
     const plan = planFor(args, operation);
-    return mapIterator(source as AsyncIterableIterator<unknown>, (event) => resultFor(event, plan, args));
+    live.set(plan.key, (live.get(plan.key) ?? 0) + 1);
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      const left = (live.get(plan.key) ?? 1) - 1;
+      if (left > 0) live.set(plan.key, left);
+      else live.delete(plan.key);
+    };
+    return mapIterator(source as AsyncIterableIterator<unknown>, (event) => resultFor(event, plan, args), release);
   };
 }
 
 /** Maps an async iterator; `return`/`throw` reach the source (so the subscription's cleanup runs). */
-function mapIterator<T, U>(source: AsyncIterableIterator<T>, map: (value: T) => U | Promise<U>): AsyncIterableIterator<U> {
+function mapIterator<T, U>(source: AsyncIterableIterator<T>, map: (value: T) => U | Promise<U>, onEnd: () => void): AsyncIterableIterator<U> {
   const iterator: AsyncIterableIterator<U> = {
     async next() {
       const r = await source.next();
-      if (r.done) return { value: undefined, done: true };
+      if (r.done) {
+        onEnd();
+        return { value: undefined, done: true };
+      }
       return { value: await map(r.value), done: false };
     },
     async return() {
+      onEnd();
       await source.return?.();
       return { value: undefined, done: true };
     },
     async throw(error?: unknown) {
+      onEnd();
       if (source.throw) await source.throw(error);
       throw error;
     },

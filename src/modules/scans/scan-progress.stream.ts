@@ -138,22 +138,52 @@ export class ScanEventStream implements AsyncIterableIterator<ScanProgress> {
   }
 }
 
-/** Deliveries run in slices of this many per macrotask. */
+/**
+ * Deliveries are handed off in slices of SLICE; slices follow each other within one turn of the
+ * event loop (as microtasks, after the previous slice's deliveries have run) for up to
+ * TURN_BUDGET_MS, then the rest waits for the next turn. A burst for thousands of subscriptions
+ * thus neither blocks the loop (other requests and /healthz get a turn at least every few
+ * milliseconds) nor trickles out one slice per turn while a busy loop has other work.
+ */
 const SLICE = 64;
-const ready: Array<() => void> = [];
+const TURN_BUDGET_MS = 8;
+let ready: Array<() => void> = [];
+let head = 0;
 let draining = false;
+let turnStarted = 0;
 
 function schedule(task: () => void): void {
   ready.push(task);
   if (!draining) {
     draining = true;
-    setImmediate(drainSlice);
+    setImmediate(startTurn);
   }
 }
 
-function drainSlice(): void {
-  const slice = ready.splice(0, SLICE);
-  for (const task of slice) task();
-  if (ready.length > 0) setImmediate(drainSlice);
-  else draining = false;
+function startTurn(): void {
+  turnStarted = performance.now();
+  drainSlice();
 }
+
+function drainSlice(): void {
+  const end = Math.min(ready.length, head + SLICE);
+  for (; head < end; head++) {
+    const task = ready[head]!;
+    ready[head] = noop; // release the closure
+    task();
+  }
+  if (head >= ready.length) {
+    ready = [];
+    head = 0;
+    draining = false;
+    return;
+  }
+  if (head > 4096 && head * 2 > ready.length) {
+    ready = ready.slice(head);
+    head = 0;
+  }
+  if (performance.now() - turnStarted < TURN_BUDGET_MS) queueMicrotask(drainSlice);
+  else setImmediate(startTurn);
+}
+
+const noop = () => undefined;
