@@ -11,7 +11,7 @@ import { isWordChar } from "./chars.js";
 import { contextVerdict, hasContextRules, hintWords, type ContextVerdict } from "./context.js";
 import { hmacFromStates, stateAfterBlock } from "./sha256.js";
 import { DEFAULT_PHONE_REGIONS, scanAt, scanIPv6, scanNumberAt, type Sink } from "./patterns.js";
-import { scanAssignment, scanAws, scanJwt, scanOption, scanPrivateKey, scanProsePassword, scanProviderKey, scanQuotedPair, scanXmlElement } from "./secrets.js";
+import { scanAssignment, scanAws, scanJwt, scanOption, scanPrivateKey, scanProsePassword, scanProviderKey, scanQuotedPair, scanShortPasswordOption, scanXmlElement } from "./secrets.js";
 import { isSupportedCountry, type CountryCode } from "libphonenumber-js/max";
 import { FINDING_TYPES, type Candidate, type DetectOptions, type Detection, type FindingType, type Severity } from "./types.js";
 
@@ -298,6 +298,8 @@ export function findCandidates(text: string, want: ReadonlySet<FindingType> = AL
           const prev = h > 0 ? text.charCodeAt(h - 1) : 32;
           if (assignments && next === h + 2 && (prev === 32 || prev === 9 || prev === 34 || prev === 39 || prev === 10)) next = Math.max(next, scanOption(text, next, sink));
         }
+      } else if (n === 112 /* -p */ && assignments && (h === 0 || text.charCodeAt(h - 1) === 32 || text.charCodeAt(h - 1) === 9)) {
+        next = scanShortPasswordOption(text, h, sink);
       } else if (want.has("API_KEY")) {
         const p = h > 0 ? text.charCodeAt(h - 1) : 0;
         // xox?-, xapp-, glpat-, sk-, GOCSPX-

@@ -128,15 +128,17 @@ export function scanPrivateKey(text: string, i: number, sink: Sink): number {
     body = text.slice(headerEnd, end);
   }
   body = body.replace(/\\n|\s+/g, "");
+  // A header on the last line of a text (a chunk cut at a line boundary): the key follows.
+  const atTextEnd = endAt === -1 && body.length === 0 && /^\s*$/.test(text.slice(headerEnd, headerEnd + 16)) && text.length - headerEnd <= 16;
   // An empty block, "..." or "<key>" in documentation: no key. A body needs a long base64 run.
-  if (!/[A-Za-z0-9+/]{40}/.test(body) || /\.\.\.|EXAMPLE|x{8,}|X{8,}/.test(body) || isRepetitive(body)) return end;
+  if (!atTextEnd && (!/[A-Za-z0-9+/]{40}/.test(body) || /\.\.\.|EXAMPLE|x{8,}|X{8,}/.test(body) || isRepetitive(body))) return end;
   sink.out.push({
     type: "PRIVATE_KEY",
     start: i,
     end,
-    value: body,
+    value: body.length > 0 ? body : m[0],
     maskedValue: maskPrivateKey(m[0]),
-    confidence: endAt !== -1 && end === endAt + endMarker.length ? 0.99 : 0.9,
+    confidence: atTextEnd ? 0.8 : endAt !== -1 && end === endAt + endMarker.length ? 0.99 : 0.9,
   });
   return end;
 }
@@ -728,4 +730,32 @@ export function scanProsePassword(text: string, i: number, sink: Sink): number {
   if (!/[A-Za-z]/.test(value) || !/[0-9!@#$%^&*_+=?~-]/.test(value) || /^[A-Za-z]+[-'][A-Za-z]+$/.test(value)) return ve;
   if (sink.want.has("PASSWORD")) emitSecret("PASSWORD", value, vs, ve, quoted, false, sink);
   return ve;
+}
+
+/** Commands whose `-p` takes a password (elsewhere `-p` is often a port). */
+const P_FLAG_COMMANDS = /\b(?:sshpass|docker\s+login|podman\s+login|helm\s+registry\s+login|mysql|mysqldump|mysqladmin|mariadb|mariadb-dump)\b/;
+
+/**
+ * `sshpass -p 'secret'`, `docker login -u u -p secret`, `mysql -u root -psecret`. `h` is the
+ * index of the '-' of "-p".
+ */
+export function scanShortPasswordOption(text: string, h: number, sink: Sink): number {
+  const lineStart = lineStartWithin(text, h);
+  const cmd = P_FLAG_COMMANDS.exec(text.slice(lineStart, h));
+  if (!cmd) return h + 2;
+  const mysql = cmd[0].startsWith("m");
+  let v = h + 2;
+  const glued = v < text.length && !isSpace(text.charCodeAt(v));
+  // `mysql -p` alone prompts; its password is only ever glued to the flag.
+  if (mysql !== glued) return h + 2;
+  if (!glued) v++;
+  const q = text.charCodeAt(v);
+  const quoted = isQuote(q);
+  const vs = quoted ? v + 1 : v;
+  let ve = vs;
+  const vmax = Math.min(text.length, vs + 128);
+  while (ve < vmax && (quoted ? text.charCodeAt(ve) !== q && text.charCodeAt(ve) !== 10 : text.charCodeAt(ve) > 32)) ve++;
+  if (ve <= vs || (quoted && text.charCodeAt(ve) !== q)) return h + 2;
+  if (sink.want.has("PASSWORD")) emitSecret("PASSWORD", text.slice(vs, ve), vs, ve, quoted, true, sink);
+  return quoted ? ve + 1 : ve;
 }

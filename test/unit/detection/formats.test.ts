@@ -124,6 +124,10 @@ describe("secrets in every syntax", () => {
     ["Het wachtwoord is Zomer2024! en de gebruikersnaam jan", "PASSWORD"],
     [`SENDGRID_API_KEY=SG.${rnd(22)}.${rnd(43)}`, "API_KEY"],
     ['private_key = "hopenobodyfindsthisone";', "API_KEY"],
+    [`docker login -u deploy -p ${PW} registry.example.com`, "PASSWORD"],
+    [`mysql -u root -p${PW} shop`, "PASSWORD"],
+    [`sshpass -p '${PW}' ssh deploy@host`, "PASSWORD"],
+    [`password = os.getenv('DB_PASSWORD', '${PW}')`, "PASSWORD"],
   ] as const)("%s → %s", (text, type) => {
     expect(types(text)).toEqual([type]);
   });
@@ -200,6 +204,9 @@ describe("secrets in every syntax", () => {
     '"Authorization": "Basic dXNlcjpwYXNzd29yZA=="', // user:password
     "token_type: bearer",
     "password_reset_token_ttl = 3600",
+    "ssh -p 2222 build.example.org",
+    "mysql -u root -p shop",
+    "psql -h db -p 5432 -U app",
   ])("not a secret: %s", (text) => {
     expect(run(text)).toEqual([]);
   });
