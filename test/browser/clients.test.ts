@@ -67,7 +67,8 @@ describeBrowser("browser clients (SPA and explorer)", () => {
     await page.getByLabel("Token").fill(await server.token("root", { admin: true }));
     await page.getByRole("button", { name: "Use token" }).click();
     await expect.poll(() => page.locator(".graphiql-container").count(), { timeout: 20_000 }).toBe(1);
-    // The first tab is the capacity example; run it.
+    // The first tab is the capacity example, with what tells a cleared alert from an active one; run it.
+    await expect.poll(() => page.locator(".graphiql-query-editor").innerText(), { timeout: 20_000 }).toContain("clearedAt");
     await page.locator(".graphiql-execute-button").click();
     await expect
       .poll(() => page.locator(".graphiql-response").innerText(), { timeout: 20_000 })

@@ -343,6 +343,8 @@ describeBrowser("the web app as a daily tool (issue 14)", () => {
     await expect.poll(async () => (await tickTexts()).every((t) => /^\w{2,4}\.? \d{1,2}[:.]\d{2}/.test(t)), { timeout: 10_000 }).toBe(true);
     // Alerts, if any: newest first, cleared ones grey, never a red "CRITICAL" badge.
     const alerts = page.getByTestId("alert");
+    const times = (await alerts.evaluateAll((els) => els.map((e) => e.getAttribute("data-at") ?? ""))).map((t) => Date.parse(t));
+    for (let i = 1; i < times.length; i++) expect(times[i]!).toBeLessThanOrEqual(times[i - 1]!);
     for (let i = 0; i < (await alerts.count()); i++) {
       const a = alerts.nth(i);
       if ((await a.getAttribute("data-cleared")) === "true") expect(await a.locator(".badge").getAttribute("class")).toBe("badge cleared");

@@ -68,6 +68,8 @@ export function ensureWebBuilt(): void {
   const web = path.join(root, "web");
   const built = path.join(web, "dist", "index.html");
   if (existsSync(built) && statSync(built).mtimeMs >= newestMtime(web)) return;
-  const result = spawnSync("npm", ["run", "build:web"], { cwd: root, encoding: "utf8" });
+  // A production build, as `npm install` makes and people get: under vitest NODE_ENV is "test",
+  // which would give React's development build (StrictMode runs effects twice there).
+  const result = spawnSync("npm", ["run", "build:web"], { cwd: root, encoding: "utf8", env: { ...process.env, NODE_ENV: "production" } });
   if (result.status !== 0) throw new Error(`npm run build:web failed:\n${result.stdout}\n${result.stderr}`);
 }

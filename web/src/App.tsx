@@ -1,6 +1,6 @@
-import { useEffect, useMemo, useRef, useState, type FormEvent } from "react";
+import { useEffect, useRef, useState, type FormEvent } from "react";
 import { Provider, useQuery } from "urql";
-import { createApiClient, describeError, type LinkState } from "./client";
+import { createApiClient, describeError, type ApiClient, type LinkState } from "./client";
 import { MeDocument } from "./generated/graphql";
 import { readToken, saveToken, peekClaims, TOKEN_KEY } from "./token";
 import { ScansPage } from "./ScansPage";
@@ -68,11 +68,14 @@ function Connected(props: { token: string; onSignIn: (token: string) => void; on
   const [link, setLink] = useState<LinkState>("connecting");
   const [epoch, setEpoch] = useState(0);
   const [expired, setExpired] = useState(false);
-  const api = useMemo(
-    () => createApiClient(props.token, { onReconnect: () => setEpoch((n) => n + 1), onLinkState: setLink, onAuthLost: () => setExpired(true) }),
-    [props.token],
-  );
-  useEffect(() => () => api.dispose(), [api]);
+  // The client opens a socket at once: made in an effect (not a memo, which React may run twice
+  // and throw one result away with its socket open) and disposed by the same effect.
+  const [api, setApi] = useState<ApiClient | null>(null);
+  useEffect(() => {
+    const created = createApiClient(props.token, { onReconnect: () => setEpoch((n) => n + 1), onLinkState: setLink, onAuthLost: () => setExpired(true) });
+    setApi(created);
+    return () => created.dispose();
+  }, [props.token]);
   // The token's own expiry, as the page sees it: the badge and a sign-in offer at that moment,
   // not at the next click. (The server closes the socket then too; this covers a quiet page.)
   const exp = peekClaims(props.token)?.exp;
@@ -89,8 +92,9 @@ function Connected(props: { token: string; onSignIn: (token: string) => void; on
   useEffect(() => {
     if (!expired) return;
     setLink("signed-out");
-    api.dispose();
+    api?.dispose();
   }, [expired, api]);
+  if (!api) return null;
   return (
     <TokenContext.Provider value={props.token}>
       <Provider value={api.client}>

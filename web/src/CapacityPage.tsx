@@ -144,7 +144,7 @@ export function CapacityPage(props: { epoch: number }) {
           {alerts.length === 0 ? <p className="hint">No alerts.</p> : <p className="hint">Newest first.</p>}
           <ul className="plain alerts" data-testid="alerts">
             {alerts.map((a, i) => (
-              <li key={`${a.metric}-${a.at}-${i}`} className={a.clearedAt ? "is-cleared" : ""} data-testid="alert" data-cleared={a.clearedAt ? "true" : "false"}>
+              <li key={`${a.metric}-${a.at}-${i}`} className={a.clearedAt ? "is-cleared" : ""} data-testid="alert" data-cleared={a.clearedAt ? "true" : "false"} data-at={a.clearedAt ?? a.at}>
                 <span className={a.clearedAt ? "badge cleared" : `badge level-${a.level.toLowerCase()}`}>{a.clearedAt ? "cleared" : a.level}</span>
                 <span>{a.message}</span>
                 <span className="hint">
