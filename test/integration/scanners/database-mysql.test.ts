@@ -1,18 +1,14 @@
 import { randomBytes } from "node:crypto";
 import net from "node:net";
 import mysql from "mysql2/promise";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseAllowedHosts } from "../../../src/platform/net/host-policy.js";
 import { scanDatabase, type DatabaseScanOptions, type SkippedTable } from "../../../src/modules/scans/scanners/database.scanner.js";
-import { quoteMysqlIdent, testDatabaseConnection, type DatabaseTarget } from "../../../src/platform/target-db/index.js";
-import {
-  ScanAbortedError,
-  type ScanFinding,
-  type ScanProgressUpdate,
-} from "../../../src/modules/scans/scanners/scanner.types.js";
-import { bsns, expectScanError, luhnInvalid } from "../../support/scanner-fixtures.js";
+import { quoteMysqlIdent, type DatabaseTarget } from "../../../src/platform/target-db/index.js";
+import { ScanAbortedError, type ScanProgressUpdate } from "../../../src/modules/scans/scanners/scanner.types.js";
+import { bsns, luhnInvalid } from "../../support/scanner-fixtures.js";
 import { waitFor } from "../../support/wait.js";
-import { findFreePort } from "../../../src/platform/db/embedded.js";
+import { describeScannerBehaviour } from "./scanner.behaviour.js";
 
 // Real MariaDB/MySQL (no mocks): MYSQL_HOST/MYSQL_PORT/MYSQL_USER/MYSQL_PASSWORD override.
 // With no server answering, the file is skipped with one line saying so (a fresh machine has
@@ -138,151 +134,35 @@ describe.skipIf(SKIP)("MySQL / MariaDB", () => {
     await admin.end();
   });
 
-  const by = (findings: ScanFinding[], table: string, column: string) =>
-    findings.filter((f) => f.table === table && f.column === column);
-
-  describe("scanDatabase", () => {
-    let findings: ScanFinding[];
-    let progress: ScanProgressUpdate[];
-
-    beforeAll(async () => {
-      const run = scan();
-      findings = await run.promise;
-      progress = run.progress;
-      expect(run.skipped).toEqual([]);
-    });
-
-    it("finds each PII type once per column, with occurrences and match ratio", () => {
-      for (const [column, type] of [
-        ["email", "EMAIL"],
-        ["bsn", "BSN"],
-        ["iban", "IBAN"],
-        ["creditcard", "CREDIT_CARD"],
-        ["telefoon", "PHONE_NUMBER"],
-      ] as const) {
-        const found = by(findings, "customers", column).filter((f) => f.type === type);
-        expect(found, `${column}:${type}`).toHaveLength(1);
-        expect(found[0]).toMatchObject({ source: `${DB}.customers`, occurrences: 40, matchRatio: 1 });
-      }
-      expect(by(findings, "customers", "opmerking").find((f) => f.type === "EMAIL")).toMatchObject({
-        occurrences: 10,
-        matchRatio: 0.25,
-      });
-      for (const f of findings) {
-        expect(f.maskedValue).not.toMatch(/^(klant\d+@example\.com|\d{9}|\d{16}|NL91ABNA0417164300|\+31612345678)$/);
-      }
-    });
-
-    it("reports nothing for decoy columns, empty tables and views", () => {
-      expect(findings.filter((f) => f.table === "orders")).toEqual([]);
-      expect(findings.filter((f) => f.table === "empty_table")).toEqual([]);
-      expect(findings.filter((f) => f.table === "customer_view")).toEqual([]);
-    });
-
-    it("casts on the server, reads blobs as text, truncates big cells, skips bit and geometry", () => {
-      expect(by(findings, "typed", "bsn_number").map((f) => f.type)).toContain("BSN");
-      expect(by(findings, "typed", "raw").map((f) => f.type)).toContain("EMAIL");
-      expect(by(findings, "typed", "big_text").map((f) => f.type)).toContain("EMAIL");
-      expect(by(findings, "typed", "late_text")).toEqual([]);
-      expect(by(findings, "typed", "flags")).toEqual([]);
-    });
-
-    it("quotes odd identifiers: backticks, spaces, unicode, 64-character names, injection attempts", async () => {
-      expect(by(findings, BACKTICK_TABLE, INJECTION_COLUMN).map((f) => f.type)).toEqual(["EMAIL"]);
-      expect(by(findings, BACKTICK_TABLE, "with space").map((f) => f.type)).toEqual(["IBAN"]);
-      expect(by(findings, UNICODE_TABLE, LONG_COLUMN).map((f) => f.type)).toEqual(["EMAIL"]);
-      expect(by(findings, UNICODE_TABLE, '"quoted"').map((f) => f.type)).toEqual(["EMAIL"]);
-      expect(by(findings, LONG_TABLE, "email")).toMatchObject([{ type: "EMAIL", source: `${DB}.${LONG_TABLE}` }]);
+  describeScannerBehaviour({
+    target,
+    source: (table) => `${DB}.${table}`,
+    tableCount: 8, // customers, orders, empty_table, typed, three odd names, locked_table (views are not scanned)
+    oddFindings: [
+      [BACKTICK_TABLE, INJECTION_COLUMN, "EMAIL"],
+      [BACKTICK_TABLE, "with space", "IBAN"],
+      [UNICODE_TABLE, LONG_COLUMN, "EMAIL"],
+      [UNICODE_TABLE, '"quoted"', "EMAIL"],
+      [LONG_TABLE, "email", "EMAIL"],
+    ],
+    textlessColumns: ["flags", "pos"],
+    wrongLogins: [{ user: NOSELECT_USER, password: "wrong" }, { password: "definitely-wrong" }],
+    noSelect: { user: NOSELECT_USER, password: USER_PASSWORD },
+    noSelectSeesEveryTable: false,
+    versionPattern: /^(MariaDB|MySQL) \d+/,
+    lockTable,
+    countCustomers: async () => {
       const [rows] = await q(`SELECT count(*) AS n FROM ${quoteMysqlIdent(DB)}.customers`);
-      expect((rows as Array<{ n: number }>)[0]!.n).toBe(40);
-    });
-
-    it("reports progress per table", () => {
-      const total = progress.find((p) => p.itemsTotal !== null)!.itemsTotal;
-      expect(total).toBe(8); // customers, orders, empty_table, typed, three odd names, locked_table (views are not scanned)
-      expect(progress.map((p) => p.stage)).toContain(`sampling ${DB}.customers`);
-      expect(progress.at(-1)).toMatchObject({ itemsProcessed: total, itemsTotal: total });
-    });
-
-    it("honours tables, maxColumns, maxCellBytes and sampleSize", async () => {
-      const only = await scan({ tables: ["customers"], maxColumns: 2, sampleSize: 10 }).promise;
-      expect(only.map((f) => `${f.column}:${f.type}:${f.occurrences}:${f.matchRatio}`)).toEqual(["email:EMAIL:10:1"]);
-      const tiny = await scan({ tables: [`${DB}.typed`], maxCellBytes: 16 }).promise;
-      expect(by(tiny, "typed", "big_text")).toEqual([]);
-      await expectScanError(scan({ tables: ["customers", "no_such_table"] }).promise, "TABLE_NOT_FOUND");
-    });
+      return Number((rows as Array<{ n: number }>)[0]!.n);
+    },
   });
 
-  describe("failures end with a clear code, nothing invented", () => {
-    it("wrong password → AUTHENTICATION_FAILED", async () => {
-      await expectScanError(scan({}, { user: NOSELECT_USER, password: "wrong" }).promise, "AUTHENTICATION_FAILED");
-      await expectScanError(scan({}, { password: "definitely-wrong" }).promise, "AUTHENTICATION_FAILED");
-    });
-
-    it("closed port → CONNECTION_FAILED", async () => {
-      await expectScanError(scan({}, { port: await findFreePort() }).promise, "CONNECTION_FAILED");
-    });
-
-    it("unknown database → DATABASE_NOT_FOUND", async () => {
-      await expectScanError(scan({}, { database: `dg_missing_${RUN}` }).promise, "DATABASE_NOT_FOUND");
-    });
-
-    it("a user without SELECT → PERMISSION_DENIED", async () => {
-      const run = scan({}, { user: NOSELECT_USER, password: USER_PASSWORD });
-      await expectScanError(run.promise, "PERMISSION_DENIED");
-      expect(run.skipped.length).toBeGreaterThan(0);
-      expect(run.skipped.every((s) => s.code === "PERMISSION_DENIED")).toBe(true);
-    });
-
+  describe("MySQL: privileges per table", () => {
     it("a user with SELECT on one table sees and scans that table only", async () => {
       const findings = await scan({}, { user: PARTIAL_USER, password: USER_PASSWORD }).promise;
       expect(new Set(findings.map((f) => f.table))).toEqual(new Set(["customers"]));
     });
 
-    it("a statement timeout skips the table; if it was the only one, TIMEOUT", async () => {
-      const holder = await lockTable("locked_table");
-      try {
-        await expectScanError(scan({ tables: ["locked_table"], statementTimeoutMs: 500 }).promise, "TIMEOUT");
-        const run = scan({ statementTimeoutMs: 500 });
-        const findings = await run.promise;
-        expect(run.skipped).toEqual([expect.objectContaining({ source: `${DB}.locked_table`, code: "TIMEOUT" })]);
-        expect(by(findings, "customers", "email")).toHaveLength(1);
-      } finally {
-        await holder.release();
-      }
-    });
-  });
-
-  describe("host policy", () => {
-    it.each([
-      ["169.254.1.1", undefined],
-      ["127.0.0.1", undefined], // production default: public addresses only
-      ["[::ffff:127.0.0.1]", undefined],
-      ["127.0.0.1", "10.0.0.0/8"],
-    ])("%s with DATABASE_SCAN_ALLOWED_HOSTS=%s → HOST_NOT_ALLOWED, no socket", async (host, allowed) => {
-      const connect = vi.spyOn(net.Socket.prototype, "connect");
-      try {
-        const hostPolicy = parseAllowedHosts(allowed);
-        await expectScanError(scan({ hostPolicy }, { host }).promise, "HOST_NOT_ALLOWED");
-        expect(await testDatabaseConnection(target({ host }), { hostPolicy })).toMatchObject({ ok: false, code: "HOST_NOT_ALLOWED" });
-        expect(connect).not.toHaveBeenCalled();
-        await scan({ tables: ["empty_table"] }).promise; // the spy does see an allowed scan's socket
-        expect(connect).toHaveBeenCalled();
-      } finally {
-        connect.mockRestore();
-      }
-    });
-  });
-
-  it("testDatabaseConnection answers with the server version, or a code", async () => {
-    expect(await testDatabaseConnection(target(), { hostPolicy: policy })).toEqual({
-      ok: true,
-      serverVersion: expect.stringMatching(/^(MariaDB|MySQL) \d+/),
-    });
-    expect(await testDatabaseConnection(target({ password: "wrong" }), { hostPolicy: policy })).toMatchObject({
-      ok: false,
-      code: "AUTHENTICATION_FAILED",
-    });
   });
 
   describe("cancellation", () => {
@@ -323,17 +203,6 @@ describe.skipIf(SKIP)("MySQL / MariaDB", () => {
       }
     });
 
-    it("an already aborted signal opens no connection", async () => {
-      const controller = new AbortController();
-      controller.abort();
-      const connect = vi.spyOn(net.Socket.prototype, "connect");
-      try {
-        await expect(scan({}, {}, controller.signal).promise).rejects.toBeInstanceOf(ScanAbortedError);
-        expect(connect).not.toHaveBeenCalled();
-      } finally {
-        connect.mockRestore();
-      }
-    });
   });
 });
 

@@ -6,14 +6,10 @@ import { parseAllowedHosts } from "../../../src/platform/net/host-policy.js";
 import { scanDatabase, type DatabaseScanOptions, type SkippedTable } from "../../../src/modules/scans/scanners/database.scanner.js";
 import { quotePgIdent, testDatabaseConnection, type DatabaseTarget } from "../../../src/platform/target-db/index.js";
 import { adminUrl } from "../../support/database.js";
-import {
-  ScanAbortedError,
-  type ScanFinding,
-  type ScanProgressUpdate,
-} from "../../../src/modules/scans/scanners/scanner.types.js";
+import { ScanAbortedError, type ScanProgressUpdate } from "../../../src/modules/scans/scanners/scanner.types.js";
 import { bsns, expectScanError, luhnInvalid } from "../../support/scanner-fixtures.js";
 import { waitFor } from "../../support/wait.js";
-import { findFreePort } from "../../../src/platform/db/embedded.js";
+import { describeScannerBehaviour } from "./scanner.behaviour.js";
 
 // Real PostgreSQL (no mocks): the test suite's own server (embedded, or DATABASE_URL's), so
 // this runs on a fresh machine too; PG_HOST/PG_PORT/PG_USER/PG_PASSWORD point it elsewhere.
@@ -136,123 +132,27 @@ afterAll(async () => {
   }
 });
 
-const by = (findings: ScanFinding[], table: string, column: string) =>
-  findings.filter((f) => f.table === table && f.column === column);
-
-describe("scanDatabase on PostgreSQL", () => {
-  let findings: ScanFinding[];
-  let progress: ScanProgressUpdate[];
-
-  beforeAll(async () => {
-    const run = scan();
-    findings = await run.promise;
-    progress = run.progress;
-    expect(run.skipped).toEqual([]);
-  });
-
-  it("finds each PII type once per column, with occurrences and match ratio", () => {
-    const expectOne = (column: string, type: string) => {
-      const found = by(findings, "customers", column);
-      expect(found.map((f) => f.type)).toContain(type);
-      const f = found.find((x) => x.type === type)!;
-      expect(found.filter((x) => x.type === type)).toHaveLength(1);
-      expect(f).toMatchObject({ source: "public.customers", table: "customers", column, occurrences: 40, matchRatio: 1 });
-      expect(f.confidence).toBeGreaterThan(0);
-      expect(f.confidence).toBeLessThanOrEqual(1);
-      return f;
-    };
-    const email = expectOne("email", "EMAIL");
-    expect(email.maskedValue).not.toMatch(/^klant\d+@example\.com$/);
-    expect(expectOne("bsn", "BSN").maskedValue).not.toMatch(/^\d{9}$/);
-    expect(expectOne("iban", "IBAN").maskedValue).not.toContain("0417164300");
-    expect(expectOne("creditcard", "CREDIT_CARD").maskedValue).not.toMatch(/^\d{16}$/);
-    expectOne("telefoon", "PHONE_NUMBER");
-  });
-
-  it("reports the share of sampled rows that matched", () => {
-    const note = by(findings, "customers", "opmerking");
-    const email = note.find((f) => f.type === "EMAIL");
-    expect(email).toMatchObject({ occurrences: 10, matchRatio: 0.25 });
-  });
-
-  it("reports nothing for decoy columns, empty tables and views", () => {
-    expect(findings.filter((f) => f.table === "orders")).toEqual([]);
-    expect(findings.filter((f) => f.table === "empty_table")).toEqual([]);
-    expect(findings.filter((f) => f.table === "customer_view")).toEqual([]);
-  });
-
-  it("casts every type on the server, scans bytea as text, truncates big cells", () => {
-    const typed = findings.filter((f) => f.table === "typed");
-    expect(by(typed, "typed", "bsn_number").map((f) => f.type)).toContain("BSN");
-    expect(by(typed, "typed", "raw").map((f) => f.type)).toContain("EMAIL");
-    expect(by(typed, "typed", "big_text").map((f) => f.type)).toContain("EMAIL"); // at the start
-    expect(by(typed, "typed", "late_text")).toEqual([]); // beyond maxCellBytes (64 KiB)
-  });
-
-  it("quotes odd identifiers: quotes, spaces, unicode, 63-byte names, injection attempts", async () => {
-    const odd = findings.filter((f) => f.table === LONG_TABLE);
-    expect(odd.map((f) => [f.source, f.column, f.type]).sort()).toEqual(
-      [
-        [`${ODD_SCHEMA}.${LONG_TABLE}`, LONG_COLUMN, "EMAIL"],
-        [`${ODD_SCHEMA}.${LONG_TABLE}`, QUOTED_COLUMN, "EMAIL"],
-        [`${ODD_SCHEMA}.${LONG_TABLE}`, "with space", "IBAN"],
-      ].sort(),
-    );
-    expect(by(findings, INJECTION_TABLE, '") FROM pg_class; --').map((f) => f.type)).toEqual(["EMAIL"]);
-    const { rows } = await admin.query("SELECT count(*)::int AS n FROM public.customers");
-    expect(rows[0].n).toBe(40);
-  });
-
-  it("reports progress per table", () => {
-    const total = progress.find((p) => p.itemsTotal !== null)!.itemsTotal;
-    expect(total).toBe(7); // public: customers, empty_table, injection, locked_table, orders, typed; plus the odd schema
-    expect(progress.map((p) => p.stage)).toContain("sampling public.customers");
-    expect(progress.at(-1)).toMatchObject({ itemsProcessed: total, itemsTotal: total });
-    const processed = progress.filter((p) => p.itemsTotal !== null).map((p) => p.itemsProcessed);
-    expect([...processed].sort((a, b) => a - b)).toEqual(processed);
-  });
-
-  it("honours tables, maxColumns, maxCellBytes and sampleSize", async () => {
-    const only = await scan({ tables: ["customers"], maxColumns: 2, sampleSize: 10 }).promise;
-    expect(new Set(only.map((f) => f.column))).toEqual(new Set(["email"])); // columns id, email
-    expect(only[0]).toMatchObject({ occurrences: 10, matchRatio: 1 });
-    const small = await scan({ tables: ["public.typed"], maxCellBytes: 1024 }).promise;
-    expect(by(small, "typed", "big_text").map((f) => f.type)).toContain("EMAIL");
-    const tiny = await scan({ tables: ["public.typed"], maxCellBytes: 16 }).promise;
-    expect(by(tiny, "typed", "big_text")).toEqual([]); // "bigcell@example." is all that is left
-    await expectScanError(scan({ tables: ["customers", "no_such_table"] }).promise, "TABLE_NOT_FOUND");
-  });
-
-  it("limits the number of tables", async () => {
-    const run = scan({ maxTables: 2 });
-    await run.promise;
-    expect(run.progress.find((p) => p.itemsTotal !== null)!.itemsTotal).toBe(2);
-  });
+describeScannerBehaviour({
+  target,
+  source: (table) => (table === LONG_TABLE ? `${ODD_SCHEMA}.${table}` : `public.${table}`),
+  tableCount: 7, // public: customers, empty_table, injection, locked_table, orders, typed; plus the odd schema
+  oddFindings: [
+    [LONG_TABLE, LONG_COLUMN, "EMAIL"],
+    [LONG_TABLE, QUOTED_COLUMN, "EMAIL"],
+    [LONG_TABLE, "with space", "IBAN"],
+    [INJECTION_TABLE, '") FROM pg_class; --', "EMAIL"],
+  ],
+  textlessColumns: ["flag", "pos"],
+  // This server may trust 127.0.0.1, so a wrong password cannot fail here: an unknown role and one that may not log in do.
+  wrongLogins: [{ user: `dg_nobody_${RUN}`, password: "wrong" }, { user: NOLOGIN_ROLE }],
+  noSelect: { user: NOSELECT_ROLE, password: ROLE_PASSWORD },
+  noSelectSeesEveryTable: true,
+  versionPattern: /^PostgreSQL \d+/,
+  lockTable: (table) => lockTable(`public.${table}`),
+  countCustomers: async () => (await admin.query("SELECT count(*)::int AS n FROM public.customers")).rows[0].n as number,
 });
 
-describe("failures end with a clear code, nothing invented", () => {
-  it("unknown role → AUTHENTICATION_FAILED (this server trusts 127.0.0.1, so a wrong password cannot fail here)", async () => {
-    await expectScanError(scan({}, { user: `dg_nobody_${RUN}`, password: "wrong" }).promise, "AUTHENTICATION_FAILED");
-    await expectScanError(scan({}, { user: NOLOGIN_ROLE }).promise, "AUTHENTICATION_FAILED");
-  });
-
-  it("closed port → CONNECTION_FAILED", async () => {
-    const port = await findFreePort();
-    await expectScanError(scan({}, { port }).promise, "CONNECTION_FAILED");
-  });
-
-  it("unknown database → DATABASE_NOT_FOUND", async () => {
-    await expectScanError(scan({}, { database: `dg_missing_${RUN}` }).promise, "DATABASE_NOT_FOUND");
-  });
-
-  it("a role without SELECT → PERMISSION_DENIED, every table listed as skipped", async () => {
-    const run = scan({}, { user: NOSELECT_ROLE, password: ROLE_PASSWORD });
-    const error = await expectScanError(run.promise, "PERMISSION_DENIED");
-    expect(error.message).toMatch(/no table could be read/);
-    expect(run.skipped.length).toBe(7);
-    expect(run.skipped.every((s) => s.code === "PERMISSION_DENIED")).toBe(true);
-  });
-
+describe("PostgreSQL: privileges per column", () => {
   it("a role with some privileges: readable tables and columns are scanned, the rest skipped", async () => {
     const run = scan({}, { user: PARTIAL_ROLE, password: ROLE_PASSWORD });
     const findings = await run.promise;
@@ -260,61 +160,6 @@ describe("failures end with a clear code, nothing invented", () => {
     expect(run.skipped.map((s) => s.source)).not.toContain("public.customers");
     expect(run.skipped.map((s) => s.source)).not.toContain("public.orders");
     expect(run.skipped.length).toBe(5);
-  });
-
-  it("a statement timeout skips the table; if it was the only one, TIMEOUT", async () => {
-    const holder = await lockTable("public.locked_table");
-    try {
-      const started = Date.now();
-      await expectScanError(scan({ tables: ["locked_table"], statementTimeoutMs: 300 }).promise, "TIMEOUT");
-      expect(Date.now() - started).toBeLessThan(3_000);
-      const run = scan({ statementTimeoutMs: 300 });
-      const findings = await run.promise;
-      expect(run.skipped).toEqual([expect.objectContaining({ source: "public.locked_table", code: "TIMEOUT" })]);
-      expect(by(findings, "customers", "email")).toHaveLength(1);
-    } finally {
-      await holder.release();
-    }
-  });
-});
-
-describe("host policy: refused before any socket opens", () => {
-  it.each([
-    ["169.254.1.1", undefined],
-    ["169.254.169.254", undefined],
-    ["::ffff:169.254.1.1", undefined],
-    ["127.0.0.1", undefined], // production default: public addresses only
-    ["localhost", undefined],
-    ["[::ffff:127.0.0.1]", undefined],
-    ["127.0.0.1", "10.0.0.0/8"],
-    ["localhost", "10.0.0.0/8"],
-  ])("%s with DATABASE_SCAN_ALLOWED_HOSTS=%s → HOST_NOT_ALLOWED", async (host, allowed) => {
-    const connect = vi.spyOn(net.Socket.prototype, "connect"); // observes, calls through
-    try {
-      const hostPolicy = parseAllowedHosts(allowed);
-      const c = ctx();
-      const error = await expectScanError(
-        scanDatabase(target({ host }), { sampleSize: 10, hostPolicy, connectTimeoutMs: 2_000 }, c.ctx),
-        "HOST_NOT_ALLOWED",
-      );
-      expect(error.message).toMatch(/^Database scans may not connect to \S+: it (is|resolves to) .+\.( If this database should be scanned, ask your operator to add its host to DATABASE_SCAN_ALLOWED_HOSTS\.)?$/);
-      expect(await testDatabaseConnection(target({ host }), { hostPolicy })).toMatchObject({ ok: false, code: "HOST_NOT_ALLOWED" });
-      expect(connect).not.toHaveBeenCalled();
-    } finally {
-      connect.mockRestore();
-    }
-  });
-
-  it("the same spy does see the sockets of an allowed scan (the check above can fail)", async () => {
-    const connect = vi.spyOn(net.Socket.prototype, "connect");
-    try {
-      await scan({ tables: ["empty_table"] }, { host: "localhost" }).promise;
-      expect(connect).toHaveBeenCalled();
-      // connected to the vetted address, not to the name
-      expect(connect.mock.calls.every((args) => args.includes("localhost") === false)).toBe(true);
-    } finally {
-      connect.mockRestore();
-    }
   });
 });
 
@@ -338,23 +183,6 @@ describe("the server's own database is never scanned (issue 12.1)", () => {
       connect.mockRestore();
     }
     expect(await testDatabaseConnection(target({ database: MAINTENANCE_DB }), { hostPolicy })).toMatchObject({ ok: true });
-  });
-});
-
-describe("testDatabaseConnection", () => {
-  it("answers with the server version, or a code", async () => {
-    expect(await testDatabaseConnection(target(), { hostPolicy: policy })).toEqual({
-      ok: true,
-      serverVersion: expect.stringMatching(/^PostgreSQL \d+/),
-    });
-    expect(await testDatabaseConnection(target({ database: `dg_missing_${RUN}` }), { hostPolicy: policy })).toMatchObject({
-      ok: false,
-      code: "DATABASE_NOT_FOUND",
-    });
-    expect(await testDatabaseConnection(target({ port: await findFreePort() }), { hostPolicy: policy, connectTimeoutMs: 2_000 })).toMatchObject({
-      ok: false,
-      code: "CONNECTION_FAILED",
-    });
   });
 });
 
@@ -397,17 +225,6 @@ describe("cancellation", () => {
     }
   });
 
-  it("an already aborted signal opens no connection", async () => {
-    const controller = new AbortController();
-    controller.abort();
-    const connect = vi.spyOn(net.Socket.prototype, "connect");
-    try {
-      await expect(scan({}, {}, controller.signal).promise).rejects.toBeInstanceOf(ScanAbortedError);
-      expect(connect).not.toHaveBeenCalled();
-    } finally {
-      connect.mockRestore();
-    }
-  });
 });
 
 async function lockTable(table: string): Promise<{ release: () => Promise<void> }> {
