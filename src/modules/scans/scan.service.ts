@@ -215,11 +215,13 @@ export class ScanService {
     });
     if (!result.ok) {
       if (result.reason === "USER_LIMIT") {
-        throw new AppError("SCAN_LIMIT_REACHED", `At most ${limits.perUser} scans per user may be queued or running (MAX_SCANS_PER_USER)`, {
+        log.info({ limit: "MAX_SCANS_PER_USER", value: limits.perUser }, "scan refused: the user's active scans are at the limit");
+        throw new AppError("SCAN_LIMIT_REACHED", `You already have ${limits.perUser} scans queued or running, the most one person may have: wait for one to finish or cancel one`, {
           limit: limits.perUser,
         });
       }
-      throw new AppError("CAPACITY_EXCEEDED", `The scan queue is full (${limits.maxQueued} waiting, MAX_QUEUED_SCANS); retry later`, {
+      log.info({ limit: "MAX_QUEUED_SCANS", value: limits.maxQueued }, "scan refused: the queue is full");
+      throw new AppError("CAPACITY_EXCEEDED", `The scan queue is full (${limits.maxQueued} scans waiting); retry in 30 s`, {
         retryAfterSeconds: 30,
       });
     }
