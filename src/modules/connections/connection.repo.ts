@@ -1,5 +1,5 @@
 import type { PrismaClient } from "../../generated/prisma/client.js";
-import { isUuid } from "../sessions/session.repo.js";
+import { isUuid } from "../../shared/ids.js";
 import { afterAnchor, type ListPage } from "../sessions/list-page.js";
 import type { RowWriter } from "../sessions/session-limits.js";
 

@@ -1,5 +1,6 @@
 import type { PrismaClient } from "../../platform/db/prisma.js";
-import { isUuid, type ScanRecord, toScan } from "./scan.repo.js";
+import { isUuid } from "../../shared/ids.js";
+import { type ScanRecord, toScan } from "./scan.repo.js";
 import { type Scan, ScanStatus } from "./scan.type.js";
 
 /** A scan with its 1-based queue position (null unless QUEUED). */

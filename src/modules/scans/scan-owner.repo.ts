@@ -1,10 +1,10 @@
 import { Prisma, type FindingType as DbFindingType, type Severity as DbSeverity } from "../../generated/prisma/client.js";
 import { randomUUID } from "node:crypto";
+import { isUuid } from "../../shared/ids.js";
 import type { KeysetCursor } from "../../shared/pagination.js";
 import type { InputPlace, SealedInput } from "./input-box.js";
 import {
   type AdmissionResult,
-  isUuid,
   liveSession,
   lockSlots,
   SCAN_COLUMNS,

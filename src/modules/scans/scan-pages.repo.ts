@@ -1,6 +1,7 @@
 import type { PrismaClient } from "../../platform/db/prisma.js";
 import type { KeysetCursor } from "../../shared/pagination.js";
-import { isUuid, type ScanRecord, toScan } from "./scan.repo.js";
+import { isUuid } from "../../shared/ids.js";
+import { type ScanRecord, toScan } from "./scan.repo.js";
 import type { Scan } from "./scan.type.js";
 
 export interface FindingPageRow {

@@ -1,5 +1,6 @@
 import type { Prisma } from "../../generated/prisma/client.js";
 import type { PrismaClient } from "../../platform/db/prisma.js";
+import { isUuid } from "../../shared/ids.js";
 import { type Scan, ScanKind, ScanStatus, Severity, type SkippedInput } from "./scan.type.js";
 
 /**
@@ -177,6 +178,3 @@ export async function lockSlots(tx: Tx): Promise<void> {
   await tx.$executeRaw`SELECT pg_advisory_xact_lock(${SCAN_SLOTS_LOCK}::bigint)`;
 }
 
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-/** Ids are UUIDs; anything else cannot name a row (and must not reach a ::uuid cast). */
-export const isUuid = (id: string): boolean => UUID_RE.test(id);

@@ -1,6 +1,6 @@
 import { AppError } from "../../shared/errors.js";
 import { pageSize } from "../../shared/pagination.js";
-import { isUuid } from "./session.repo.js";
+import { isUuid } from "../../shared/ids.js";
 
 /**
  * Pages of a session's lists that stay lists (`payments`, `databaseConnections`; issue 12,

@@ -1,15 +1,9 @@
 import type { PrismaClient, Session as SessionModel } from "../../generated/prisma/client.js";
+import { isUuid } from "../../shared/ids.js";
 import type { CappedRows, RowWriter } from "./session-limits.js";
 
 /** A stored session row (ownerId included: the GraphQL type exposes only its declared fields). */
 export type SessionRow = SessionModel;
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/** True for a syntactically valid UUID: anything else can never name a row (and must not reach a `uuid` cast). */
-export function isUuid(value: string): boolean {
-  return typeof value === "string" && UUID.test(value);
-}
 
 /**
  * Session rows. Every function that touches a user's data takes `ownerId` and puts it in the
