@@ -5,7 +5,8 @@ import { MemoryRateLimiter, type RateLimit, type RateLimiter } from "../../platf
 import { DecryptError, needsRotation, open, seal, type Keyring } from "../../platform/crypto/secret-box.js";
 import { AppError, badInput, notFound } from "../../shared/errors.js";
 import type { DatabaseTarget } from "../../platform/target-db/index.js";
-import { cleanText, type SessionService } from "../sessions/session.service.js";
+import { cleanText } from "../../shared/text.js";
+import type { SessionService } from "../sessions/session.service.js";
 import { badAfter, listPage } from "../sessions/list-page.js";
 import type { DatabaseConnectionChanges, DatabaseConnectionInput } from "./connection.input.js";
 import type { ConnectionRepo, ConnectionRow, ConnectionSecretRow } from "./connection.repo.js";

@@ -1,6 +1,7 @@
 import { badInput } from "../../shared/errors.js";
 import type { Logger } from "../../platform/observability/logger.js";
-import { cleanText, type SessionService } from "../sessions/session.service.js";
+import { cleanText } from "../../shared/text.js";
+import type { SessionService } from "../sessions/session.service.js";
 import { badAfter, listPage } from "../sessions/list-page.js";
 import { containsCardNumber } from "./card-guard.js";
 import type { PaymentInput } from "./payment.input.js";

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { luhnCheck } from "../../../src/modules/detection/validators.js";
 import { containsCardNumber } from "../../../src/modules/payments/card-guard.js";
 import { validatePaymentInput } from "../../../src/modules/payments/payment.service.js";
-import { cleanText } from "../../../src/modules/sessions/session.service.js";
+import { cleanText } from "../../../src/shared/text.js";
 import { validateConnectionInput } from "../../../src/modules/connections/connection.service.js";
 import { DatabaseEngine } from "../../../src/modules/connections/connection.type.js";
 import { AppError } from "../../../src/shared/errors.js";
