@@ -130,6 +130,15 @@ describeBrowser("the web app as a daily tool (issue 14)", () => {
       await page.getByLabel("Status", { exact: true }).selectOption("SUCCEEDED");
       await expect.poll(async () => (await page.getByTestId("scan-name").allInnerTexts()).sort(), { timeout: 10_000 }).toEqual(["Local CRM", "customers.txt"]);
       await screenshot(page, "daily-filtered");
+      // The same list on a phone: nothing wider than the screen.
+      await page.setViewportSize({ width: 390, height: 844 });
+      const wide = await page.evaluate<string[]>(
+        `[...document.querySelectorAll("body *")].filter((e) => e.getBoundingClientRect().right > 391).slice(0, 5).map((e) => e.tagName + "." + e.className + " " + Math.round(e.getBoundingClientRect().right))`,
+      );
+      expect(wide).toEqual([]);
+      expect(await page.evaluate<number>("document.documentElement.scrollWidth")).toBeLessThanOrEqual(390);
+      await screenshot(page, "daily-scans-390");
+      await page.setViewportSize({ width: 1280, height: 900 });
 
       // Reports: a CSV download and a printable page, both with masked values only.
       const [download] = await Promise.all([page.waitForEvent("download"), docs.getByRole("button", { name: /^CSV/ }).click()]);
