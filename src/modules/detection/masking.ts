@@ -53,6 +53,10 @@ export function maskIp(ip: string): string {
 /** The eight 16-bit groups of an IPv6 address (hex, no leading zeros), or null. */
 export function expandIPv6(ip: string): string[] | null {
   let s = ip.toLowerCase();
+  if (!s.includes("::") && !s.includes(".")) {
+    const g = s.split(":");
+    return g.length === 8 ? g.map((x) => x.replace(/^0+(?=.)/, "")) : null;
+  }
   const dot = s.lastIndexOf(".");
   if (dot !== -1) {
     // Embedded IPv4: its four octets are the last two groups.

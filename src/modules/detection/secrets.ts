@@ -127,11 +127,12 @@ export function scanPrivateKey(text: string, i: number, sink: Sink): number {
     end = Math.max(headerEnd, Math.min(PEM_BODY_RE.lastIndex, limit));
     body = text.slice(headerEnd, end);
   }
-  body = body.replace(/\\n|\s+/g, "");
+  // JSON strings hold the line breaks as "\n" escapes.
+  body = body.includes("\\") ? body.replace(/\\n|\s+/g, "") : body.replace(/\s+/g, "");
   // A header on the last line of a text (a chunk cut at a line boundary): the key follows.
   const atTextEnd = endAt === -1 && body.length === 0 && /^\s*$/.test(text.slice(headerEnd, headerEnd + 16)) && text.length - headerEnd <= 16;
   // An empty block, "..." or "<key>" in documentation: no key. A body needs a long base64 run.
-  if (!atTextEnd && (!/[A-Za-z0-9+/]{40}/.test(body) || /\.\.\.|EXAMPLE|x{8,}|X{8,}/.test(body) || isRepetitive(body))) return end;
+  if (!atTextEnd && (!/[A-Za-z0-9+/]{40}/.test(body) || body.includes("...") || body.includes("EXAMPLE") || body.includes("xxxxxxxx") || body.includes("XXXXXXXX") || isRepetitive(body))) return end;
   sink.out.push({
     type: "PRIVATE_KEY",
     start: i,

@@ -1,3 +1,5 @@
+import { SEVERITY_LEVELS, type SeverityLevel } from "../../shared/severity.js";
+
 /**
  * Public types of the detection engine. Other modules (scans, payments, database scanner)
  * code against these exact names; add optional fields only.
@@ -17,8 +19,8 @@ export const FINDING_TYPES = [
 ] as const;
 export type FindingType = (typeof FINDING_TYPES)[number];
 
-export const SEVERITIES = ["LOW", "MEDIUM", "HIGH", "CRITICAL"] as const;
-export type Severity = (typeof SEVERITIES)[number];
+export const SEVERITIES = SEVERITY_LEVELS;
+export type Severity = SeverityLevel;
 
 export interface Detection {
   type: FindingType;
