@@ -345,6 +345,11 @@ describeBrowser("the web app as a daily tool (issue 14)", () => {
     expect(tickPx).toBeGreaterThanOrEqual(9);
     // Nothing wider than the screen.
     expect(await page.evaluate<number>("document.documentElement.scrollWidth")).toBeLessThanOrEqual(390);
+    // The queue is empty: no active queue-wait alert and no queue advice.
+    expect(await page.getByTestId("tile-scans").innerText()).toMatch(/0 queued/);
+    const activeAlerts = await page.locator('[data-testid=alert][data-cleared="false"]').allInnerTexts();
+    expect(activeAlerts.filter((a) => /queue wait/i.test(a))).toEqual([]);
+    expect(await page.getByRole("heading", { name: "Recommendations" }).locator("..").innerText()).not.toMatch(/queue/i);
     await screenshot(page, "daily-capacity-390");
 
     await page.getByLabel("Range").selectOption("10080");
