@@ -2,10 +2,11 @@
  * Recommendations: rules over one aggregated snapshot. Pure, no I/O
  * (test/unit/capacity/rules.test.ts). Each names the figure behind it and a concrete action.
  */
+import { severityRank, type SeverityLevel } from "../../shared/severity.js";
 import type { Forecast } from "./capacity.forecast.js";
 import type { Thresholds } from "./capacity.levels.js";
 
-export type RecommendationSeverity = "LOW" | "MEDIUM" | "HIGH" | "CRITICAL";
+export type RecommendationSeverity = SeverityLevel;
 
 export interface RuleRecommendation {
   severity: RecommendationSeverity;
@@ -62,8 +63,6 @@ export interface RuleInput {
   /** why new scans wait in the queue (a live instance is CRITICAL), or null */
   capacityHold?: string | null;
 }
-
-const SEVERITY_RANK: Record<RecommendationSeverity, number> = { LOW: 0, MEDIUM: 1, HIGH: 2, CRITICAL: 3 };
 
 /** A scan counts as overdue beyond this multiple of its kind's p95 ... */
 export const OVERDUE_FACTOR = 2;
@@ -190,5 +189,5 @@ export function recommend(input: RuleInput): RuleRecommendation[] {
     }
   }
 
-  return out.sort((a, b) => SEVERITY_RANK[b.severity] - SEVERITY_RANK[a.severity]);
+  return out.sort((a, b) => severityRank(b.severity) - severityRank(a.severity));
 }

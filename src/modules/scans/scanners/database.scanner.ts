@@ -14,6 +14,7 @@ import {
   type TableSpec,
 } from "../../../platform/target-db/index.js";
 import { withTimeout } from "../../../shared/async.js";
+import { severityRank } from "../../../shared/severity.js";
 import { detect as defaultDetect } from "../../detection/index.js";
 import { ScanAbortedError, type ScanContext, type ScanFinding } from "./scanner.types.js";
 
@@ -201,8 +202,6 @@ interface Aggregate {
   rows: number;
 }
 
-const SEVERITY_RANK: Record<string, number> = { LOW: 0, MEDIUM: 1, HIGH: 2, CRITICAL: 3 };
-
 class ColumnAggregate {
   private rowsSeen = 0;
   private perColumn: Array<Map<string, Aggregate>> = [];
@@ -261,7 +260,7 @@ class ColumnAggregate {
             agg.maxConfidence = d.confidence;
             agg.example = d;
           }
-          if ((SEVERITY_RANK[d.severity] ?? 0) > (SEVERITY_RANK[agg.severity] ?? 0)) agg.severity = d.severity;
+          if (severityRank(d.severity) > severityRank(agg.severity)) agg.severity = d.severity;
           if (!seenInRow.has(d.type)) {
             seenInRow.add(d.type);
             agg.rows++;
