@@ -1,4 +1,4 @@
-import { luhnCheck } from "../detection/validators.js";
+import { luhnCheck } from "../detection/index.js";
 
 /**
  * Refuses card data in payment records (PCI DSS: we store references, never PANs).
