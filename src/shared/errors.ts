@@ -28,8 +28,6 @@ export class AppError extends GraphQLError {
 export const notFound = (what: string) => new AppError("NOT_FOUND", `${what} not found`);
 export const badInput = (message: string, field?: string) =>
   new AppError("BAD_USER_INPUT", message, field ? { field } : {});
-export const forbidden = (message = "Not allowed") => new AppError("FORBIDDEN", message);
-export const unauthenticated = (message = "Authentication required") => new AppError("UNAUTHENTICATED", message);
 
 /** HTTP status for a code, used where the transport needs one. */
 export function httpStatusFor(code: ErrorCode): number {
