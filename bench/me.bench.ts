@@ -28,6 +28,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { comm, descendants } from "./proc.js";
+import { onLines } from "../test/support/lines.js";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
@@ -293,12 +294,8 @@ async function spawnServer(kind: Kind, env: Record<string, string>, profileDir?:
   });
   const exited = new Promise<void>((resolve) => proc.once("exit", () => resolve()));
   const port = await new Promise<number>((resolve, reject) => {
-    let buf = "";
-    proc.stdout!.setEncoding("utf8");
-    proc.stdout!.on("data", (chunk: string) => {
-      buf += chunk;
-      const line = buf.split("\n").find((l) => l.startsWith("{\"port\""));
-      if (line) resolve((JSON.parse(line) as { port: number }).port);
+    onLines(proc.stdout!, (line) => {
+      if (line.startsWith("{\"port\"")) resolve((JSON.parse(line) as { port: number }).port);
     });
     void exited.then(() => reject(new Error(`server (${kind}) exited before it listened`)));
   });

@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { onLines } from "../test/support/lines.js";
 
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -61,22 +62,14 @@ export function spawnChild(entry: string, env: Record<string, string | undefined
   const output: string[] = [];
   const lineWaiters: Array<{ pattern: RegExp; resolve: (line: string) => void }> = [];
   for (const stream of [child.stdout!, child.stderr!]) {
-    let buf = "";
-    stream.setEncoding("utf8");
-    stream.on("data", (chunk: string) => {
-      buf += chunk;
-      let i: number;
-      while ((i = buf.indexOf("\n")) >= 0) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 1);
-        output.push(line);
-        if (output.length > 2000) output.shift();
-        if (process.env.BENCH_VERBOSE) console.error(`[${path.basename(entry)}] ${line}`);
-        for (const w of [...lineWaiters]) {
-          if (w.pattern.test(line)) {
-            lineWaiters.splice(lineWaiters.indexOf(w), 1);
-            w.resolve(line);
-          }
+    onLines(stream, (line) => {
+      output.push(line);
+      if (output.length > 2000) output.shift();
+      if (process.env.BENCH_VERBOSE) console.error(`[${path.basename(entry)}] ${line}`);
+      for (const w of [...lineWaiters]) {
+        if (w.pattern.test(line)) {
+          lineWaiters.splice(lineWaiters.indexOf(w), 1);
+          w.resolve(line);
         }
       }
     });

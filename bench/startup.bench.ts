@@ -13,6 +13,7 @@
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { comm, descendants, vmRssKb } from "./proc.js";
+import { onLines } from "../test/support/lines.js";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -44,19 +45,11 @@ async function startOnce(dataDir: string): Promise<Run> {
     const readyMs = await new Promise<number>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`not ready in 120 s:\n${output.join("\n")}`)), 120_000);
       for (const stream of [child.stdout!, child.stderr!]) {
-        let buf = "";
-        stream.setEncoding("utf8");
-        stream.on("data", (chunk: string) => {
-          buf += chunk;
-          let i: number;
-          while ((i = buf.indexOf("\n")) >= 0) {
-            const line = buf.slice(0, i);
-            buf = buf.slice(i + 1);
-            output.push(line);
-            if (line.includes("server ready")) {
-              clearTimeout(timer);
-              resolve(Number(process.hrtime.bigint() - started) / 1e6);
-            }
+        onLines(stream, (line) => {
+          output.push(line);
+          if (line.includes("server ready")) {
+            clearTimeout(timer);
+            resolve(Number(process.hrtime.bigint() - started) / 1e6);
           }
         });
       }

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { signToken } from "../../src/platform/auth/jwt.js";
+import { onLines } from "./lines.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -71,18 +72,7 @@ export async function startServerProcess(
         }
       }
     };
-    for (const stream of [child.stdout!, child.stderr!]) {
-      let buf = "";
-      stream.setEncoding("utf8");
-      stream.on("data", (chunk: string) => {
-        buf += chunk;
-        let i: number;
-        while ((i = buf.indexOf("\n")) >= 0) {
-          onLine(buf.slice(0, i));
-          buf = buf.slice(i + 1);
-        }
-      });
-    }
+    for (const stream of [child.stdout!, child.stderr!]) onLines(stream, onLine);
     void exited.then((code) => {
       clearTimeout(timer);
       reject(new Error(`server exited with ${code} before it was ready:\n${output.join("\n")}`));
