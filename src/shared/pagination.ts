@@ -43,10 +43,27 @@ export function pageSize(first: number | null | undefined, fallback: number, max
   return n;
 }
 
+/** A page as the contract's connections carry it. */
+export interface PageOf<T> {
+  edges: Array<{ cursor: string; node: T }>;
+  pageInfo: { hasNextPage: boolean; endCursor: string | null };
+  totalCount: number;
+}
+
 /** Turns `take + 1` fetched rows into a page. */
 export function toPage<T extends KeysetCursor>(rows: T[], take: number): { nodes: T[]; hasNextPage: boolean; endCursor: string | null } {
   const hasNextPage = rows.length > take;
   const nodes = hasNextPage ? rows.slice(0, take) : rows;
   const last = nodes[nodes.length - 1];
   return { nodes, hasNextPage, endCursor: last ? encodeCursor(last) : null };
+}
+
+/** The connection of `take + 1` fetched keyset rows and their total. */
+export function keysetPage<T extends KeysetCursor>(rows: T[], take: number, totalCount: number): PageOf<T> {
+  const page = toPage(rows, take);
+  return {
+    edges: page.nodes.map((node) => ({ cursor: encodeCursor(node), node })),
+    pageInfo: { hasNextPage: page.hasNextPage, endCursor: page.endCursor },
+    totalCount,
+  };
 }

@@ -1,6 +1,6 @@
-import { AppError } from "../../shared/errors.js";
-import { decodeCursor, encodeCursor, pageSize, toPage } from "../../shared/pagination.js";
-import type { ScanPagesRepo } from "./scan-pages.repo.js";
+import { decodeCursor, keysetPage, pageSize, type PageOf } from "../../shared/pagination.js";
+import { findingPage, ordinalAfter } from "./finding-page.js";
+import type { FindingPageRow, ScanPagesRepo } from "./scan-pages.repo.js";
 import type { Finding, Scan } from "./scan.type.js";
 
 export interface FindingArgs {
@@ -9,14 +9,6 @@ export interface FindingArgs {
   types?: readonly string[] | null;
   severities?: readonly string[] | null;
 }
-
-export interface PageOf<T> {
-  edges: Array<{ cursor: string; node: T }>;
-  pageInfo: { hasNextPage: boolean; endCursor: string | null };
-  totalCount: number;
-}
-
-const findingCursor = (ordinal: number) => Buffer.from(`f${ordinal}`, "utf8").toString("base64url");
 
 /**
  * Pages under a list, many parents per statement (issue 11): the DataLoaders of
@@ -29,47 +21,22 @@ export class ScanPages {
 
   async findings(ownerId: string, scanIds: readonly string[], args: FindingArgs): Promise<Map<string, PageOf<Finding>>> {
     const take = pageSize(args.first, 100, 500);
-    let afterOrdinal: number | null = null;
-    if (args.after) {
-      const m = /^f(\d{1,9})$/.exec(Buffer.from(args.after, "base64url").toString("utf8"));
-      if (!m) throw new AppError("BAD_USER_INPUT", "Invalid cursor", { field: "after" });
-      afterOrdinal = Number(m[1]);
-    }
     const { rows, totals } = await this.repo.findings({
       ownerId,
       scanIds,
       take,
-      afterOrdinal,
+      afterOrdinal: ordinalAfter(args.after),
       types: args.types?.length ? args.types : null,
       severities: args.severities?.length ? args.severities : null,
     });
-    const byScan = new Map<string, Finding[]>();
+    const byScan = new Map<string, FindingPageRow[]>();
     for (const f of rows) {
       let list = byScan.get(f.scanId);
       if (!list) byScan.set(f.scanId, (list = []));
-      list.push({
-        id: f.id,
-        ordinal: f.ordinal,
-        type: f.type as Finding["type"],
-        severity: f.severity as Finding["severity"],
-        confidence: f.confidence,
-        maskedValue: f.maskedValue,
-        occurrences: f.occurrences,
-        matchRatio: f.matchRatio,
-        location: { source: f.source, line: f.line, table: f.table, column: f.column },
-      } as Finding & { ordinal: number });
+      list.push(f);
     }
     const out = new Map<string, PageOf<Finding>>();
-    for (const scanId of scanIds) {
-      const all = (byScan.get(scanId) ?? []) as Array<Finding & { ordinal: number }>;
-      const hasNextPage = all.length > take;
-      const nodes = hasNextPage ? all.slice(0, take) : all;
-      out.set(scanId, {
-        edges: nodes.map((node) => ({ cursor: findingCursor(node.ordinal), node })),
-        pageInfo: { hasNextPage, endCursor: nodes.length ? findingCursor(nodes[nodes.length - 1]!.ordinal) : null },
-        totalCount: totals.get(scanId) ?? 0,
-      });
-    }
+    for (const scanId of scanIds) out.set(scanId, findingPage(byScan.get(scanId) ?? [], take, totals.get(scanId) ?? 0));
     return out;
   }
 
@@ -84,14 +51,7 @@ export class ScanPages {
       list.push(scan);
     }
     const out = new Map<string, PageOf<Scan>>();
-    for (const sessionId of sessionIds) {
-      const page = toPage(bySession.get(sessionId) ?? [], take);
-      out.set(sessionId, {
-        edges: page.nodes.map((node) => ({ cursor: encodeCursor(node), node })),
-        pageInfo: { hasNextPage: page.hasNextPage, endCursor: page.endCursor },
-        totalCount: totals.get(sessionId) ?? 0,
-      });
-    }
+    for (const sessionId of sessionIds) out.set(sessionId, keysetPage(bySession.get(sessionId) ?? [], take, totals.get(sessionId) ?? 0));
     return out;
   }
 }

@@ -2,7 +2,8 @@ import type { Logger } from "../../platform/observability/logger.js";
 import type { ScanQueue } from "../../platform/queue/scan-queue.js";
 import { AppError } from "../../shared/errors.js";
 import { codeFilePath } from "./input-names.js";
-import { decodeCursor, encodeCursor, pageSize, toPage } from "../../shared/pagination.js";
+import { decodeCursor, keysetPage, pageSize } from "../../shared/pagination.js";
+import { findingPage, ordinalAfter } from "./finding-page.js";
 import type { ScanEvents } from "./scan-events.js";
 import type { CodeScanInput, DatabaseScanInput, DocumentInput, DocumentScanInput } from "./scan.input.js";
 import type { InputBox } from "./input-box.js";
@@ -11,7 +12,7 @@ import { isUuid } from "../../shared/ids.js";
 import type { ScanInputRow } from "./scan.repo.js";
 import { scanNameFromConnection, scanNameFromFiles } from "./scan-name.js";
 import { fileTooLarge, scanTooLarge, tooManyFiles } from "./upload-messages.js";
-import { type Finding, type Scan, ScanKind, ScanStatus, type ScanWaitReason, waitingForOf } from "./scan.type.js";
+import { type Scan, ScanKind, ScanStatus, type ScanWaitReason, waitingForOf } from "./scan.type.js";
 import { monitorUnavailableReason, type AdmissionVerdict, type CapacityPort } from "./capacity.port.js";
 
 export interface ScanLimits {
@@ -83,12 +84,7 @@ export class ScanService {
       this.deps.collaborators.touchSession(ownerId, args.sessionId);
     }
     const { rows, totalCount } = await this.deps.repo.listOwned({ ownerId, sessionId: args.sessionId, statuses: args.status, kinds: args.kind, take, after });
-    const page = toPage(rows, take);
-    return {
-      edges: page.nodes.map((node) => ({ cursor: encodeCursor(node), node })),
-      pageInfo: { hasNextPage: page.hasNextPage, endCursor: page.endCursor },
-      totalCount,
-    };
+    return keysetPage(rows, take, totalCount);
   }
 
   async findings(
@@ -97,40 +93,15 @@ export class ScanService {
     args: { first?: number | null; after?: string | null; types?: readonly string[] | null; severities?: readonly string[] | null },
   ) {
     const take = pageSize(args.first, 100, 500);
-    let afterOrdinal: number | null = null;
-    if (args.after) {
-      const m = /^f(\d{1,9})$/.exec(Buffer.from(args.after, "base64url").toString("utf8"));
-      if (!m) throw new AppError("BAD_USER_INPUT", "Invalid cursor", { field: "after" });
-      afterOrdinal = Number(m[1]);
-    }
     const { rows, totalCount } = await this.deps.repo.listFindingsOwned({
       ownerId,
       scanId,
       take,
-      afterOrdinal,
+      afterOrdinal: ordinalAfter(args.after),
       types: args.types?.length ? args.types : null,
       severities: args.severities?.length ? args.severities : null,
     });
-    const hasNextPage = rows.length > take;
-    const nodes = (hasNextPage ? rows.slice(0, take) : rows).map(
-      (f): Finding & { ordinal: number } => ({
-        id: f.id,
-        ordinal: f.ordinal,
-        type: f.type as Finding["type"],
-        severity: f.severity as Finding["severity"],
-        confidence: f.confidence,
-        maskedValue: f.maskedValue,
-        occurrences: f.occurrences,
-        matchRatio: f.matchRatio,
-        location: { source: f.source, line: f.line, table: f.table, column: f.column },
-      }),
-    );
-    const cursorOf = (ordinal: number) => Buffer.from(`f${ordinal}`, "utf8").toString("base64url");
-    return {
-      edges: nodes.map((node) => ({ cursor: cursorOf(node.ordinal), node })),
-      pageInfo: { hasNextPage, endCursor: nodes.length ? cursorOf(nodes[nodes.length - 1]!.ordinal) : null },
-      totalCount,
-    };
+    return findingPage(rows, take, totalCount);
   }
 
   /** What a QUEUED scan waits for: capacity while the monitor holds new scans back, else a free slot. */
