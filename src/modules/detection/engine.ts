@@ -135,10 +135,14 @@ const PROSE_PASSWORD_WORDS: readonly (readonly [number, number, string])[] = [
   [4, 112, "passwort"],
   [5, 119, "wachtwoord"],
 ];/** Words a provider key starts with before its first '_' or '-' (see PROVIDER_RE). */
-const UNDERSCORE_PREFIXES: ReadonlySet<string> = new Set(["sk", "rk", "ghp", "gho", "ghu", "ghs", "ghr", "github", "npm", "whsec"]);
+const UNDERSCORE_PREFIXES: ReadonlySet<string> = new Set([
+  "sk", "rk", "ghp", "gho", "ghu", "ghs", "ghr", "github", "npm", "whsec",
+  "shpat", "shpss", "shpca", "shppa", "hf", "dop", "doo", "dor", "glsa", "lin", "rubygems", "pscale",
+]);
 const HYPHEN_PREFIXES: ReadonlySet<string> = new Set([
   "xoxa", "xoxb", "xoxp", "xoxo", "xoxs", "xoxr", "xoxe", "xapp", "sk", "GOCSPX",
   "glpat", "gldt", "glrt", "glptt", "glsoat", "glffct", "glimt", "glagent", "gloas", "glcbt", "glft",
+  "pypi", "sq0atp", "sq0csp", "xkeysib",
 ]);
 
 /**
@@ -268,7 +272,9 @@ export function findCandidates(text: string, want: ReadonlySet<FindingType> = AL
       const p = u > 0 ? text.charCodeAt(u - 1) : 0;
       // sk_, rk_, gh?_, github_, npm_, whsec_
       const next =
-        (p === 107 || p === 112 || p === 111 || p === 117 || p === 115 || p === 114 || p === 98 || p === 109 || p === 99) && startsProviderToken(text, u, UNDERSCORE_PREFIXES)
+        // the last letter of a prefix: sk, ghp, github, npm, whsec, shpat, hf, dop, glsa, lin, rubygems, pscale...
+        (p === 107 || p === 112 || p === 111 || p === 117 || p === 115 || p === 114 || p === 98 || p === 109 || p === 99 || p === 116 || p === 102 || p === 97 || p === 110 || p === 101) &&
+        startsProviderToken(text, u, UNDERSCORE_PREFIXES)
           ? scanProviderKey(text, u, sink)
           : u + 1;
       u = text.indexOf("_", next);
@@ -303,7 +309,7 @@ export function findCandidates(text: string, want: ReadonlySet<FindingType> = AL
       } else if (want.has("API_KEY")) {
         const p = h > 0 ? text.charCodeAt(h - 1) : 0;
         // xox?-, xapp-, glpat-, sk-, GOCSPX-
-        if ((p === 98 || p === 112 || p === 97 || p === 111 || p === 114 || p === 115 || p === 116 || p === 107 || p === 101 || p === 88) && startsProviderToken(text, h, HYPHEN_PREFIXES))
+        if ((p === 98 || p === 112 || p === 97 || p === 111 || p === 114 || p === 115 || p === 116 || p === 107 || p === 101 || p === 88 || p === 105) && startsProviderToken(text, h, HYPHEN_PREFIXES))
           next = scanProviderKey(text, h, sink);
       }
       h = text.indexOf("-", next);

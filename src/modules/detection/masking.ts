@@ -90,7 +90,7 @@ export function maskJwt(token: string): string {
 }
 
 const KNOWN_KEY_PREFIX =
-  /^(?:sk_live_|sk_test_|rk_live_|rk_test_|whsec_|ghp_|gho_|ghu_|ghs_|ghr_|github_pat_|xoxe\.xox[bp]-|xox[abposre]-|xapp-|AIza|ya29\.|GOCSPX-|gl(?:pat|dt|rt|ptt|soat|ffct|imt|agent|oas|cbt|ft)-|GR1348941|SG\.|npm_|sk-ant-|sk-proj-|sk-svcacct-|sk-admin-|sk-)/;
+  /^(?:sk_live_|sk_test_|rk_live_|rk_test_|whsec_|ghp_|gho_|ghu_|ghs_|ghr_|github_pat_|xoxe\.xox[bp]-|xox[abposre]-|xapp-|AIza|ya29\.|GOCSPX-|gl(?:pat|dt|rt|ptt|soat|ffct|imt|agent|oas|cbt|ft)-|GR1348941|SG\.|shp(?:at|ss|ca|pa)_|hf_|pypi-|do[opr]_v1_|glsa_|lin_api_|sq0(?:atp|csp)-|xkeysib-|rubygems_|pscale_(?:tkn|pw|oauth)_|npm_|sk-ant-|sk-proj-|sk-svcacct-|sk-admin-|sk-)/;
 
 /** A provider prefix if there is one, else at most 4 characters: `ghp_************`. */
 export function maskApiKey(key: string): string {

@@ -174,13 +174,14 @@ export function scanJwt(text: string, i: number, sink: Sink): number {
  * each vendor): Stripe secret/restricted keys and webhook secrets, GitHub tokens (classic
  * and fine-grained), npm, Slack (bot, user, app-level, refresh, rotated), GitLab tokens,
  * OpenAI (user, project, service-account, admin), Anthropic, Google API keys, OAuth access
- * tokens and client secrets, SendGrid.
+ * tokens and client secrets, SendGrid, Shopify, Hugging Face, PyPI, DigitalOcean, Grafana,
+ * Linear, Square, Brevo, RubyGems, PlanetScale.
  */
 const PROVIDER_RE =
-  /(?:(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}|whsec_[A-Za-z0-9+/=]{24,}|gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,}|npm_[A-Za-z0-9]{36}|(?:xoxe\.)?xox[abposre]-[A-Za-z0-9-]{10,}|xapp-\d-[A-Za-z0-9-]{10,}|gl(?:pat|dt|rt|ptt|soat|ffct|imt|agent|oas|cbt|ft)-[A-Za-z0-9_-]{20,}|GR1348941[A-Za-z0-9_-]{20,}|sk-ant-(?:api|admin|sid)\d\d-[A-Za-z0-9_-]{20,}|sk-(?:proj-|svcacct-|admin-|None-)?[A-Za-z0-9_-]{20,}|AIza[A-Za-z0-9_-]{35}|ya29\.[A-Za-z0-9_-]{20,}|GOCSPX-[A-Za-z0-9_-]{20,}|SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43})/y;
+  /(?:(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}|whsec_[A-Za-z0-9+/=]{24,}|gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,}|npm_[A-Za-z0-9]{36}|(?:xoxe\.)?xox[abposre]-[A-Za-z0-9-]{10,}|xapp-\d-[A-Za-z0-9-]{10,}|gl(?:pat|dt|rt|ptt|soat|ffct|imt|agent|oas|cbt|ft)-[A-Za-z0-9_-]{20,}|GR1348941[A-Za-z0-9_-]{20,}|sk-ant-(?:api|admin|sid)\d\d-[A-Za-z0-9_-]{20,}|sk-(?:proj-|svcacct-|admin-|None-)?[A-Za-z0-9_-]{20,}|AIza[A-Za-z0-9_-]{35}|ya29\.[A-Za-z0-9_-]{20,}|GOCSPX-[A-Za-z0-9_-]{20,}|SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}|shp(?:at|ss|ca|pa)_[a-fA-F0-9]{32}|hf_[A-Za-z0-9]{34}|pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{50,}|do[opr]_v1_[a-f0-9]{64}|glsa_[A-Za-z0-9]{32}_[A-Fa-f0-9]{8}|lin_api_[A-Za-z0-9]{40}|sq0(?:atp|csp)-[A-Za-z0-9_-]{22,43}|xkeysib-[a-f0-9]{64}-[A-Za-z0-9]{16}|rubygems_[a-f0-9]{48}|pscale_(?:tkn|pw|oauth)_[A-Za-z0-9_.-]{32,64})/y;
 
 const PROVIDER_PREFIX =
-  /^(?:sk_live_|sk_test_|rk_live_|rk_test_|whsec_|gh[pousr]_|github_pat_|npm_|(?:xoxe\.)?xox[abposre]-(?:\d+-)*|xapp-\d-|gl[a-z]{2,5}-|GR1348941|sk-ant-\w+?-|sk-proj-|sk-svcacct-|sk-admin-|sk-None-|sk-|AIza|ya29\.|GOCSPX-|SG\.)/;
+  /^(?:sk_live_|sk_test_|rk_live_|rk_test_|whsec_|gh[pousr]_|github_pat_|npm_|(?:xoxe\.)?xox[abposre]-(?:\d+-)*|xapp-\d-|gl[a-z]{2,5}-|GR1348941|sk-ant-\w+?-|sk-proj-|sk-svcacct-|sk-admin-|sk-None-|sk-|AIza|ya29\.|GOCSPX-|SG\.|shp(?:at|ss|ca|pa)_|hf_|pypi-|do[opr]_v1_|glsa_|lin_api_|sq0(?:atp|csp)-|xkeysib-|rubygems_|pscale_(?:tkn|pw|oauth)_)/;
 
 /** Looks for a provider key whose token starts at or shortly before `i`. */
 export function scanProviderKey(text: string, i: number, sink: Sink): number {

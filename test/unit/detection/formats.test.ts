@@ -155,6 +155,16 @@ describe("secrets in every syntax", () => {
     `AIza${rnd(35)}`,
     `ya29.a0${rnd(60)}`,
     `GOCSPX-${rnd(28)}`,
+    `shpat_${rnd(32, "0123456789abcdef")}`,
+    `hf_${rnd(34)}`,
+    `pypi-AgEIcHlwaS5vcmc${rnd(60)}`,
+    `dop_v1_${rnd(64, "0123456789abcdef")}`,
+    `glsa_${rnd(32)}_${rnd(8, "0123456789abcdef")}`,
+    `lin_api_${rnd(40)}`,
+    `sq0atp-${rnd(22)}`,
+    `xkeysib-${rnd(64, "0123456789abcdef")}-${rnd(16)}`,
+    `rubygems_${rnd(48, "0123456789abcdef")}`,
+    `pscale_tkn_${rnd(43)}`,
   ])("provider format %s", (key) => {
     for (const line of [key, `token: ${key}`, `export KEY=${key}`, `"${key}"`]) {
       const d = run(line);
