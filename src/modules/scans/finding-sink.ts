@@ -9,6 +9,7 @@
  */
 import { highestSeverity } from "../detection/index.js";
 import { ScanAbortedError } from "./scanners/scanner.types.js";
+import type { ChunkRows } from "./scanners/chunk-detect.js";
 import { emptyBatch, type FindingBatch } from "./scan.repo.js";
 
 /** Rows per bulk insert. @default 2000 */
@@ -29,16 +30,8 @@ export interface SinkRow {
   matchRatio?: number | null;
 }
 
-/** Rows of one source, column by column (what a detection thread returns). */
-export interface SourceRows {
-  type: string[];
-  severity: string[];
-  confidence: number[];
-  maskedValue: string[];
-  occurrences: number[];
-  valueHash: string[];
-  line: number[];
-}
+/** Rows of one source, column by column: what a detection thread returns for a chunk. */
+export type SourceRows = ChunkRows;
 
 export interface FindingSinkOptions {
   /** Writes one batch; `held: false` when the scan is no longer this worker's. */
