@@ -41,6 +41,7 @@ import { request, type GraphQLResponse } from "../support/graphql-client.js";
 import { startServerProcess, type ServerProcess } from "../support/server-process.js";
 
 const RUNS = Number(process.env.ISOLATION_RUNS ?? 60);
+const SEED = process.env.ISOLATION_SEED === "random" ? undefined : Number(process.env.ISOLATION_SEED ?? 1_612_2026);
 const USERS = 3;
 
 let db: TestDatabase;
@@ -402,9 +403,12 @@ it(
           while (earlierIds.size > 60) earlierIds.delete(earlierIds.values().next().value!);
         }
       }),
-      { numRuns: RUNS, endOnFailure: true },
+      // A fixed seed by default: the same 60 command sequences every run, so the probe counts
+      // below are reproducible (a random seed once gave too few queued-scan cancels to judge).
+      // ISOLATION_SEED=random explores new sequences; a failure prints its seed to replay.
+      { numRuns: RUNS, endOnFailure: true, ...(SEED === undefined ? {} : { seed: SEED }) },
     );
-    console.info(`isolation probes: ${JSON.stringify(probes)}`);
+    console.info(`isolation probes (seed ${SEED ?? "random"}): ${JSON.stringify(probes)}`);
     expect(probes.foreign).toBeGreaterThan(RUNS);
     expect(probes.own).toBeGreaterThan(RUNS);
     // ~11 in 60 runs: enough that a cancel which does nothing cannot pass unseen.
