@@ -158,6 +158,9 @@ function startsProviderToken(text: string, i: number, prefixes: ReadonlySet<stri
     s--;
   }
   if (i - s < 2) return false;
+  // Every prefix starts with one of these: rules out most words without building a string.
+  const f = text.charCodeAt(s);
+  if (f !== 115 && f !== 120 && f !== 103 && f !== 71 && f !== 112 && f !== 114 && f !== 110 && f !== 119 && f !== 104 && f !== 100 && f !== 108) return false;
   if (s > 0) {
     const b = text.charCodeAt(s - 1);
     // Inside a longer word ("task_sk_live"), except Slack's "xoxe.xoxp-".
