@@ -10,7 +10,7 @@
  * MAX_FINDINGS_PER_SCAN is raised to 1,000,000 so no dense document is truncated.
  * Prints figures; asserts nothing.
  *
- *   node --import @swc-node/register/esm-register bench/dense-documents.bench.ts [--sizes 1,3,10]
+ *   node --import @swc-node/register/esm-register bench/dense-documents.bench.ts [--sizes 1,3,10] [--hostile no]
  *   (DATABASE_URL=... to use a server instead of an embedded PostgreSQL)
  */
 import { randomBytes } from "node:crypto";
@@ -32,6 +32,7 @@ const arg = (name: string, fallback: string) => {
   return i >= 0 ? process.argv[i + 1]! : fallback;
 };
 const sizesMb = arg("sizes", "1,3,10").split(",").map(Number);
+const hostileToo = arg("hostile", "yes") !== "no"; // --hostile no: the dense documents only
 
 // ---- database: a fresh one on DATABASE_URL's server, or an embedded PostgreSQL ----------------
 let adminUrl = process.env.DATABASE_URL;
@@ -267,7 +268,7 @@ const hostile: Array<{ what: string; kind: "document" | "code"; docs: () => Arra
   { what: "dense-text PDF", kind: "document", docs: () => [{ name: "dense.pdf", base64: densePdf(9_000).toString("base64") }] },
   { what: "code file of 'pwd=' x 16384 on 8 lines", kind: "code", docs: () => [{ name: "src/x.env", text: Array.from({ length: 8 }, () => "pwd=".repeat(16_384)).join("\n") }] },
 ];
-for (const h of hostile) {
+for (const h of hostileToo ? hostile : []) {
   const docs = h.docs();
   const bytes = docs.reduce((n, d) => n + (d.text ? Buffer.byteLength(d.text) : Buffer.from(d.base64!, "base64").length), 0);
   const stop = watch(server);

@@ -188,7 +188,7 @@ export async function startApp(config: Config, log: Logger, options: { role?: "a
     });
     // Scans (issue 5): the queue port (BullMQ on Redis, or in-process), workers in this process
     // unless SCAN_WORKERS=0, and the maintenance job that sweeps lost workers' scans.
-    const scanRepo = new ScanOwnerRepo(prisma);
+    const scanRepo = new ScanOwnerRepo(prisma, pool);
     const scanWorkerRepo = new ScanWorkerRepo(prisma, pool);
     const scanEvents = new ScanEvents(pubsub, log, () => capacity.claimHold());
     const scanQueue = await createScanQueue(config, log, redis);

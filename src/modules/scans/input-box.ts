@@ -54,8 +54,11 @@ export function createInputBox(keyring: Keyring): InputBox {
       const nonce = randomBytes(NONCE_BYTES);
       const cipher = createCipheriv("aes-256-gcm", key, nonce, { authTagLength: TAG_BYTES });
       cipher.setAAD(aad(keyId, place));
-      const body = Buffer.concat([cipher.update(content), cipher.final()]);
-      return { content: new Uint8Array(Buffer.concat([Buffer.from([VERSION]), nonce, body, cipher.getAuthTag()])), keyId };
+      // One copy of the document: header, ciphertext and tag are joined once (a Buffer, so
+      // the repository hands it to pg as a binary parameter as it is).
+      const body = cipher.update(content);
+      const tail = cipher.final();
+      return { content: Buffer.concat([Buffer.from([VERSION]), nonce, body, tail, cipher.getAuthTag()]), keyId };
     },
     open(place, sealed) {
       const key = keyFor(sealed.keyId);

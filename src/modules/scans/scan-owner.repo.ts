@@ -1,13 +1,15 @@
+import type pg from "pg";
 import { Prisma, type FindingType as DbFindingType, type Severity as DbSeverity } from "../../generated/prisma/client.js";
 import { randomUUID } from "node:crypto";
+import type { PrismaClient } from "../../platform/db/prisma.js";
 import { isUuid } from "../../shared/ids.js";
 import type { KeysetCursor } from "../../shared/pagination.js";
 import type { InputPlace, SealedInput } from "./input-box.js";
 import {
   type AdmissionResult,
   liveSession,
-  lockSlots,
   SCAN_COLUMNS,
+  SCAN_SLOTS_LOCK,
   ScanQueueReads,
   type ScanInputRow,
   type ScanRecord,
@@ -17,17 +19,40 @@ import {
 } from "./scan.repo.js";
 import { type Scan, ScanKind, ScanStatus } from "./scan.type.js";
 
+/** Admission gives up rather than hold a pool client and the slot lock for long. */
+const ADMIT_STATEMENT_TIMEOUT_MS = 30_000;
+
+/** The columns of SCAN_COLUMNS as a raw RETURNING list (toScan's input). */
+const SCAN_RETURNING = `id::text AS id, "ownerId", "sessionId"::text AS "sessionId", kind::text AS kind, name, status::text AS status,
+  progress, stage, "itemsProcessed", "itemsTotal", "findingsCount", "findingsNotStored", skipped, "riskLevel"::text AS "riskLevel",
+  seq, "errorCode", "errorMessage", "createdAt", "startedAt", "finishedAt"`;
+
+/** A view of the same bytes as a Buffer (pg sends Buffers as binary parameters), without a copy. */
+const asBuffer = (b: Uint8Array): Buffer => (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+
 /**
  * Owner-scoped scan queries: what a user's requests do (admit, read, list, cancel). Every
  * function takes `ownerId` and puts it in the WHERE, so another user's scan is NOT_FOUND by
  * construction. Queue positions come from {@link ScanQueueReads}.
  */
 export class ScanOwnerRepo extends ScanQueueReads {
+  constructor(
+    prisma: PrismaClient,
+    /** The pool behind `prisma`: admission writes inputs through it as binary parameters. */
+    private readonly pool: pg.Pool,
+  ) {
+    super(prisma);
+  }
+
   // ---- admission ---------------------------------------------------------------------------
 
   /**
-   * Checks the per-user limit and the queue cap and inserts the scan with its inputs, under the
-   * slot lock. createdAt is the clock inside the lock, so arrival order is commit order.
+   * Checks the per-user limit and the queue cap and inserts the scan with its inputs, in one
+   * transaction on the pg pool. The scan row (not visible to anyone until commit) and its
+   * inputs are written first, as binary parameters, and only then is the slot lock taken for
+   * the count and the arrival time: a 10 MB document no longer holds every other admission
+   * and claim behind the lock while its bytes travel. A refused scan rolls back, so it stores
+   * nothing. createdAt is the clock inside the lock, so arrival order is commit order.
    */
   async admit(args: {
     ownerId: string;
@@ -42,51 +67,74 @@ export class ScanOwnerRepo extends ScanQueueReads {
     /** Seals each input's content at rest (issue 12 point 6); unset stores it as given. */
     seal?: (place: InputPlace, content: Uint8Array) => SealedInput;
   }): Promise<AdmissionResult> {
-    // The id is chosen here so inputs are sealed to it before the slot lock is taken.
+    // The id is chosen here so inputs are sealed to it before the transaction starts.
     const scanId = randomUUID();
     const inputs = args.inputs.map((input, ordinal) => {
-      const content = new Uint8Array(input.content.buffer as ArrayBuffer, input.content.byteOffset, input.content.byteLength);
-      const sealed = args.seal ? args.seal({ ownerId: args.ownerId, scanId, ordinal }, content) : null;
-      return { name: input.name, content: sealed ? new Uint8Array(sealed.content) : content, keyId: sealed?.keyId ?? null };
+      const sealed = args.seal ? args.seal({ ownerId: args.ownerId, scanId, ordinal }, input.content) : null;
+      return { name: input.name, content: asBuffer(sealed ? sealed.content : input.content), keyId: sealed?.keyId ?? null };
     });
-    return this.prisma.$transaction(async (tx) => {
-      await lockSlots(tx);
-      const [counts] = await tx.$queryRaw<Array<{ mine: bigint; queued: bigint; running: bigint }>>`
-        SELECT count(*) FILTER (WHERE "ownerId" = ${args.ownerId}) AS mine,
-               count(*) FILTER (WHERE status = 'QUEUED') AS queued,
-               count(*) FILTER (WHERE status = 'RUNNING') AS running
-        FROM "Scan" WHERE status IN ('QUEUED', 'RUNNING')`;
-      const mine = Number(counts!.mine);
-      const queued = Number(counts!.queued);
-      const running = Number(counts!.running);
-      if (mine >= args.limits.perUser) return { ok: false as const, reason: "USER_LIMIT" as const, active: mine };
-      // A scan that can start at once never counts against the queue cap.
-      if (running + queued >= args.limits.maxConcurrent && queued >= args.limits.maxQueued) {
-        return { ok: false as const, reason: "QUEUE_FULL" as const, queued };
-      }
-      const [{ now }] = (await tx.$queryRaw<Array<{ now: Date }>>`SELECT clock_timestamp() AS now`) as [{ now: Date }];
-      const scan = await tx.scan.create({
-        data: {
-          id: scanId,
-          ownerId: args.ownerId,
-          sessionId: args.sessionId,
-          kind: args.kind,
-          name: args.name ?? null,
-          status: "QUEUED",
-          options: args.options ?? Prisma.DbNull,
-          connectionId: args.connectionId,
-          createdAt: now,
-          itemsTotal: args.kind === ScanKind.DATABASE ? null : args.inputs.length,
-        },
-        select: SCAN_COLUMNS,
-      });
-      if (args.inputs.length > 0) {
-        await tx.scanInput.createMany({
-          data: inputs.map((input, ordinal) => ({ scanId: scan.id, ownerId: args.ownerId, ordinal, ...input })),
+    const client = await this.pool.connect();
+    let open = false;
+    try {
+      await client.query("BEGIN");
+      open = true;
+      await client.query(`SET LOCAL statement_timeout = ${ADMIT_STATEMENT_TIMEOUT_MS}`);
+      await client.query(
+        `INSERT INTO "Scan" (id, "ownerId", "sessionId", kind, name, status, options, "connectionId", "itemsTotal")
+         VALUES ($1::uuid, $2, $3::uuid, $4::"ScanKind", $5, 'QUEUED', $6::jsonb, $7::uuid, $8)`,
+        [
+          scanId,
+          args.ownerId,
+          args.sessionId,
+          args.kind,
+          args.name ?? null,
+          args.options === null ? null : JSON.stringify(args.options),
+          args.connectionId,
+          args.kind === ScanKind.DATABASE ? null : args.inputs.length,
+        ],
+      );
+      if (inputs.length > 0) {
+        // Buffers go to PostgreSQL as binary parameters (no hex or base64 text on the way).
+        const values: unknown[] = [scanId, args.ownerId];
+        const rows = inputs.map((input, ordinal) => {
+          values.push(ordinal, input.name, input.content, input.keyId);
+          const n = values.length;
+          return `(gen_random_uuid(), $1::uuid, $2, $${n - 3}::int, $${n - 2}, $${n - 1}::bytea, $${n})`;
         });
+        await client.query(`INSERT INTO "ScanInput" (id, "scanId", "ownerId", ordinal, name, content, "keyId") VALUES ${rows.join(", ")}`, values);
       }
-      return { ok: true as const, scan: toScan(scan) };
-    }, TX_OPTIONS);
+      await client.query("SELECT pg_advisory_xact_lock($1::bigint)", [SCAN_SLOTS_LOCK]);
+      // Our own row is visible to this transaction only: it is left out of the counts.
+      const { rows: countRows } = await client.query<{ mine: number; queued: number; running: number }>(
+        `SELECT count(*) FILTER (WHERE "ownerId" = $1)::int AS mine,
+                count(*) FILTER (WHERE status = 'QUEUED')::int AS queued,
+                count(*) FILTER (WHERE status = 'RUNNING')::int AS running
+         FROM "Scan" WHERE status IN ('QUEUED', 'RUNNING') AND id <> $2::uuid`,
+        [args.ownerId, scanId],
+      );
+      const { mine, queued, running } = countRows[0]!;
+      let refusal: AdmissionResult | null = null;
+      if (mine >= args.limits.perUser) refusal = { ok: false, reason: "USER_LIMIT", active: mine };
+      // A scan that can start at once never counts against the queue cap.
+      else if (running + queued >= args.limits.maxConcurrent && queued >= args.limits.maxQueued) refusal = { ok: false, reason: "QUEUE_FULL", queued };
+      if (refusal) {
+        open = false;
+        await client.query("ROLLBACK");
+        return refusal;
+      }
+      const { rows } = await client.query<ScanRecord>(
+        `UPDATE "Scan" SET "createdAt" = clock_timestamp() WHERE id = $1::uuid AND "ownerId" = $2 RETURNING ${SCAN_RETURNING}`,
+        [scanId, args.ownerId],
+      );
+      await client.query("COMMIT");
+      open = false;
+      return { ok: true, scan: toScan(rows[0]!) };
+    } catch (err) {
+      if (open) await client.query("ROLLBACK").catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
   }
 
   // ---- reads (owner-scoped) ------------------------------------------------------------------

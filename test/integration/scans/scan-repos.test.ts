@@ -12,6 +12,7 @@ import { ScanOwnerRepo } from "../../../src/modules/scans/scan-owner.repo.js";
 import { parseEncryptionKeys } from "../../../src/platform/crypto/secret-box.js";
 import { ScanWorkerRepo } from "../../../src/modules/scans/scan-worker.repo.js";
 import { ScanKind, ScanStatus } from "../../../src/modules/scans/scan.type.js";
+import { SCAN_SLOTS_LOCK } from "../../../src/modules/scans/scan.repo.js";
 import { createPool } from "../../../src/platform/db/pool.js";
 import { createPrisma, type PrismaClient } from "../../../src/platform/db/prisma.js";
 import { silentLogger } from "../../../src/platform/observability/logger.js";
@@ -29,7 +30,7 @@ beforeAll(async () => {
   db = await createTestDatabase();
   pool = createPool({ connectionString: db.url, max: 20, log: silentLogger });
   prisma = createPrisma(pool);
-  owners = new ScanOwnerRepo(prisma);
+  owners = new ScanOwnerRepo(prisma, pool);
   workers = new ScanWorkerRepo(prisma, pool);
 });
 afterAll(async () => {
@@ -93,6 +94,71 @@ describe("ScanOwnerRepo: admission", () => {
     expect(rows[0]!.content.includes(Buffer.from("123456782"))).toBe(false);
     const stored = await workers.loadInput(r.scan.id, 0);
     expect(Buffer.from(box.open({ ownerId: o.ownerId, scanId: r.scan.id, ordinal: 0 }, { content: stored!.content, keyId: stored!.keyId! })).toString()).toBe("BSN 123456782");
+  });
+
+  it("a large input is written before the slot lock is taken, read back byte for byte in slices; a refusal rolls its inputs back", async () => {
+    await clearActive();
+    const o = await newOwner();
+    const big = randomBytes(2 * 1024 * 1024 + 4099); // crosses two slice boundaries of loadInput
+    // Another session holds the slot lock: the admission must get as far as waiting for it with
+    // its inputs already written (a RowExclusiveLock on "ScanInput" held by the waiting backend).
+    const holder = await pool.connect();
+    let pending: ReturnType<typeof owners.admit> | null = null;
+    try {
+      await holder.query("SELECT pg_advisory_lock($1::bigint)", [SCAN_SLOTS_LOCK]);
+      pending = owners.admit({
+        ...o,
+        kind: ScanKind.DOCUMENT,
+        options: null,
+        connectionId: null,
+        inputs: [
+          { name: "big.bin", content: big },
+          { name: "small.txt", content: Buffer.from("jan@example.com") },
+        ],
+        limits: LIMITS,
+      });
+      let waiterHoldsInputs = false;
+      const deadline = Date.now() + 20_000;
+      while (Date.now() < deadline) {
+        const { rows } = await pool.query<{ inputs: boolean }>(
+          `SELECT EXISTS (SELECT 1 FROM pg_locks i WHERE i.pid = w.pid AND i.granted AND i.locktype = 'relation'
+                            AND i.relation = '"ScanInput"'::regclass AND i.mode = 'RowExclusiveLock') AS inputs
+           FROM pg_locks w WHERE w.locktype = 'advisory' AND w.objid = $1 AND NOT w.granted`,
+          [SCAN_SLOTS_LOCK],
+        );
+        if (rows[0]) {
+          waiterHoldsInputs = rows[0].inputs;
+          break;
+        }
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(waiterHoldsInputs).toBe(true);
+    } finally {
+      await holder.query("SELECT pg_advisory_unlock($1::bigint)", [SCAN_SLOTS_LOCK]).catch(() => undefined);
+      holder.release();
+    }
+    const r = await pending!;
+    if (!r.ok) throw new Error("not admitted");
+    expect(r.scan.status).toBe(ScanStatus.QUEUED);
+    expect(r.scan.itemsTotal).toBe(2);
+    const first = await workers.loadInput(r.scan.id, 0);
+    expect(first?.ownerId).toBe(o.ownerId);
+    expect(first?.keyId).toBeNull();
+    expect(Buffer.compare(Buffer.from(first!.content), big)).toBe(0);
+    expect(Buffer.from((await workers.loadInput(r.scan.id, 1))!.content).toString()).toBe("jan@example.com");
+    expect(await workers.loadInput(r.scan.id, 2)).toBeNull();
+    // Refused (the owner is at a limit of 1): neither a scan nor its inputs remain.
+    const refused = await owners.admit({
+      ...o,
+      kind: ScanKind.DOCUMENT,
+      options: null,
+      connectionId: null,
+      inputs: [{ name: "big.bin", content: big }],
+      limits: { ...LIMITS, perUser: 1 },
+    });
+    expect(refused).toEqual({ ok: false, reason: "USER_LIMIT", active: 1 });
+    expect(await prisma.scan.count({ where: { ownerId: o.ownerId } })).toBe(1);
+    expect(await prisma.scanInput.count({ where: { ownerId: o.ownerId } })).toBe(2);
   });
 
   it("reads and cancellation are owner-scoped: another user sees nothing and cancels nothing", async () => {
