@@ -92,22 +92,8 @@ export class MysqlSession implements EngineSession {
     }
   }
 
-  /** Runs `work` under a message limit and response budget; a cut connection fails with the guard's reason. */
-  private async limited<T>(messageLimit: number, responseLimit: number | null, phase: "listing tables" | "sampling", work: () => Promise<T>): Promise<T> {
-    this.guard.setMessageLimit(messageLimit, phase);
-    this.guard.limitResponse(responseLimit);
-    try {
-      return await work();
-    } catch (error) {
-      throw this.guard.error ?? error;
-    } finally {
-      this.guard.setMessageLimit(SMALL_MESSAGE_LIMIT, "reading");
-      this.guard.limitResponse(null);
-    }
-  }
-
   listTables(): Promise<TableSpec[]> {
-    return this.limited(SMALL_MESSAGE_LIMIT, LISTING_RESPONSE_LIMIT, "listing tables", () => this.readCatalogue());
+    return this.guard.limited(SMALL_MESSAGE_LIMIT, LISTING_RESPONSE_LIMIT, "listing tables", () => this.readCatalogue());
   }
 
   private async readCatalogue(): Promise<TableSpec[]> {
@@ -159,7 +145,7 @@ export class MysqlSession implements EngineSession {
     const values = [...columns.map(() => settings.maxCellBytes), settings.sampleSize];
     await mysqlQuery(this.conn, "START TRANSACTION READ ONLY");
     try {
-      await this.limited(rowMessageLimit(columns.length, settings.maxCellBytes), null, "sampling", () =>
+      await this.guard.limited(rowMessageLimit(columns.length, settings.maxCellBytes), null, "sampling", () =>
         this.stream(sql, values, settings, sink),
       );
       await mysqlQuery(this.conn, "COMMIT");

@@ -73,20 +73,6 @@ export class PgSession implements EngineSession {
     }
   }
 
-  /** Runs `work` under a message limit and response budget; a cut connection fails with the guard's reason. */
-  private async limited<T>(messageLimit: number, responseLimit: number | null, phase: "listing tables" | "sampling", work: () => Promise<T>): Promise<T> {
-    this.guard.setMessageLimit(messageLimit, phase);
-    this.guard.limitResponse(responseLimit);
-    try {
-      return await work();
-    } catch (error) {
-      throw this.guard.error ?? error;
-    } finally {
-      this.guard.setMessageLimit(SMALL_MESSAGE_LIMIT, "reading");
-      this.guard.limitResponse(null);
-    }
-  }
-
   async listTables(): Promise<TableSpec[]> {
     // pg_catalog, not information_schema: information_schema hides tables the role cannot
     // read, so a role without SELECT would get an empty, "clean" result. Here every table is
@@ -105,7 +91,7 @@ export class PgSession implements EngineSession {
          AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
                           WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
        ORDER BY n.nspname, c.relname, a.attnum`;
-    const result = await this.limited(SMALL_MESSAGE_LIMIT, LISTING_RESPONSE_LIMIT, "listing tables", () =>
+    const result = await this.guard.limited(SMALL_MESSAGE_LIMIT, LISTING_RESPONSE_LIMIT, "listing tables", () =>
       this.inReadOnly(async () => (await this.client.query({ text: sql, rowMode: "array" })).rows),
     );
     const tables = new Map<string, TableSpec>();
@@ -170,7 +156,7 @@ export class PgSession implements EngineSession {
     const batch = Math.max(1, Math.min(1000, Math.floor((16 * 1024 * 1024) / (columns.length * cellChars))));
     // What an honest server can send for one row and one FETCH: cells are cut to `cellChars`.
     const rowLimit = rowMessageLimit(columns.length, cellChars);
-    return this.limited(rowLimit, null, "sampling", () => this.inReadOnly(async () => {
+    return this.guard.limited(rowLimit, null, "sampling", () => this.inReadOnly(async () => {
       await this.client.query(
         `DECLARE dg_sample NO SCROLL CURSOR FOR SELECT ${select} FROM ${from}${sampleClause} LIMIT $2::int`,
         values,

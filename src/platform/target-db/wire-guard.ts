@@ -61,6 +61,23 @@ export class WireGuard {
     this.responseBytes = 0;
   }
 
+  /**
+   * Runs `work` under a message limit and response budget, then goes back to small messages
+   * and no budget; a cut connection fails with the guard's reason, not the driver's.
+   */
+  async limited<T>(messageLimit: number, responseLimit: number | null, phase: WirePhase, work: () => Promise<T>): Promise<T> {
+    this.setMessageLimit(messageLimit, phase);
+    this.limitResponse(responseLimit);
+    try {
+      return await work();
+    } catch (error) {
+      throw this.tripped ?? error;
+    } finally {
+      this.setMessageLimit(SMALL_MESSAGE_LIMIT, "reading");
+      this.limitResponse(null);
+    }
+  }
+
   /** The error that cut the connection, if one did. */
   get error(): WireLimitError | null {
     return this.tripped;
@@ -138,9 +155,12 @@ function newParser(protocol: WireProtocol): FrameParser {
   return protocol === "postgres" ? postgresFrames() : mysqlFrames();
 }
 
-/** PostgreSQL v3: a type byte, then an int32 length that counts itself but not the type. */
-function postgresFrames(): FrameParser {
-  const header = Buffer.alloc(5);
+/**
+ * A framing of fixed-size headers, each followed by a body: collects every header across
+ * chunks, asks `read` for its body's length (or for the verdict to stop with), and skips the body.
+ */
+function framed(headerSize: number, read: (header: Buffer, limit: number) => number | { stop: number }): FrameParser {
+  const header = Buffer.alloc(headerSize);
   let have = 0; // header bytes collected
   let remaining = 0; // body bytes of the current message still to come
   return (chunk, limit) => {
@@ -153,15 +173,24 @@ function postgresFrames(): FrameParser {
         continue;
       }
       header[have++] = chunk[i++]!;
-      if (have < 5) continue;
+      if (have < headerSize) continue;
       have = 0;
-      const length = header.readUInt32BE(1);
-      if (length < 4) return -1;
-      if (length + 1 > limit) return length + 1;
-      remaining = length - 4;
+      const body = read(header, limit);
+      if (typeof body !== "number") return body.stop;
+      remaining = body;
     }
     return null;
   };
+}
+
+/** PostgreSQL v3: a type byte, then an int32 length that counts itself but not the type. */
+function postgresFrames(): FrameParser {
+  return framed(5, (header, limit) => {
+    const length = header.readUInt32BE(1);
+    if (length < 4) return { stop: -1 };
+    if (length + 1 > limit) return { stop: length + 1 };
+    return length - 4;
+  });
 }
 
 /**
@@ -169,30 +198,14 @@ function postgresFrames(): FrameParser {
  * 0xffffff bytes continues in the next packet, and the driver joins them into one message.
  */
 function mysqlFrames(): FrameParser {
-  const header = Buffer.alloc(4);
-  let have = 0;
-  let remaining = 0;
   let message = 0; // bytes of the message so far (joined packets)
-  return (chunk, limit) => {
-    let i = 0;
-    while (i < chunk.length) {
-      if (remaining > 0) {
-        const skip = Math.min(remaining, chunk.length - i);
-        remaining -= skip;
-        i += skip;
-        continue;
-      }
-      header[have++] = chunk[i++]!;
-      if (have < 4) continue;
-      have = 0;
-      const length = header.readUIntLE(0, 3);
-      message += length;
-      if (message > limit) return message;
-      remaining = length;
-      if (length < MYSQL_MAX_PACKET) message = 0;
-    }
-    return null;
-  };
+  return framed(4, (header, limit) => {
+    const length = header.readUIntLE(0, 3);
+    message += length;
+    if (message > limit) return { stop: message };
+    if (length < MYSQL_MAX_PACKET) message = 0;
+    return length;
+  });
 }
 
 function formatBytes(n: number): string {
