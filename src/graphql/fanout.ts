@@ -30,12 +30,38 @@ import {
  *   resolver call per field; anything else falls back to `execute`.
  * Which root fields and types qualify is declared by the caller: only fields whose resolver
  * returns the event unchanged, over types whose fields are plain properties.
+ *
+ * Serialization close to the wire: when the transport puts a FanoutSink on the execution args
+ * (http/ws.ts does), a result without errors is serialized once per event per distinct operation
+ * (shared like the result) and handed to the sink as JSON, which splices the subscription id into
+ * the frame and writes it; the iterator then waits for the write before it pulls the next event
+ * (backpressure as before) and yields nothing to graphql-ws for these deliveries. Results with
+ * errors, and transports without a sink, are yielded as usual (the transport masks and sends).
  */
 export interface FanoutOptions {
   /** Subscription root fields whose resolver returns the event itself (e.g. `myScans`). */
   shareableRoots: ReadonlySet<string>;
   /** Object types whose fields are plain properties of the value (no field resolvers). */
   plainTypes: ReadonlySet<string>;
+}
+
+/** Where ws.ts puts the per-subscription sink on the execution args it returns from onSubscribe. */
+export const FANOUT_SINK: unique symbol = Symbol("dataguardian.fanout.sink");
+
+export interface FanoutSink {
+  /**
+   * Writes one `next` message whose payload is this JSON (an ExecutionResult without errors) for
+   * the subscription this iterator serves. Resolves once written (backpressure); null when it was
+   * not sent because the iterator is no longer the transport's registered operation or the
+   * socket is not open (the event is dropped, as the transport would).
+   */
+  send(iterator: object, payloadJson: string): Promise<void> | null;
+}
+
+/** An event's result for one operation, and its JSON once known (null: has errors, not sent as JSON). */
+interface Delivery {
+  result: ExecutionResult | Promise<ExecutionResult>;
+  json: string | null | undefined;
 }
 
 type Projector = (event: Record<string, unknown>) => Record<string, unknown> | null;
@@ -51,8 +77,8 @@ export function createFanoutSubscribe(schema: GraphQLSchema, options: FanoutOpti
   const documentIds = new WeakMap<DocumentNode, number>();
   let nextDocumentId = 1;
   const plans = new WeakMap<DocumentNode, Map<string, { rootKey: string; shareable: boolean; project: Projector | null }>>();
-  /** event → (plan key → result): one execution per event per distinct operation. */
-  const results = new WeakMap<object, Map<string, ExecutionResult | Promise<ExecutionResult>>>();
+  /** event → (plan key → result and its JSON): one execution and one serialization per event per distinct operation. */
+  const results = new WeakMap<object, Map<string, Delivery>>();
   /**
    * Live subscriptions per plan key. An operation only one subscriber runs (each client
    * following its own scan) skips the shared cache: nothing to share, and a WeakMap entry per
@@ -75,16 +101,16 @@ export function createFanoutSubscribe(schema: GraphQLSchema, options: FanoutOpti
     return { key: `${docId}\u0000${opKey}\u0000${vars}`, ...compiled };
   };
 
-  const resultFor = (event: unknown, plan: Plan, args: ExecutionArgs): ExecutionResult | Promise<ExecutionResult> => {
-    if (!plan.shareable || event === null || typeof event !== "object") return execute({ ...args, rootValue: event });
-    if ((live.get(plan.key) ?? 0) < 2) return project(event, plan, args);
+  const deliveryFor = (event: unknown, plan: Plan, args: ExecutionArgs): Delivery => {
+    if (!plan.shareable || event === null || typeof event !== "object") return { result: execute({ ...args, rootValue: event }), json: undefined };
+    if ((live.get(plan.key) ?? 0) < 2) return { result: project(event, plan, args), json: undefined };
     let perEvent = results.get(event);
     if (!perEvent) results.set(event, (perEvent = new Map()));
     const hit = perEvent.get(plan.key);
     if (hit) return hit;
-    const result = project(event, plan, args);
-    perEvent.set(plan.key, result);
-    return result;
+    const delivery: Delivery = { result: project(event, plan, args), json: undefined };
+    perEvent.set(plan.key, delivery);
+    return delivery;
   };
 
   const project = (event: object, plan: Plan, args: ExecutionArgs): ExecutionResult | Promise<ExecutionResult> => {
@@ -111,28 +137,63 @@ export function createFanoutSubscribe(schema: GraphQLSchema, options: FanoutOpti
       if (left > 0) live.set(plan.key, left);
       else live.delete(plan.key);
     };
-    return mapIterator(source as AsyncIterableIterator<unknown>, (event) => resultFor(event, plan, args), release);
+    const sink = (args as ExecutionArgs & { [FANOUT_SINK]?: FanoutSink })[FANOUT_SINK];
+    return mapIterator(source as AsyncIterableIterator<unknown>, (event) => deliveryFor(event, plan, args), release, sink);
   };
 }
 
-/** Maps an async iterator; `return`/`throw` reach the source (so the subscription's cleanup runs). */
-function mapIterator<T, U>(source: AsyncIterableIterator<T>, map: (value: T) => U | Promise<U>, onEnd: () => void): AsyncIterableIterator<U> {
-  const iterator: AsyncIterableIterator<U> = {
+/** The JSON of a delivery's result, computed once and kept on the (possibly shared) delivery. */
+function jsonOf(delivery: Delivery, result: ExecutionResult): string | null {
+  if (delivery.json === undefined) delivery.json = result.errors?.length ? null : JSON.stringify(result);
+  return delivery.json;
+}
+
+/**
+ * Maps an async iterator; `return`/`throw` reach the source (so the subscription's cleanup runs).
+ * With a sink, results without errors are written through it here, and only the others are
+ * yielded: `next()` then resolves when the source ends, fails, or yields such a result.
+ */
+function mapIterator<T>(
+  source: AsyncIterableIterator<T>,
+  map: (value: T) => Delivery,
+  onEnd: () => void,
+  sink: FanoutSink | undefined,
+): AsyncIterableIterator<ExecutionResult> {
+  let ended = false;
+  const end = () => {
+    ended = true;
+    onEnd();
+  };
+  const iterator: AsyncIterableIterator<ExecutionResult> = {
     async next() {
-      const r = await source.next();
-      if (r.done) {
-        onEnd();
-        return { value: undefined, done: true };
+      for (;;) {
+        const r = await source.next();
+        if (r.done) {
+          end();
+          return { value: undefined, done: true };
+        }
+        const delivery = map(r.value);
+        const result = delivery.result instanceof Promise ? await delivery.result : delivery.result;
+        if (!sink || ended) return { value: result, done: false };
+        const json = jsonOf(delivery, result);
+        if (json === null) return { value: result, done: false }; // errors: the transport masks them
+        const sent = sink.send(iterator, json);
+        if (!sent) continue; // no longer registered or socket closing: the source ends next
+        try {
+          await sent; // the next event is pulled once this one is written: coalescing happens upstream
+        } catch (err) {
+          await iterator.return!();
+          throw err;
+        }
       }
-      return { value: await map(r.value), done: false };
     },
     async return() {
-      onEnd();
+      end();
       await source.return?.();
       return { value: undefined, done: true };
     },
     async throw(error?: unknown) {
-      onEnd();
+      end();
       if (source.throw) await source.throw(error);
       throw error;
     },

@@ -8,7 +8,7 @@ import type { Config } from "../config/config.js";
 import { CloseCode, CloseReason } from "../graphql/close-codes.js";
 import { authenticate, buildContext, type ContextDeps } from "../graphql/context.js";
 import type { GraphQLEdge } from "../graphql/edge.js";
-import { createFanoutSubscribe, type FanoutOptions } from "../graphql/fanout.js";
+import { createFanoutSubscribe, FANOUT_SINK, type FanoutOptions, type FanoutSink } from "../graphql/fanout.js";
 import { parseBearer, type AuthUser } from "../platform/auth/jwt.js";
 import type { Metrics } from "../platform/observability/metrics.js";
 import { AppError, type ErrorCode } from "../shared/errors.js";
@@ -57,7 +57,8 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  *   MAX_WS_CONNECTIONS per instance (1013), MAX_SUBSCRIPTIONS_PER_CONNECTION operations each;
  * - token lifetime: the socket closes with 4403 when its token expires; every operation
  *   re-checks. A client renews by reconnecting with a new token and resubscribing with `since`;
- * - fan-out: one execution per event per distinct operation (graphql/fanout.ts);
+ * - fan-out: one execution and one JSON serialization per event per distinct operation
+ *   (graphql/fanout.ts); per subscriber only the id is spliced into the frame (nextSink);
  * - backpressure: a socket that cannot drain for WS_SLOW_CLIENT_TIMEOUT closes with 1013.
  * A connection costs no database query: the token is verified in memory (no user upsert).
  */
@@ -252,6 +253,7 @@ export function attachWebSocket(options: {
         operationName: payload.operationName,
         variableValues: payload.variables,
         contextValue: buildContext(deps, state.user, "ws"),
+        ...(type === "subscription" ? { [FANOUT_SINK]: nextSink(ctx, id) } : {}),
       };
     },
     onNext: (_ctx, _id, _payload, _args, result) => {
@@ -274,6 +276,25 @@ export function attachWebSocket(options: {
     },
   };
   const disposable = useServer(serverOptions as ServerOptions<Record<string, unknown> | undefined, { socket: WebSocket }>, wss);
+
+  /**
+   * The `next` messages of one subscription, written without graphql-ws's per-message JSON: the
+   * payload arrives serialized (once per event per distinct operation) and only the id is
+   * spliced in, giving the same bytes graphql-ws's stringifyMessage would. Only while graphql-ws
+   * has this very iterator registered under the id (not completed, not replaced) and the socket
+   * is open; errors and `complete` still go through graphql-ws. Resolves once written, like
+   * graphql-ws's own send, so the subscription pulls its next event only then.
+   */
+  function nextSink(ctx: { subscriptions: Record<string, unknown>; extra: { socket: WebSocket } }, id: string): FanoutSink {
+    const head = `{"id":${JSON.stringify(id)},"type":"next","payload":`;
+    const socket = ctx.extra.socket;
+    return {
+      send(iterator, payloadJson) {
+        if (ctx.subscriptions[id] !== iterator || socket.readyState !== socket.OPEN) return null;
+        return new Promise<void>((resolve, reject) => socket.send(head + payloadJson + "}", (err) => (err ? reject(err) : resolve())));
+      },
+    };
+  }
 
   function release(extra: object, id: string): void {
     const state = states.get(extra);

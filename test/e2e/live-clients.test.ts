@@ -1,4 +1,6 @@
+import { createClient, type Client, type FormattedExecutionResult as ExecutionResult } from "graphql-ws";
 import pg from "pg";
+import WebSocket from "ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CloseCode } from "../../src/graphql/close-codes.js";
 import { createTestDatabase, type TestDatabase } from "../support/database.js";
@@ -190,6 +192,106 @@ describe("no missed outcome", () => {
     expect(await ws.waitForMessage()).toMatchObject({ type: "pong" });
     expect(ws.pending).toBe(0);
     ws.close();
+  });
+});
+
+describe("fan-out close to the wire, seen by graphql-ws's own client", () => {
+  const PROGRESS = `subscription P($id: ID!) { scanProgress(scanId: $id) { scanId status seq } }`;
+  const FEED = `subscription F($since: DateTime) { myScans(since: $since) { scanId status } }`;
+
+  /** A user's finished scan (its events are replayed to subscribers: next, and for scanProgress complete). */
+  async function finishedScan(user: string): Promise<{ token: string; scanId: string }> {
+    const token = await server.token(user);
+    const session = await request<{ openSession: { id: string } }, Record<string, unknown>>(server.url, OPEN_SESSION, {}, token);
+    const started = await request<{ startDocumentScan: { id: string } }, Record<string, unknown>>(server.url, START_SCAN, { sessionId: session.data!.openSession.id }, token);
+    const scanId = started.data!.startDocumentScan.id;
+    await waitFor(
+      "the scan to end",
+      async () => (await request<{ scan: { status: string } }, Record<string, unknown>>(server.url, `query($id: ID!) { scan(id: $id) { status } }`, { id: scanId }, token)).data?.scan.status,
+      (s) => s === "SUCCEEDED" || s === "FAILED",
+      { timeoutMs: 30_000 },
+    );
+    return { token, scanId };
+  }
+
+  const clientFor = (token: string): Client =>
+    createClient({ url: server.wsUrl, webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${token}` }, retryAttempts: 0, lazy: false });
+
+  /** Every message of one subscription until it completes, or the first `take` of them. */
+  function collect(client: Client, query: string, variables: Record<string, unknown>, take = Infinity): Promise<ExecutionResult<Record<string, unknown>, unknown>[]> {
+    return new Promise((resolve, reject) => {
+      const got: ExecutionResult<Record<string, unknown>, unknown>[] = [];
+      const stop = client.subscribe(
+        { query, variables },
+        {
+          next: (value) => {
+            got.push(value);
+            if (got.length >= take) {
+              stop();
+              resolve(got);
+            }
+          },
+          error: reject,
+          complete: () => resolve(got),
+        },
+      );
+    });
+  }
+
+  it("delivers each subscriber its own messages with its own id, several per socket, and never another user's scan", async () => {
+    const [alice, bob] = await Promise.all([finishedScan("fan-alice"), finishedScan("fan-bob")]);
+    const a1 = clientFor(alice.token);
+    const a2 = clientFor(alice.token);
+    const b1 = clientFor(bob.token);
+    try {
+      // Same document and variables on several subscriptions and sockets: one operation, shared.
+      const progress = await Promise.all([
+        collect(a1, PROGRESS, { id: alice.scanId }),
+        collect(a1, PROGRESS, { id: alice.scanId }),
+        collect(a2, PROGRESS, { id: alice.scanId }),
+        collect(b1, PROGRESS, { id: bob.scanId }),
+      ]);
+      for (const [i, messages] of progress.entries()) {
+        const scanId = i < 3 ? alice.scanId : bob.scanId;
+        expect(messages.length).toBeGreaterThan(0);
+        expect(messages.at(-1)).toEqual({ data: { scanProgress: { scanId, status: "SUCCEEDED", seq: expect.any(Number) } } });
+        for (const m of messages) expect((m.data as { scanProgress: { scanId: string } }).scanProgress.scanId).toBe(scanId);
+      }
+      // The same feed query and variables for two users: each gets only their own scan.
+      const since = { since: new Date(0).toISOString() };
+      const [feedA, feedB] = await Promise.all([collect(a2, FEED, since, 1), collect(b1, FEED, since, 1)]);
+      expect(feedA).toEqual([{ data: { myScans: { scanId: alice.scanId, status: "SUCCEEDED" } } }]);
+      expect(feedB).toEqual([{ data: { myScans: { scanId: bob.scanId, status: "SUCCEEDED" } } }]);
+    } finally {
+      await Promise.all([a1.dispose(), a2.dispose(), b1.dispose()]);
+    }
+  });
+
+  it("writes the bytes graphql-ws would, for an id that needs escaping, then complete", async () => {
+    const bob = await finishedScan("fan-bytes");
+    const socket = new WebSocket(server.wsUrl, "graphql-transport-ws");
+    const raw: string[] = [];
+    socket.on("message", (data) => raw.push(String(data)));
+    await new Promise((resolve, reject) => socket.once("open", resolve).once("error", reject));
+    socket.send(JSON.stringify({ type: "connection_init", payload: { authorization: `Bearer ${bob.token}` } }));
+    await waitFor("connection_ack", async () => raw.length, (n) => n >= 1);
+    const id = 'a"\\b\u00e9\u2028';
+    socket.send(JSON.stringify({ id, type: "subscribe", payload: { query: PROGRESS, variables: { id: bob.scanId } } }));
+    await waitFor("complete", async () => raw.at(-1) ?? "", (last) => last.includes('"type":"complete"'));
+    socket.close();
+    const [, ...messages] = raw;
+    const nexts = messages.slice(0, -1);
+    expect(nexts.length).toBeGreaterThan(0);
+    for (const text of nexts) {
+      const parsed = JSON.parse(text) as { id: string; type: string; payload: { data: { scanProgress: { scanId: string } } } };
+      expect(Object.keys(parsed)).toEqual(["id", "type", "payload"]);
+      expect(parsed.id).toBe(id);
+      expect(parsed.type).toBe("next");
+      expect(parsed.payload.data.scanProgress.scanId).toBe(bob.scanId);
+      // Byte for byte what graphql-ws's stringifyMessage gives for the same message.
+      expect(text).toBe(JSON.stringify({ id, type: "next", payload: parsed.payload }));
+    }
+    expect(JSON.parse(messages.at(-1)!)).toEqual({ id, type: "complete" });
   });
 });
 

@@ -1,7 +1,7 @@
 import "reflect-metadata";
 import { execute, parse, subscribe, type ExecutionResult, type GraphQLSchema } from "graphql";
-import { beforeAll, describe, expect, it } from "vitest";
-import { createFanoutSubscribe } from "../../../src/graphql/fanout.js";
+import { beforeAll, describe, expect, it, vi } from "vitest";
+import { createFanoutSubscribe, FANOUT_SINK } from "../../../src/graphql/fanout.js";
 import { buildAppSchema, FANOUT } from "../../../src/graphql/schema.js";
 import { MemoryPubSub } from "../../../src/platform/pubsub/memory.pubsub.js";
 import { ScanStatus } from "../../../src/modules/scans/scan.type.js";
@@ -118,3 +118,111 @@ describe("one result per event per distinct operation", () => {
 
 // Keep graphql-js's own subscribe in view: the fan-out must accept what it accepts.
 void subscribe;
+
+describe("serialized once per event per distinct operation (FANOUT_SINK)", () => {
+  /** A sink standing in for ws.ts: records the JSON handed to it per subscription. */
+  const recordingSink = (sent: string[], registered: () => object | null) => ({
+    send(iterator: object, json: string) {
+      if (registered() !== iterator) return null;
+      sent.push(json);
+      return Promise.resolve();
+    },
+  });
+
+  it("hands every subscriber of one operation the same JSON, built once, equal to graphql-ws's own payload", async () => {
+    const fan = createFanoutSubscribe(schema, FANOUT);
+    const document = parse(`subscription($id: ID!) { scanProgress(scanId: $id) { ...P } } ${FRAGMENT}`);
+    // Three events, then the source ends; every subscriber sees the same event objects (as the pub/subs hand them).
+    const events = [event(), event({ seq: 8, progress: 0.5 }), event({ seq: 9, status: ScanStatus.SUCCEEDED, progress: 1 })];
+    const source = () =>
+      (async function* () {
+        for (const e of events) yield e;
+      })();
+    const sent: string[][] = [[], [], []];
+    const iterators: Array<AsyncIterableIterator<ExecutionResult>> = [];
+    for (let i = 0; i < 3; i++) {
+      const it = (await fan({
+        schema,
+        document,
+        variableValues: { id: "1" },
+        contextValue: contextWith(source),
+        [FANOUT_SINK]: recordingSink(sent[i]!, () => iterators[i] ?? null),
+      } as never)) as AsyncIterableIterator<ExecutionResult>;
+      iterators.push(it);
+    }
+    const stringify = vi.spyOn(JSON, "stringify");
+    // With a sink, next() writes through it and resolves only when the source ends.
+    const ends = await Promise.all(iterators.map((it) => it.next()));
+    const calls = stringify.mock.calls.length;
+    stringify.mockRestore();
+    expect(ends.every((r) => r.done)).toBe(true);
+    expect(calls).toBe(events.length); // once per event, not once per event per subscriber
+    for (const got of sent) expect(got).toEqual(sent[0]);
+    const reference = await Promise.all(events.map((e) => execute({ schema, document, rootValue: e, variableValues: { id: "1" }, contextValue: {} })));
+    // graphql-ws's message is JSON.stringify({ id, type, payload: result }): the payload part is this.
+    expect(sent[0]).toEqual(reference.map((r) => JSON.stringify({ ...r })));
+  });
+
+  it("yields a result with errors to the transport (masked there), and drops events for an operation no longer registered", async () => {
+    const fan = createFanoutSubscribe(schema, FANOUT);
+    const document = parse(`subscription { myScans { scanId status } }`);
+    const events = [event(), event({ scanId: null, seq: 8 }), event({ seq: 9 })];
+    const source = () =>
+      (async function* () {
+        for (const e of events) yield e;
+      })();
+    const sent: string[] = [];
+    let registered = true;
+    let self: object | null = null;
+    const it = (await fan({
+      schema,
+      document,
+      contextValue: contextWith(source),
+      [FANOUT_SINK]: recordingSink(sent, () => (registered ? self : null)),
+    } as never)) as AsyncIterableIterator<ExecutionResult>;
+    self = it;
+    const withErrors = await it.next();
+    expect(sent).toHaveLength(1);
+    expect(JSON.parse(sent[0]!)).toEqual({ data: { myScans: { scanId: events[0]!.scanId, status: "RUNNING" } } });
+    expect(withErrors.done).toBe(false);
+    expect(withErrors.value?.errors?.length).toBe(1);
+    registered = false; // completed by the client: graphql-ws no longer holds this iterator
+    expect((await it.next()).done).toBe(true);
+    expect(sent).toHaveLength(1);
+  });
+
+  it("pulls the next event only once the previous one is written (backpressure)", async () => {
+    const fan = createFanoutSubscribe(schema, FANOUT);
+    const document = parse(`subscription { myScans { seq } }`);
+    let pulled = 0;
+    const source = () =>
+      (async function* () {
+        for (let seq = 1; seq <= 3; seq++) {
+          pulled++;
+          yield event({ seq });
+        }
+      })();
+    const writes: Array<() => void> = [];
+    let self: object | null = null;
+    const it = (await fan({
+      schema,
+      document,
+      contextValue: contextWith(source),
+      [FANOUT_SINK]: {
+        send: (iterator: object) => (iterator === self ? new Promise<void>((resolve) => writes.push(resolve)) : null),
+      },
+    } as never)) as AsyncIterableIterator<ExecutionResult>;
+    self = it;
+    const done = it.next();
+    await vi.waitFor(() => expect(writes).toHaveLength(1));
+    for (let turn = 0; turn < 5; turn++) await new Promise((r) => setImmediate(r)); // a few turns: no pull while the write is pending
+    expect(pulled).toBe(1);
+    writes[0]!();
+    await vi.waitFor(() => expect(writes).toHaveLength(2));
+    expect(pulled).toBe(2);
+    writes[1]!();
+    await vi.waitFor(() => expect(writes).toHaveLength(3));
+    writes[2]!();
+    expect((await done).done).toBe(true);
+  });
+});
