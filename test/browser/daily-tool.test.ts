@@ -322,7 +322,9 @@ describeBrowser("the web app as a daily tool (issue 14)", () => {
       await page.getByRole("button", { name: "Scan Gone" }).click();
       const gone = page.locator('li.scan[data-status="FAILED"]').filter({ hasText: "Gone" });
       await gone.waitFor({ timeout: 30_000 });
-      expect(await gone.getByTestId("scan-error").innerText()).toBe(`Nothing listens on ${target.host}:${port}: is the database running, and are the host and port right?`);
+      expect(await gone.getByTestId("scan-error").innerText()).toBe(
+        `Could not connect to ${target.host}:${port}: is the database running? Check the host, the port and the SSL setting, and that a firewall or VPN lets this server reach it.`,
+      );
       expect(await page.locator("body").innerText()).not.toMatch(SETTING);
       await screenshot(page, "daily-connection-advice");
     } finally {

@@ -14,14 +14,13 @@ export function connectionAdvice(code: string | null | undefined, message: strin
   const where = conn ? `${conn.host}:${conn.port}` : "the database server";
   const db = conn ? `"${conn.database}"` : "the database";
   const user = conn ? `"${conn.user}"` : "this user";
-  const timedOut = /timed out|timeout/i.test(message ?? "");
   switch (code) {
     case "AUTHENTICATION_FAILED":
       return `The database refused the password for ${user}: edit the connection and enter the right password.`;
     case "CONNECTION_FAILED":
-      return timedOut
-        ? `${where} did not answer in time: is the database running, and may this server reach it (firewall, VPN)?`
-        : `Nothing listens on ${where}: is the database running, and are the host and port right?`;
+      // The server answers every failure before authentication with this one code and one
+      // message (no port-scanning oracle, issue 12.2), so the advice covers every cause.
+      return `Could not connect to ${where}: is the database running? Check the host, the port and the SSL setting, and that a firewall or VPN lets this server reach it.`;
     case "DATABASE_NOT_FOUND":
       return `There is no database ${db} on ${where}: edit the connection and check its name.`;
     case "PERMISSION_DENIED":
@@ -30,6 +29,10 @@ export function connectionAdvice(code: string | null | undefined, message: strin
       return `A table to scan does not exist in ${db}: check the table names.`;
     case "HOST_NOT_ALLOWED":
       return `This server is not allowed to connect to ${conn ? conn.host : "that host"}. Ask your administrator to allow it, or use another host.`;
+    case "RATE_LIMITED": {
+      const wait = /(\d+)\s*s\b/.exec(message ?? "")?.[1];
+      return `Too many connection tests in a short time: try again ${wait ? `in ${wait} s` : "in a minute"}.`;
+    }
     case "TIMEOUT":
       return `${db} took too long to answer (a locked or very large table?): try again later, or scan fewer tables.`;
     case "SECRET_UNAVAILABLE":

@@ -145,12 +145,16 @@ export class ConnectionService {
     if (verdict.allowed) return;
     const retryAfterSeconds = Math.ceil(verdict.retryAfterMs / 1000);
     const window = this.rateLimit.windowMs % 60_000 === 0 ? `${this.rateLimit.windowMs / 60_000} min` : `${Math.round(this.rateLimit.windowMs / 1000)} s`;
-    this.log.warn({ reason: "RATE_LIMITED", retryAfterSeconds }, "database connection attempts rate-limited");
-    throw new AppError(
-      "CAPACITY_EXCEEDED",
-      `Too many attempts to reach a database: at most ${this.rateLimit.points} per ${window} (DATABASE_TEST_RATE_LIMIT); retry in ${retryAfterSeconds} s.`,
-      { retryAfterSeconds, reason: "RATE_LIMITED" },
+    // The setting's name is for operators (log) and programs (extensions.limit), not the sentence.
+    this.log.warn(
+      { reason: "RATE_LIMITED", retryAfterSeconds, limit: "DATABASE_TEST_RATE_LIMIT", value: `${this.rateLimit.points} per ${window}` },
+      "database connection attempts rate-limited",
     );
+    throw new AppError("CAPACITY_EXCEEDED", `Too many connection tests: try again in ${retryAfterSeconds} s`, {
+      retryAfterSeconds,
+      reason: "RATE_LIMITED",
+      limit: "DATABASE_TEST_RATE_LIMIT",
+    });
   }
 
   async delete(ownerId: string, id: string): Promise<true> {

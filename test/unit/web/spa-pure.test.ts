@@ -102,8 +102,11 @@ describe("connectionAdvice", () => {
   const conn = { host: "127.0.0.1", port: 5999, database: "crm", user: "app" };
   it.each([
     ["AUTHENTICATION_FAILED", "authentication failed: password authentication failed", /refused the password for "app": edit the connection/],
-    ["CONNECTION_FAILED", "cannot connect to 127.0.0.1:5999: ECONNREFUSED", /^Nothing listens on 127\.0\.0\.1:5999: is the database running/],
-    ["CONNECTION_FAILED", "cannot connect to 127.0.0.1:5999: timed out", /did not answer in time/],
+    // One general advice whatever the message: the server sends one fixed message for every pre-auth failure.
+    ["CONNECTION_FAILED", "Could not connect to the database server", /^Could not connect to 127\.0\.0\.1:5999: is the database running\? Check the host, the port and the SSL setting, and that a firewall/],
+    ["CONNECTION_FAILED", "cannot connect to 127.0.0.1:5999: timed out", /^Could not connect to 127\.0\.0\.1:5999: is the database running\? Check the host, the port and the SSL/],
+    ["CONNECTION_FAILED", null, /^Could not connect to 127\.0\.0\.1:5999: is the database running\?/],
+    ["RATE_LIMITED", "Too many connection tests: try again in 42 s", /^Too many connection tests in a short time: try again in 42 s\.$/],
     ["DATABASE_NOT_FOUND", 'database "crm" does not exist', /no database "crm" on 127\.0\.0\.1:5999: edit the connection/],
     ["PERMISSION_DENIED", "permission denied for table customers", /"app" may not read "crm": grant it SELECT/],
     ["HOST_NOT_ALLOWED", "host not allowed (DATABASE_SCAN_ALLOWED_HOSTS)", /not allowed to connect to 127\.0\.0\.1\. Ask your administrator/],
