@@ -2,7 +2,7 @@ import DataLoader from "dataloader";
 import type { AuthUser } from "../platform/auth/jwt.js";
 import type { UserRow } from "../modules/viewer/user.repo.js";
 import type { SessionRow } from "../modules/sessions/session.repo.js";
-import type { FindingArgs } from "../modules/scans/scan-pages.service.js";
+import type { FindingArgs } from "../modules/scans/finding-page.js";
 import type { PageOf } from "../shared/pagination.js";
 import type { Finding, Scan } from "../modules/scans/scan.type.js";
 import type { AppServices } from "./services.js";

@@ -1,5 +1,5 @@
 import { AppError } from "../../shared/errors.js";
-import type { PageOf } from "../../shared/pagination.js";
+import { pageSize, type PageOf } from "../../shared/pagination.js";
 import type { Finding } from "./scan.type.js";
 
 /** The stored columns a finding is shown from: a `Finding` row, or a row of the paged query. */
@@ -16,6 +16,24 @@ export interface StoredFinding {
   line: number | null;
   table: string | null;
   column: string | null;
+}
+
+/** The arguments of `Scan.findings` (API.md). */
+export interface FindingArgs {
+  first?: number | null;
+  after?: string | null;
+  types?: readonly string[] | null;
+  severities?: readonly string[] | null;
+}
+
+/** What the findings queries take from {@link FindingArgs}: page size 1..500 (100 by default), start, filters (null: all). */
+export function findingQuery(args: FindingArgs) {
+  return {
+    take: pageSize(args.first, 100, 500),
+    afterOrdinal: ordinalAfter(args.after),
+    types: args.types?.length ? args.types : null,
+    severities: args.severities?.length ? args.severities : null,
+  };
 }
 
 /** Opaque finding cursor: base64url of "f<ordinal>" (findings are paged in ordinal order). */

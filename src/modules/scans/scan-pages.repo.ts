@@ -1,25 +1,12 @@
 import type { PrismaClient } from "../../platform/db/prisma.js";
 import type { KeysetCursor } from "../../shared/pagination.js";
 import { isUuid } from "../../shared/ids.js";
+import type { StoredFinding } from "./finding-page.js";
 import { type ScanRecord, toScan } from "./scan.repo.js";
 import type { Scan } from "./scan.type.js";
 
-export interface FindingPageRow {
-  scanId: string;
-  id: string;
-  ordinal: number;
-  type: string;
-  severity: string;
-  confidence: number;
-  maskedValue: string;
-  occurrences: number;
-  matchRatio: number | null;
-  source: string;
-  line: number | null;
-  table: string | null;
-  column: string | null;
-  total: bigint;
-}
+/** A finding of the paged query, with its scan and the scan's filtered total. */
+export type FindingPageRow = StoredFinding & { scanId: string; total: bigint };
 
 type ScanPageRow = ScanRecord & { total: bigint };
 

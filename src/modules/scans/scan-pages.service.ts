@@ -1,14 +1,7 @@
 import { decodeCursor, keysetPage, pageSize, type PageOf } from "../../shared/pagination.js";
-import { findingPage, ordinalAfter } from "./finding-page.js";
+import { findingPage, findingQuery, type FindingArgs } from "./finding-page.js";
 import type { FindingPageRow, ScanPagesRepo } from "./scan-pages.repo.js";
 import type { Finding, Scan } from "./scan.type.js";
-
-export interface FindingArgs {
-  first?: number | null;
-  after?: string | null;
-  types?: readonly string[] | null;
-  severities?: readonly string[] | null;
-}
 
 /**
  * Pages under a list, many parents per statement (issue 11): the DataLoaders of
@@ -20,15 +13,8 @@ export class ScanPages {
   constructor(private readonly repo: ScanPagesRepo) {}
 
   async findings(ownerId: string, scanIds: readonly string[], args: FindingArgs): Promise<Map<string, PageOf<Finding>>> {
-    const take = pageSize(args.first, 100, 500);
-    const { rows, totals } = await this.repo.findings({
-      ownerId,
-      scanIds,
-      take,
-      afterOrdinal: ordinalAfter(args.after),
-      types: args.types?.length ? args.types : null,
-      severities: args.severities?.length ? args.severities : null,
-    });
+    const query = findingQuery(args);
+    const { rows, totals } = await this.repo.findings({ ownerId, scanIds, ...query });
     const byScan = new Map<string, FindingPageRow[]>();
     for (const f of rows) {
       let list = byScan.get(f.scanId);
@@ -36,7 +22,7 @@ export class ScanPages {
       list.push(f);
     }
     const out = new Map<string, PageOf<Finding>>();
-    for (const scanId of scanIds) out.set(scanId, findingPage(byScan.get(scanId) ?? [], take, totals.get(scanId) ?? 0));
+    for (const scanId of scanIds) out.set(scanId, findingPage(byScan.get(scanId) ?? [], query.take, totals.get(scanId) ?? 0));
     return out;
   }
 

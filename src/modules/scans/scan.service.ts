@@ -3,7 +3,7 @@ import type { ScanQueue } from "../../platform/queue/scan-queue.js";
 import { AppError } from "../../shared/errors.js";
 import { codeFilePath } from "./input-names.js";
 import { decodeCursor, keysetPage, pageSize } from "../../shared/pagination.js";
-import { findingPage, ordinalAfter } from "./finding-page.js";
+import { findingPage, findingQuery, type FindingArgs } from "./finding-page.js";
 import type { ScanEvents } from "./scan-events.js";
 import type { CodeScanInput, DatabaseScanInput, DocumentInput, DocumentScanInput } from "./scan.input.js";
 import type { InputBox } from "./input-box.js";
@@ -87,21 +87,10 @@ export class ScanService {
     return keysetPage(rows, take, totalCount);
   }
 
-  async findings(
-    ownerId: string,
-    scanId: string,
-    args: { first?: number | null; after?: string | null; types?: readonly string[] | null; severities?: readonly string[] | null },
-  ) {
-    const take = pageSize(args.first, 100, 500);
-    const { rows, totalCount } = await this.deps.repo.listFindingsOwned({
-      ownerId,
-      scanId,
-      take,
-      afterOrdinal: ordinalAfter(args.after),
-      types: args.types?.length ? args.types : null,
-      severities: args.severities?.length ? args.severities : null,
-    });
-    return findingPage(rows, take, totalCount);
+  async findings(ownerId: string, scanId: string, args: FindingArgs) {
+    const query = findingQuery(args);
+    const { rows, totalCount } = await this.deps.repo.listFindingsOwned({ ownerId, scanId, ...query });
+    return findingPage(rows, query.take, totalCount);
   }
 
   /** What a QUEUED scan waits for: capacity while the monitor holds new scans back, else a free slot. */

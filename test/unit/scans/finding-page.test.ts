@@ -1,6 +1,6 @@
 import "reflect-metadata";
 import { describe, expect, it } from "vitest";
-import { findingCursor, findingPage, ordinalAfter, type StoredFinding } from "../../../src/modules/scans/finding-page.js";
+import { findingCursor, findingPage, findingQuery, ordinalAfter, type StoredFinding } from "../../../src/modules/scans/finding-page.js";
 import { AppError } from "../../../src/shared/errors.js";
 import { encodeCursor, keysetPage } from "../../../src/shared/pagination.js";
 
@@ -43,6 +43,20 @@ describe("finding cursors", () => {
     expect(error).toBeInstanceOf(AppError);
     expect((error as AppError).code).toBe("BAD_USER_INPUT");
     expect((error as AppError).extensions.field).toBe("after");
+  });
+});
+
+describe("findingQuery", () => {
+  it.each([
+    ["defaults", {}, { take: 100, afterOrdinal: null, types: null, severities: null }],
+    ["empty filters mean all", { types: [], severities: [] }, { take: 100, afterOrdinal: null, types: null, severities: null }],
+    ["everything given", { first: 500, after: findingCursor(7), types: ["EMAIL"], severities: ["HIGH"] }, { take: 500, afterOrdinal: 7, types: ["EMAIL"], severities: ["HIGH"] }],
+  ])("%s", (_name, args, expected) => {
+    expect(findingQuery(args)).toEqual(expected);
+  });
+
+  it.each([0, 501, 1.5])("first: %s is BAD_USER_INPUT on first", (first) => {
+    expect(() => findingQuery({ first })).toThrow(/first must be between 1 and 500/);
   });
 });
 
