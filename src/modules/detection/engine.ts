@@ -7,6 +7,7 @@
  * priority, values are masked and hashed, and repeats on one line are merged.
  */
 import { createHash, createHmac } from "node:crypto";
+import { severityRank } from "../../shared/severity.js";
 import { isWordChar } from "./chars.js";
 import { contextVerdict, hasContextRules, hintWords, type ContextVerdict } from "./context.js";
 import { hmacFromStates, stateAfterBlock } from "./sha256.js";
@@ -29,8 +30,6 @@ const SEVERITY: Record<FindingType, Severity> = {
   IP_ADDRESS: "LOW",
 };
 
-const SEVERITY_RANK: Record<Severity, number> = { LOW: 0, MEDIUM: 1, HIGH: 2, CRITICAL: 3 };
-
 export function severityOf(type: FindingType): Severity {
   return SEVERITY[type];
 }
@@ -38,7 +37,7 @@ export function severityOf(type: FindingType): Severity {
 /** The highest of a list, or null for an empty list. */
 export function highestSeverity(list: readonly Severity[]): Severity | null {
   let best: Severity | null = null;
-  for (const s of list) if (best === null || SEVERITY_RANK[s] > SEVERITY_RANK[best]) best = s;
+  for (const s of list) if (best === null || severityRank(s) > severityRank(best)) best = s;
   return best;
 }
 
