@@ -1,24 +1,38 @@
 /** Tiny PDF and DOCX files built in memory, so the tests need no binary fixtures. */
 import { crc32 } from "node:zlib";
 
-/** A one-page PDF whose text lines are `lines` (Helvetica, uncompressed content stream). */
-export function makePdf(lines: string[]): Uint8Array {
+/**
+ * A PDF whose text lines are `lines` (Helvetica, uncompressed content streams), as many pages
+ * as they need: pdf.js extracts only text placed on the page, so lines never run off its foot.
+ */
+export function makePdf(lines: string[], opts: { fontSize?: number; leading?: number } = {}): Uint8Array {
+  const fontSize = opts.fontSize ?? 11;
+  const leading = opts.leading ?? 14;
+  const top = 800;
+  const perPage = Math.max(1, Math.floor((top - 30) / leading));
   const esc = (s: string): string => s.replace(/[\\()]/g, (c) => `\\${c}`);
-  const content = ["BT", "/F1 11 Tf", "14 TL", "50 780 Td", ...lines.map((l) => `(${esc(l)}) Tj T*`), "ET"].join("\n");
+  const pages: string[][] = [];
+  for (let i = 0; i < lines.length; i += perPage) pages.push(lines.slice(i, i + perPage));
+  if (pages.length === 0) pages.push([]);
+  // Objects: 1 catalog, 2 pages, 3 font, then a page and its content stream per page.
+  const pageId = (p: number): number => 4 + 2 * p;
   const objects = [
     "<< /Type /Catalog /Pages 2 0 R >>",
-    "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-    "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 842] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>",
-    `<< /Length ${Buffer.byteLength(content)} >>\nstream\n${content}\nendstream`,
+    `<< /Type /Pages /Kids [${pages.map((_, p) => `${pageId(p)} 0 R`).join(" ")}] /Count ${pages.length} >>`,
     "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
   ];
+  pages.forEach((pageLines, p) => {
+    const content = ["BT", `/F1 ${fontSize} Tf`, `${leading} TL`, `50 ${top} Td`, ...pageLines.map((l) => `(${esc(l)}) Tj T*`), "ET"].join("\n");
+    objects.push(`<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 842] /Contents ${pageId(p) + 1} 0 R /Resources << /Font << /F1 3 0 R >> >> >>`);
+    objects.push(`<< /Length ${Buffer.byteLength(content, "latin1")} >>\nstream\n${content}\nendstream`);
+  });
   let out = "%PDF-1.4\n";
   const offsets: number[] = [];
   objects.forEach((o, i) => {
-    offsets.push(Buffer.byteLength(out));
+    offsets.push(Buffer.byteLength(out, "latin1"));
     out += `${i + 1} 0 obj\n${o}\nendobj\n`;
   });
-  const xref = Buffer.byteLength(out);
+  const xref = Buffer.byteLength(out, "latin1");
   out += `xref\n0 ${objects.length + 1}\n0000000000 65535 f \n`;
   for (const off of offsets) out += `${String(off).padStart(10, "0")} 00000 n \n`;
   out += `trailer\n<< /Size ${objects.length + 1} /Root 1 0 R >>\nstartxref\n${xref}\n%%EOF\n`;

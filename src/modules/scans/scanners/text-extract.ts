@@ -88,7 +88,12 @@ interface PdfTextItem {
   hasEOL?: boolean;
 }
 
-/** PDF text page by page (checking `signal` between pages); pages joined by a newline. */
+/**
+ * PDF text page by page (checking `signal` between pages); pages joined by a newline. A text
+ * item with `hasEOL` ends its line, so each text line is one line of the result (line numbers
+ * count text lines from the first page; test/unit/scanners/pdf-lines.test.ts). pdf.js leaves out
+ * text placed outside a page's box: such hidden text is not scanned.
+ */
 async function pdfToText(bytes: Uint8Array, name: string, signal?: AbortSignal): Promise<string> {
   const { getDocumentProxy } = await import("unpdf");
   let pdf: Awaited<ReturnType<typeof getDocumentProxy>>;
