@@ -27,6 +27,8 @@ export interface ScanRunnerDeps {
   hostPolicy: HostPolicy;
   progressIntervalMs: number;
   statementTimeoutMs: number;
+  /** DATABASE_SCAN_CONNECT_TIMEOUT: a scanned database must connect within this. @default 10000 (the session default) */
+  connectTimeoutMs?: number;
   /** Decrypts a DATABASE scan's target; the password exists only here and in the scanner. */
   loadDatabaseTarget: (ownerId: string, connectionId: string) => Promise<DatabaseTarget | null>;
   /** Detection routed through the worker-thread pool; default in-thread. */
@@ -149,6 +151,9 @@ export class ScanRunner {
         failure = null;
       } else if (err instanceof DatabaseScanError || err instanceof ScanInputError) {
         failure = { code: err.code, message: err.message };
+        // As connection tests do: what really happened (refused, timed out, ...) goes to the
+        // server's log only; the user's message may say less on purpose (issue 12.2).
+        if (err instanceof DatabaseScanError) log.info({ scanId: scan.id, code: err.code, detail: err.detail }, "database scan failed");
       } else {
         log.error({ scanId: scan.id, err }, "scan failed with an unexpected error");
         failure = { code: "SCAN_FAILED", message: "The scan stopped on an unexpected error (it was logged); findings stored before it are kept" };
@@ -258,6 +263,7 @@ export class ScanRunner {
             tables: options.tables ?? null,
             hostPolicy: this.deps.hostPolicy,
             statementTimeoutMs: this.deps.statementTimeoutMs,
+            ...(this.deps.connectTimeoutMs !== undefined ? { connectTimeoutMs: this.deps.connectTimeoutMs } : {}),
             onTableSkipped: (t) => {
               if (skipped.length < 200) skipped.push({ name: t.source, code: t.code, reason: t.message });
             },

@@ -67,6 +67,7 @@ export async function startScanWorker(deps: {
     hostPolicy: deps.connections.hostPolicy,
     progressIntervalMs: config.SCAN_PROGRESS_INTERVAL,
     statementTimeoutMs: config.DATABASE_SCAN_STATEMENT_TIMEOUT,
+    connectTimeoutMs: config.DATABASE_SCAN_CONNECT_TIMEOUT,
     // A password the current keys cannot open fails the scan with what to do, not "failed unexpectedly" (issue 12).
     loadDatabaseTarget: (ownerId, connectionId) =>
       deps.connections.loadScanTarget(ownerId, connectionId).catch((err: unknown) => {
