@@ -11,7 +11,7 @@ import { createHttpApp, type HttpApp, type ReadinessCheck } from "./http/server.
 import { startProbeServer } from "./http/probes.js";
 import { metricsGate, startMetricsServer } from "./http/metrics-access.js";
 import { mountWebClients } from "./http/web-clients.js";
-import { mountReports } from "./modules/reports/report.routes.js";
+import { mountReports } from "./http/reports.js";
 import type { Express } from "express";
 import { ActivityTracker } from "./modules/viewer/activity.service.js";
 import { CapacityMonitor, capacitySettingsFrom } from "./modules/capacity/capacity.service.js";

@@ -1,7 +1,7 @@
 /**
  * A scan's findings report, built by pure functions (STYLE.md: pure builders beside stateful
  * services): CSV for spreadsheets and tools, and a self-contained HTML page that prints well
- * to PDF. Both hold only masked values; the route (report.routes.ts) gathers the data.
+ * to PDF. Both hold only masked values; the route (src/http/reports.ts) gathers the data.
  */
 
 export interface ReportFinding {

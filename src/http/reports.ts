@@ -1,7 +1,7 @@
 import type express from "express";
-import { authenticate, type ContextDeps } from "../../graphql/context.js";
-import { AppError, httpStatusFor, type ErrorCode } from "../../shared/errors.js";
-import { buildCsv, buildHtml, reportFileName, type ReportFinding, type ScanReport } from "./report.builder.js";
+import { authenticate, type ContextDeps } from "../graphql/context.js";
+import { AppError, httpStatusFor, type ErrorCode } from "../shared/errors.js";
+import { buildCsv, buildHtml, reportFileName, type ReportFinding, type ScanReport } from "../modules/reports/report.builder.js";
 
 /**
  * `GET /scans/:id/report.csv` and `GET /scans/:id/report.html`: a scan's findings report,
