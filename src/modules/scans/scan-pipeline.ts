@@ -48,6 +48,8 @@ export interface PipelineOptions {
   sink: FindingSink;
   signal: AbortSignal;
   hashKey: string;
+  /** DETECTION_PHONE_REGIONS. @default the engine's */
+  phoneRegions?: readonly string[] | undefined;
   onProgress: (u: ScanProgressUpdate) => void;
   /** Per input: extraction, and each detection chunk. */
   inputTimeoutMs: number;
@@ -124,7 +126,7 @@ async function scanOne(o: PipelineOptions, input: PipelineInput, index: number, 
   let next = 0;
   const launch = () => {
     const k = next++;
-    const task: ChunkTask = { text, start: chunks[k * 3]!, end: chunks[k * 3 + 1]!, lineOffset: chunks[k * 3 + 2]!, hashKey: o.hashKey };
+    const task: ChunkTask = { text, start: chunks[k * 3]!, end: chunks[k * 3 + 1]!, lineOffset: chunks[k * 3 + 2]!, hashKey: o.hashKey, phoneRegions: o.phoneRegions };
     const result = o.workers.detectChunk(task, budgetSignal(controller.signal, o.inputTimeoutMs));
     result.catch(() => undefined); // observed below, in order
     inflight.push({ k, result });

@@ -24,6 +24,8 @@ export interface ScanRunnerDeps {
   log: Logger;
   /** Keyed hash of finding values (derived from the encryption keyring, never stored raw). */
   hashKey: string;
+  /** DETECTION_PHONE_REGIONS, passed to every detection call. @default the engine's */
+  phoneRegions?: readonly string[];
   hostPolicy: HostPolicy;
   progressIntervalMs: number;
   statementTimeoutMs: number;
@@ -136,7 +138,7 @@ export class ScanRunner {
       },
     });
     findingsSoFar = () => sink.stored;
-    const ctx: ScanContext = { signal, onProgress, hashKey: this.deps.hashKey, ...(this.deps.detect ? { detect: this.deps.detect } : {}) };
+    const ctx: ScanContext = { signal, onProgress, hashKey: this.deps.hashKey, phoneRegions: this.deps.phoneRegions, ...(this.deps.detect ? { detect: this.deps.detect } : {}) };
     let skipped: SkippedInput[] = [];
     let failure: { code: string; message: string } | null = null;
     try {
@@ -238,6 +240,7 @@ export class ScanRunner {
           sink,
           signal: ctx.signal,
           hashKey: ctx.hashKey,
+          phoneRegions: ctx.phoneRegions,
           onProgress: ctx.onProgress,
           inputTimeoutMs: this.deps.inputTimeoutMs ?? 60_000,
           maxTextBytes: this.deps.maxTextBytes ?? 40 * 1024 * 1024,
@@ -272,7 +275,7 @@ export class ScanRunner {
               ? {
                   detectCells: async (texts: string[], hints: string[], signal: AbortSignal) => {
                     try {
-                      return await workers.detectCells!({ texts, hints, hashKey: ctx.hashKey }, AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]));
+                      return await workers.detectCells!({ texts, hints, hashKey: ctx.hashKey, phoneRegions: ctx.phoneRegions }, AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]));
                     } catch (err) {
                       if (signal.aborted) throw new ScanAbortedError();
                       if (/memory|heap/i.test(String((err as Error)?.message))) {

@@ -64,6 +64,7 @@ export async function startScanWorker(deps: {
     events: deps.events,
     log: log.child({ module: "scans" }),
     hashKey: deriveKey(deps.keyring, "finding-hash").toString("hex"),
+    phoneRegions: config.DETECTION_PHONE_REGIONS,
     hostPolicy: deps.connections.hostPolicy,
     progressIntervalMs: config.SCAN_PROGRESS_INTERVAL,
     statementTimeoutMs: config.DATABASE_SCAN_STATEMENT_TIMEOUT,

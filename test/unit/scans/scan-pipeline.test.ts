@@ -202,7 +202,7 @@ describe("runPipeline budgets", () => {
   const enc = (s: string) => new Uint8Array(Buffer.from(s));
   const inThread: PipelineWorkers = { extract: (t) => extractInput(t), detectChunk: async (t) => detectChunk(t), parallelism: 2 };
 
-  async function run(workers: PipelineWorkers, docs: Record<string, string>, timeoutMs = 5_000, signal = new AbortController().signal) {
+  async function run(workers: PipelineWorkers, docs: Record<string, string>, timeoutMs = 5_000, signal = new AbortController().signal, phoneRegions?: string[]) {
     const r: FindingBatch[] = [];
     const sink = new FindingSink({ write: async (b) => (r.push(b), { held: true, inserted: b.type.length }), maxFindings: 1000, signal });
     const names = Object.keys(docs);
@@ -215,6 +215,7 @@ describe("runPipeline budgets", () => {
       sink,
       signal,
       hashKey: "k",
+      phoneRegions,
       onProgress: (u) => progress.push(u),
       inputTimeoutMs: timeoutMs,
       maxTextBytes: 1024 * 1024,
@@ -230,6 +231,12 @@ describe("runPipeline budgets", () => {
     expect(out.sources).toEqual(["a.txt:2:EMAIL", "b.html:3:BSN"]);
     expect(out.skipped).toEqual([]);
     expect(out.progress.at(-1)).toMatchObject({ itemsProcessed: 2, itemsTotal: 2 });
+  });
+
+  it("DETECTION_PHONE_REGIONS reaches the detection threads: a national German number is read only when DE is listed", async () => {
+    const docs = { "call.txt": "Ruf an: 030 23125000 (Berlin office)" };
+    expect((await run(inThread, docs, 5_000, undefined, ["NL", "DE"])).sources).toEqual(["call.txt:1:PHONE_NUMBER"]);
+    expect((await run(inThread, docs, 5_000, undefined, ["NL"])).sources).toEqual([]);
   });
 
   it("an input whose thread runs out of memory is skipped (MEMORY_BUDGET); the next one is scanned", async () => {

@@ -12,6 +12,7 @@ export interface ChunkTask {
   /** Lines of the input before this chunk. */
   lineOffset: number;
   hashKey: DetectOptions["hashKey"];
+  phoneRegions?: DetectOptions["phoneRegions"] | undefined;
 }
 
 /** Finding rows of one chunk, column by column; `line` is 1-based in the whole input. */
@@ -29,7 +30,7 @@ const decoder = new TextDecoder("utf-8");
 
 export function detectChunk(task: ChunkTask): ChunkRows {
   const text = decoder.decode(new Uint8Array(task.text, task.start, task.end - task.start));
-  const found = detect(text, { hashKey: task.hashKey });
+  const found = detect(text, { hashKey: task.hashKey, ...(task.phoneRegions ? { phoneRegions: task.phoneRegions } : {}) });
   const rows: ChunkRows = { type: [], severity: [], confidence: [], maskedValue: [], occurrences: [], valueHash: [], line: [] };
   for (const d of found) {
     rows.type.push(d.type);
@@ -49,9 +50,10 @@ export interface CellsTask {
   /** Per cell: its column name, as context. */
   hints: string[];
   hashKey: DetectOptions["hashKey"];
+  phoneRegions?: DetectOptions["phoneRegions"] | undefined;
 }
 
 /** Detection over a batch of database cells, one result list per cell (database scans). */
 export function detectCells(task: CellsTask): Detection[][] {
-  return task.texts.map((text, i) => detect(text, { hashKey: task.hashKey, contextHint: task.hints[i] }));
+  return task.texts.map((text, i) => detect(text, { hashKey: task.hashKey, contextHint: task.hints[i], ...(task.phoneRegions ? { phoneRegions: task.phoneRegions } : {}) }));
 }

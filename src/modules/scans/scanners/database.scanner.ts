@@ -112,7 +112,7 @@ export async function scanDatabase(
         }
         continue;
       }
-      const aggregate = new ColumnAggregate(table, columns, detect, ctx.hashKey, settings.maxCellBytes, options.detectCells, ctx.signal);
+      const aggregate = new ColumnAggregate(table, columns, detect, ctx.hashKey, settings.maxCellBytes, options.detectCells, ctx.signal, ctx.phoneRegions);
       try {
         await guard(ctx.signal, session, () =>
           session.sample(table, columns, settings, {
@@ -214,6 +214,7 @@ class ColumnAggregate {
     private readonly maxCellBytes: number,
     private readonly detectCells?: DatabaseScanOptions["detectCells"],
     private readonly signal?: AbortSignal,
+    private readonly phoneRegions?: readonly string[],
   ) {
     this.reset();
   }
@@ -246,7 +247,7 @@ class ColumnAggregate {
       for (let i = 0; i < width; i++) {
         const text = texts[r * width + i];
         if (text === null || text === undefined) continue;
-        const detections = batched ? batched[next++]! : this.detect(text, { hashKey: this.hashKey, contextHint: this.columns[i]!.name });
+        const detections = batched ? batched[next++]! : this.detect(text, { hashKey: this.hashKey, contextHint: this.columns[i]!.name, ...(this.phoneRegions ? { phoneRegions: this.phoneRegions } : {}) });
         const seenInRow = new Set<string>();
         for (const d of detections) {
           const map = this.perColumn[i]!;

@@ -36,6 +36,8 @@ export interface ScanContext {
   onProgress: (u: ScanProgressUpdate) => void;
   /** Key for the findings' value hashes. */
   hashKey: string;
+  /** DETECTION_PHONE_REGIONS: regions whose national numbers are read without a `+`. @default the engine's */
+  phoneRegions?: readonly string[];
   /** @default the engine's synchronous `detect`, in this thread */
   detect?: DetectFn;
 }
