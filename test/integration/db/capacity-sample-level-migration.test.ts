@@ -3,17 +3,15 @@
  * before it: the rows survive and read back through CapacityRepo with no level and no critical
  * metrics (judged from their figures), and new samples store the level an instance judged.
  */
-import fs from "node:fs/promises";
-import os from "node:os";
-import path from "node:path";
 import pg from "pg";
 import { afterAll, expect, it } from "vitest";
 import { CapacityRepo } from "../../../src/modules/capacity/capacity.repo.js";
-import { applyMigrations, defaultMigrationsDir } from "../../../src/platform/db/migrate.js";
+import { applyMigrations } from "../../../src/platform/db/migrate.js";
 import { createPool } from "../../../src/platform/db/pool.js";
 import { createPrisma } from "../../../src/platform/db/prisma.js";
 import { silentLogger } from "../../../src/platform/observability/logger.js";
-import { createTestDatabase, type TestDatabase } from "../../support/database.js";
+import type { TestDatabase } from "../../support/database.js";
+import { databaseBefore } from "../../support/migrations.js";
 
 const MIGRATION = "20261201092854_capacity_sample_level";
 const databases: TestDatabase[] = [];
@@ -22,17 +20,9 @@ afterAll(async () => {
 });
 
 it("keeps older samples (level NULL, no critical metrics) and stores levels afterwards", async () => {
-  const all = defaultMigrationsDir();
-  const names = (await fs.readdir(all, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name).sort();
-  expect(names).toContain(MIGRATION);
   // The migrations before this one, as an older release had them.
-  const older = await fs.mkdtemp(path.join(os.tmpdir(), "dg-migrations-"));
-  await fs.copyFile(path.join(all, "migration_lock.toml"), path.join(older, "migration_lock.toml"));
-  for (const name of names.filter((n) => n < MIGRATION)) await fs.cp(path.join(all, name), path.join(older, name), { recursive: true });
-
-  const db = await createTestDatabase({ empty: true });
+  const db = await databaseBefore(MIGRATION);
   databases.push(db);
-  await applyMigrations(db.url, silentLogger, { migrationsDir: older });
   const client = new pg.Client({ connectionString: db.url });
   await client.connect();
   try {
@@ -84,6 +74,5 @@ it("keeps older samples (level NULL, no critical metrics) and stores levels afte
   } finally {
     await prisma.$disconnect();
     await pool.end();
-    await fs.rm(older, { recursive: true, force: true });
   }
 }, 120_000);

@@ -2,14 +2,11 @@
  * The scan-name migration (issue 14, point 1) on a database that holds scans from before it:
  * the rows survive, read back unchanged with a NULL name, and new scans store a name.
  */
-import fs from "node:fs/promises";
-import os from "node:os";
-import path from "node:path";
-import pg from "pg";
 import { afterAll, expect, it } from "vitest";
-import { applyMigrations, defaultMigrationsDir } from "../../../src/platform/db/migrate.js";
+import { applyMigrations } from "../../../src/platform/db/migrate.js";
 import { silentLogger } from "../../../src/platform/observability/logger.js";
-import { createTestDatabase, type TestDatabase } from "../../support/database.js";
+import type { TestDatabase } from "../../support/database.js";
+import { databaseBefore, withClient } from "../../support/migrations.js";
 
 const MIGRATION = "20261201093322_scan_name";
 const databases: TestDatabase[] = [];
@@ -17,28 +14,10 @@ afterAll(async () => {
   await Promise.all(databases.map((db) => db.drop()));
 });
 
-async function withClient<T>(url: string, run: (c: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await run(client);
-  } finally {
-    await client.end();
-  }
-}
-
 it("keeps older scans (name NULL) and stores names afterwards", async () => {
-  const all = defaultMigrationsDir();
-  const names = (await fs.readdir(all, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name).sort();
-  expect(names).toContain(MIGRATION);
   // The migrations before this one, as an older release had them.
-  const older = await fs.mkdtemp(path.join(os.tmpdir(), "dg-migrations-"));
-  await fs.copyFile(path.join(all, "migration_lock.toml"), path.join(older, "migration_lock.toml"));
-  for (const name of names.filter((n) => n < MIGRATION)) await fs.cp(path.join(all, name), path.join(older, name), { recursive: true });
-
-  const db = await createTestDatabase({ empty: true });
+  const db = await databaseBefore(MIGRATION);
   databases.push(db);
-  await applyMigrations(db.url, silentLogger, { migrationsDir: older });
   const before = await withClient(db.url, async (c) => {
     expect((await c.query(`select 1 from information_schema.columns where table_name = 'Scan' and column_name = 'name'`)).rowCount).toBe(0);
     await c.query(`insert into "User" (id) values ('alice')`);
@@ -61,5 +40,4 @@ it("keeps older scans (name NULL) and stores names afterwards", async () => {
     const named = await c.query(`select name from "Scan" where id = '00000000-0000-4000-8000-0000000000a2'`);
     expect(named.rows[0]).toEqual({ name: "Local CRM" });
   });
-  await fs.rm(older, { recursive: true, force: true });
 }, 120_000);

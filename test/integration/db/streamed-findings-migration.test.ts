@@ -4,14 +4,11 @@
  * document (a long line cut in two by the old chunking) merge into one row with their
  * occurrences summed, so the new unique key holds; a new repeat then merges through it.
  */
-import fs from "node:fs/promises";
-import os from "node:os";
-import path from "node:path";
-import pg from "pg";
 import { afterAll, expect, it } from "vitest";
-import { applyMigrations, defaultMigrationsDir } from "../../../src/platform/db/migrate.js";
+import { applyMigrations } from "../../../src/platform/db/migrate.js";
 import { silentLogger } from "../../../src/platform/observability/logger.js";
-import { createTestDatabase, type TestDatabase } from "../../support/database.js";
+import type { TestDatabase } from "../../support/database.js";
+import { databaseBefore, withClient } from "../../support/migrations.js";
 
 const MIGRATION = "20261201093043_scan_streamed_findings";
 const databases: TestDatabase[] = [];
@@ -19,29 +16,12 @@ afterAll(async () => {
   await Promise.all(databases.map((db) => db.drop()));
 });
 
-async function withClient<T>(url: string, run: (c: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await run(client);
-  } finally {
-    await client.end();
-  }
-}
-
 const SCAN = "00000000-0000-4000-8000-0000000000a1";
 
 it("keeps older scans and findings, merges old repeats, and merges new ones on the unique key", async () => {
-  const all = defaultMigrationsDir();
-  const names = (await fs.readdir(all, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name).sort();
-  expect(names).toContain(MIGRATION);
-  const older = await fs.mkdtemp(path.join(os.tmpdir(), "dg-migrations-"));
-  await fs.copyFile(path.join(all, "migration_lock.toml"), path.join(older, "migration_lock.toml"));
-  for (const name of names.filter((n) => n < MIGRATION)) await fs.cp(path.join(all, name), path.join(older, name), { recursive: true });
-
-  const db = await createTestDatabase({ empty: true });
+  // The migrations before this one, as an older release had them.
+  const db = await databaseBefore(MIGRATION);
   databases.push(db);
-  await applyMigrations(db.url, silentLogger, { migrationsDir: older });
   const finding = (ordinal: number, line: number | null, hash: string | null, occ: number, column: string | null = null) =>
     `('00000000-0000-4000-8000-${String(ordinal).padStart(12, "0")}', '${SCAN}', 'alice', ${ordinal}, 'EMAIL', 'MEDIUM', 0.9, 'j***@x.nl', ${occ},
       ${hash === null ? "null" : `'${hash}'`}, 'a.txt', ${line === null ? "null" : line}, ${column === null ? "null" : `'t'`}, ${column === null ? "null" : `'${column}'`})`;
@@ -79,20 +59,12 @@ it("keeps older scans and findings, merges old repeats, and merges new ones on t
     );
     expect((await rows()).find((r) => r.line === 3)).toEqual({ ordinal: 2, line: 3, valueHash: "h1", occurrences: 3, column: null });
   });
-  await fs.rm(older, { recursive: true, force: true });
 }, 120_000);
 
 it("scan inputs stored in clear before inputs were sealed survive with keyId NULL (read as plain bytes)", async () => {
   const SEALED = "20261201100914_scan_input_sealed";
-  const all = defaultMigrationsDir();
-  const names = (await fs.readdir(all, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name).sort();
-  expect(names).toContain(SEALED);
-  const older = await fs.mkdtemp(path.join(os.tmpdir(), "dg-migrations-"));
-  await fs.copyFile(path.join(all, "migration_lock.toml"), path.join(older, "migration_lock.toml"));
-  for (const name of names.filter((n) => n < SEALED)) await fs.cp(path.join(all, name), path.join(older, name), { recursive: true });
-  const db = await createTestDatabase({ empty: true });
+  const db = await databaseBefore(SEALED);
   databases.push(db);
-  await applyMigrations(db.url, silentLogger, { migrationsDir: older });
   await withClient(db.url, async (c) => {
     await c.query(`insert into "User" (id) values ('alice')`);
     await c.query(`insert into "Session" (id, "ownerId", name, "expiresAt") values ('00000000-0000-4000-8000-000000000001', 'alice', 'HR', now() + interval '1 day')`);
@@ -105,5 +77,4 @@ it("scan inputs stored in clear before inputs were sealed survive with keyId NUL
     const { rows } = await c.query(`select name, convert_from(content, 'UTF8') as text, "keyId" from "ScanInput"`);
     expect(rows).toEqual([{ name: "a.txt", text: "jan@voorbeeld.nl", keyId: null }]);
   });
-  await fs.rm(older, { recursive: true, force: true });
 }, 120_000);

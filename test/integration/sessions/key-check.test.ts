@@ -4,16 +4,14 @@
  * key check against that data.
  */
 import { randomBytes } from "node:crypto";
-import fs from "node:fs/promises";
-import os from "node:os";
-import path from "node:path";
 import pg from "pg";
 import { afterAll, expect, it } from "vitest";
 import { checkKeyring, keyFingerprint, KeyringMismatchError, PgKeyCheckStore } from "../../../src/platform/crypto/key-check.js";
 import { open, parseEncryptionKeys, seal } from "../../../src/platform/crypto/secret-box.js";
-import { applyMigrations, defaultMigrationsDir } from "../../../src/platform/db/migrate.js";
+import { applyMigrations } from "../../../src/platform/db/migrate.js";
 import { silentLogger } from "../../../src/platform/observability/logger.js";
-import { createTestDatabase, type TestDatabase } from "../../support/database.js";
+import type { TestDatabase } from "../../support/database.js";
+import { databaseBefore } from "../../support/migrations.js";
 
 const MIGRATION = "20261201093700_encryption_key_fingerprint";
 const A = randomBytes(32).toString("base64");
@@ -26,16 +24,9 @@ afterAll(async () => {
 });
 
 it("keeps older sealed passwords, then refuses a key that cannot open them and accepts rotation", async () => {
-  const all = defaultMigrationsDir();
-  const names = (await fs.readdir(all, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name).sort();
-  expect(names).toContain(MIGRATION);
-  const older = await fs.mkdtemp(path.join(os.tmpdir(), "dg-migrations-"));
-  await fs.copyFile(path.join(all, "migration_lock.toml"), path.join(older, "migration_lock.toml"));
-  for (const name of names.filter((n) => n < MIGRATION)) await fs.cp(path.join(all, name), path.join(older, name), { recursive: true });
-
-  const db = await createTestDatabase({ empty: true });
+  // The migrations before this one, as an older release had them.
+  const db = await databaseBefore(MIGRATION);
   databases.push(db);
-  await applyMigrations(db.url, silentLogger, { migrationsDir: older });
   pool = new pg.Pool({ connectionString: db.url, max: 2 });
   expect((await pool.query(`select to_regclass('"EncryptionKeyFingerprint"') as t`)).rows[0].t).toBeNull();
 
@@ -77,5 +68,4 @@ it("keeps older sealed passwords, then refuses a key that cannot open them and a
   await expect(checkKeyring(parseEncryptionKeys(`k1:${B}`), store)).rejects.toThrow(/^ENCRYPTION_KEY does not match/);
   await expect(checkKeyring(parseEncryptionKeys(`k2:${B}`), store)).rejects.toThrow(/^ENCRYPTION_KEY cannot read .* sealed with key "k1"/);
   expect(await checkKeyring(parseEncryptionKeys(`k2:${B},k1:${A}`), store)).toEqual({ recorded: ["k2"], retired: [] });
-  await fs.rm(older, { recursive: true, force: true });
 }, 120_000);
