@@ -18,13 +18,12 @@ import { mkdtemp, rm } from "node:fs/promises";
 import http from "node:http";
 import os from "node:os";
 import path from "node:path";
-import { crc32, deflateRawSync } from "node:zlib";
 import pg from "pg";
 import { startEmbeddedPostgres } from "../src/platform/db/embedded.js";
 import { applyMigrations } from "../src/platform/db/migrate.js";
 import { createLogger } from "../src/platform/observability/logger.js";
 import { startServerProcess, type ServerProcess } from "../test/support/server-process.js";
-import { makePdf } from "../test/unit/scanners/fixtures.js";
+import { makePdf, zipBomb } from "../test/unit/scanners/fixtures.js";
 import { vmRssKb } from "./proc.js";
 
 const log = createLogger({ level: "warn", name: "bench" });
@@ -180,35 +179,6 @@ async function insertFloor(n: number): Promise<number> {
 }
 
 // ---- hostile inputs ------------------------------------------------------------------------------
-function zipBomb(inflated: number, declare?: number): Buffer {
-  const data = Buffer.alloc(inflated, 0x20);
-  const deflated = deflateRawSync(data, { level: 9 });
-  const name = Buffer.from("word/document.xml");
-  const crc = crc32(data);
-  const local = Buffer.alloc(30);
-  local.writeUInt32LE(0x04034b50, 0);
-  local.writeUInt16LE(20, 4);
-  local.writeUInt16LE(8, 8);
-  local.writeUInt32LE(crc, 14);
-  local.writeUInt32LE(deflated.length, 18);
-  local.writeUInt32LE(declare ?? inflated, 22);
-  local.writeUInt16LE(name.length, 26);
-  const central = Buffer.alloc(46);
-  central.writeUInt32LE(0x02014b50, 0);
-  central.writeUInt16LE(8, 10);
-  central.writeUInt32LE(crc, 16);
-  central.writeUInt32LE(deflated.length, 20);
-  central.writeUInt32LE(declare ?? inflated, 24);
-  central.writeUInt16LE(name.length, 28);
-  const cd = Buffer.concat([central, name]);
-  const end = Buffer.alloc(22);
-  end.writeUInt32LE(0x06054b50, 0);
-  end.writeUInt16LE(1, 8);
-  end.writeUInt16LE(1, 10);
-  end.writeUInt32LE(cd.length, 12);
-  end.writeUInt32LE(30 + name.length + deflated.length, 16);
-  return Buffer.concat([local, name, deflated, cd, end]);
-}
 
 /**
  * A PDF of `lines` dense text lines (6 pt), as many pages as they need: pdf.js extracts only
@@ -248,7 +218,7 @@ const hostile: Array<{ what: string; kind: "document" | "code"; docs: () => Arra
   { what: "200 KB of '<!--' (page.html)", kind: "document", docs: () => [{ name: "page.html", text: "<!--".repeat(50_000) }] },
   { what: `200 KB of '<a x="' (page.html)`, kind: "document", docs: () => [{ name: "page.html", text: '<a x="'.repeat(33_000) }] },
   { what: "DOCX zip bomb, 256 MiB declared", kind: "document", docs: () => [{ name: "bomb.docx", base64: zipBomb(256 * 1024 * 1024).toString("base64") }] },
-  { what: "DOCX zip bomb, 256 MiB lying (declares 1 KB)", kind: "document", docs: () => [{ name: "liar.docx", base64: zipBomb(256 * 1024 * 1024, 1000).toString("base64") }] },
+  { what: "DOCX zip bomb, 256 MiB lying (declares 1 KB)", kind: "document", docs: () => [{ name: "liar.docx", base64: zipBomb(256 * 1024 * 1024, { declare: 1000 }).toString("base64") }] },
   { what: "dense-text PDF", kind: "document", docs: () => [{ name: "dense.pdf", base64: densePdf(9_000).toString("base64") }] },
   { what: "code file of 'pwd=' x 16384 on 8 lines", kind: "code", docs: () => [{ name: "src/x.env", text: Array.from({ length: 8 }, () => "pwd=".repeat(16_384)).join("\n") }] },
 ];

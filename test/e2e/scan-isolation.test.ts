@@ -5,13 +5,13 @@
  * and CPU within a second; a runner that fails ends FAILED once, at once, not WORKER_LOST.
  */
 import { readFileSync } from "node:fs";
-import { crc32, deflateRawSync } from "node:zlib";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../support/database.js";
 import { request } from "../support/graphql-client.js";
 import { startServerProcess, type ServerProcess } from "../support/server-process.js";
 import { waitFor } from "../support/wait.js";
+import { zipBomb } from "../unit/scanners/fixtures.js";
 
 const SCAN = `query Scan($id: ID!) { scan(id: $id) {
   id status findingsCount findingsTruncated findingsNotStored itemsProcessed itemsTotal
@@ -35,39 +35,6 @@ interface ScanView {
   findings: { totalCount: number; edges: Array<{ node: { type: string; occurrences: number; location: { source: string; line: number } } }> };
 }
 
-/** A zip whose one entry, word/document.xml, inflates to `inflated` bytes (declared honestly unless `declare` is given). */
-function zipBomb(inflated: number, declare?: number): Buffer {
-  const data = Buffer.alloc(inflated, 0x20);
-  const deflated = deflateRawSync(data, { level: 9 });
-  const name = Buffer.from("word/document.xml");
-  const crc = crc32(data);
-  const local = Buffer.alloc(30);
-  local.writeUInt32LE(0x04034b50, 0);
-  local.writeUInt16LE(20, 4);
-  local.writeUInt16LE(8, 8);
-  local.writeUInt32LE(crc, 14);
-  local.writeUInt32LE(deflated.length, 18);
-  local.writeUInt32LE(declare ?? inflated, 22);
-  local.writeUInt16LE(name.length, 26);
-  const central = Buffer.alloc(46);
-  central.writeUInt32LE(0x02014b50, 0);
-  central.writeUInt16LE(20, 4);
-  central.writeUInt16LE(20, 6);
-  central.writeUInt16LE(8, 10);
-  central.writeUInt32LE(crc, 16);
-  central.writeUInt32LE(deflated.length, 20);
-  central.writeUInt32LE(declare ?? inflated, 24);
-  central.writeUInt16LE(name.length, 28);
-  central.writeUInt32LE(0, 42);
-  const cd = Buffer.concat([central, name]);
-  const end = Buffer.alloc(22);
-  end.writeUInt32LE(0x06054b50, 0);
-  end.writeUInt16LE(1, 8);
-  end.writeUInt16LE(1, 10);
-  end.writeUInt32LE(cd.length, 12);
-  end.writeUInt32LE(30 + name.length + deflated.length, 16);
-  return Buffer.concat([local, name, deflated, cd, end]);
-}
 
 /** `n` lines, each with a distinct e-mail address and phone number. */
 export function denseText(n: number): string {
@@ -117,7 +84,7 @@ describe("scan resource isolation (real server)", () => {
 
   it("a zip-bomb DOCX (declared and lying) is skipped with a reason; the other document of the scan is scanned", async () => {
     const honest = zipBomb(20 * 1024 * 1024); // 20 MiB of XML: over 4 x MAX_DOCUMENT_BYTES (4 MiB)
-    const lying = zipBomb(20 * 1024 * 1024, 1000); // says 1000 bytes
+    const lying = zipBomb(20 * 1024 * 1024, { declare: 1000 }); // says 1000 bytes
     expect(honest.length).toBeLessThan(64 * 1024);
     const { t, id } = await start(small, "bomb", [
       { name: "bomb.docx", base64: honest.toString("base64") },

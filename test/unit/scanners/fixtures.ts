@@ -1,5 +1,5 @@
 /** Tiny PDF and DOCX files built in memory, so the tests need no binary fixtures. */
-import { crc32 } from "node:zlib";
+import { crc32, deflateRawSync } from "node:zlib";
 
 /**
  * A PDF whose text lines are `lines` (Helvetica, uncompressed content streams), as many pages
@@ -90,4 +90,43 @@ export function makeDocx(paragraphs: string[]): Uint8Array {
       .map((p) => `<w:p><w:r><w:t xml:space="preserve">${x(p)}</w:t></w:r></w:p>`)
       .join("")}</w:body></w:document>`,
   });
+}
+
+/**
+ * A zip (a DOCX to the extractor) of one entry, word/document.xml, holding `inflated` spaces,
+ * deflated (method 8) or stored (0), that declares `declare` bytes: honest by default, a liar
+ * when `declare` is smaller. For zip-bomb tests and benches.
+ */
+export function zipBomb(inflated: number, opts: { declare?: number; method?: 0 | 8 } = {}): Buffer {
+  const declare = opts.declare ?? inflated;
+  const method = opts.method ?? 8;
+  const data = Buffer.alloc(inflated, 0x20);
+  const body = method === 8 ? deflateRawSync(data, { level: 9 }) : data;
+  const crc = crc32(data);
+  const name = Buffer.from("word/document.xml");
+  const local = Buffer.alloc(30);
+  local.writeUInt32LE(0x04034b50, 0);
+  local.writeUInt16LE(20, 4);
+  local.writeUInt16LE(method, 8);
+  local.writeUInt32LE(crc, 14);
+  local.writeUInt32LE(body.length, 18);
+  local.writeUInt32LE(declare, 22);
+  local.writeUInt16LE(name.length, 26);
+  const central = Buffer.alloc(46);
+  central.writeUInt32LE(0x02014b50, 0);
+  central.writeUInt16LE(20, 4);
+  central.writeUInt16LE(20, 6);
+  central.writeUInt16LE(method, 10);
+  central.writeUInt32LE(crc, 16);
+  central.writeUInt32LE(body.length, 20);
+  central.writeUInt32LE(declare, 24);
+  central.writeUInt16LE(name.length, 28);
+  const cd = Buffer.concat([central, name]);
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(0x06054b50, 0);
+  end.writeUInt16LE(1, 8);
+  end.writeUInt16LE(1, 10);
+  end.writeUInt32LE(cd.length, 12);
+  end.writeUInt32LE(30 + name.length + body.length, 16);
+  return Buffer.concat([local, name, body, cd, end]);
 }

@@ -3,7 +3,6 @@
  * sink (batches, back-pressure, cap, merges) and the pipeline's per-input budgets, with the
  * thread work done in this thread or faked.
  */
-import { deflateRawSync, crc32 } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { silentLogger } from "../../../src/platform/observability/logger.js";
 import { FindingSink, type SourceRows } from "../../../src/modules/scans/finding-sink.js";
@@ -13,43 +12,16 @@ import { chunkUtf8, extractInput } from "../../../src/modules/scans/scanners/ext
 import { ScanAbortedError, type ScanProgressUpdate } from "../../../src/modules/scans/scanners/scanner.types.js";
 import { checkZipBudget } from "../../../src/modules/scans/scanners/zip-budget.js";
 import type { FindingBatch } from "../../../src/modules/scans/scan.repo.js";
-import { makeDocx } from "../scanners/fixtures.js";
+import { makeDocx, zipBomb } from "../scanners/fixtures.js";
 
-/** A zip of one deflated entry of `inflated` spaces, declaring `declare` bytes. */
-function zipOf(inflated: number, declare = inflated, method = 8): Uint8Array {
-  const data = Buffer.alloc(inflated, 0x20);
-  const body = method === 8 ? deflateRawSync(data) : data;
-  const name = Buffer.from("word/document.xml");
-  const local = Buffer.alloc(30);
-  local.writeUInt32LE(0x04034b50, 0);
-  local.writeUInt16LE(method, 8);
-  local.writeUInt32LE(crc32(data), 14);
-  local.writeUInt32LE(body.length, 18);
-  local.writeUInt32LE(declare, 22);
-  local.writeUInt16LE(name.length, 26);
-  const central = Buffer.alloc(46);
-  central.writeUInt32LE(0x02014b50, 0);
-  central.writeUInt16LE(method, 10);
-  central.writeUInt32LE(body.length, 20);
-  central.writeUInt32LE(declare, 24);
-  central.writeUInt16LE(name.length, 28);
-  const cd = Buffer.concat([central, name]);
-  const end = Buffer.alloc(22);
-  end.writeUInt32LE(0x06054b50, 0);
-  end.writeUInt16LE(1, 8);
-  end.writeUInt16LE(1, 10);
-  end.writeUInt32LE(cd.length, 12);
-  end.writeUInt32LE(30 + name.length + body.length, 16);
-  return new Uint8Array(Buffer.concat([local, name, body, cd, end]));
-}
 
 describe("checkZipBudget", () => {
   it.each([
-    { what: "within budget", zip: () => zipOf(1000), ok: true },
-    { what: "exactly the budget", zip: () => zipOf(4096), ok: true },
-    { what: "stored (method 0) over budget", zip: () => zipOf(5000, 5000, 0), code: "TOO_LARGE", msg: /declares more than/ },
-    { what: "declares more than the budget", zip: () => zipOf(100_000), code: "TOO_LARGE", msg: /declares more than 4 KiB/ },
-    { what: "lies: declares 10 bytes, inflates to 100 KB", zip: () => zipOf(100_000, 10), code: "TOO_LARGE", msg: /inflates to more than 4 KiB/ },
+    { what: "within budget", zip: () => zipBomb(1000), ok: true },
+    { what: "exactly the budget", zip: () => zipBomb(4096), ok: true },
+    { what: "stored (method 0) over budget", zip: () => zipBomb(5000, { method: 0 }), code: "TOO_LARGE", msg: /declares more than/ },
+    { what: "declares more than the budget", zip: () => zipBomb(100_000), code: "TOO_LARGE", msg: /declares more than 4 KiB/ },
+    { what: "lies: declares 10 bytes, inflates to 100 KB", zip: () => zipBomb(100_000, { declare: 10 }), code: "TOO_LARGE", msg: /inflates to more than 4 KiB/ },
     { what: "not a zip", zip: () => new Uint8Array(Buffer.from("PK\u0003\u0004 nonsense")), code: "UNREADABLE", msg: /not a readable DOCX/ },
   ])("$what", ({ zip, ok, code, msg }) => {
     if (ok) expect(checkZipBudget(zip(), 4096, "x.docx").entries).toBe(1);
@@ -58,7 +30,7 @@ describe("checkZipBudget", () => {
 
   it("accepts a real DOCX, and extraction skips a bomb as TOO_LARGE before mammoth reads it", async () => {
     expect(checkZipBudget(makeDocx(["Hallo"]), 1024 * 1024).entries).toBeGreaterThan(1);
-    const res = await extractInput({ name: "b.docx", content: zipOf(50 * 1024 * 1024, 100), mode: "document", maxTextBytes: 1024 * 1024, chunkBytes: 65536 });
+    const res = await extractInput({ name: "b.docx", content: zipBomb(50 * 1024 * 1024, { declare: 100 }), mode: "document", maxTextBytes: 1024 * 1024, chunkBytes: 65536 });
     expect(res).toEqual({ ok: false, skip: { code: "TOO_LARGE", reason: expect.stringMatching(/^b\.docx: inflates to more than 1 MiB/) } });
   });
 });
