@@ -204,6 +204,22 @@ export function isJwt(token: string): boolean {
   const [h, p] = parts as [string, string, string];
   if (h.length < 10 || p.length < 2) return false;
   if (!/^[A-Za-z0-9_-]+$/.test(h) || !/^[A-Za-z0-9_-]+$/.test(p) || !/^[A-Za-z0-9_-]*$/.test(parts[2]!)) return false;
+  // Tokens of one issuer share their header: decode each header once.
+  let ok = JWT_HEADERS.get(h);
+  if (ok === undefined) {
+    ok = isJwtHeader(h);
+    if (h.length <= 1024) {
+      if (JWT_HEADERS.size >= 256) JWT_HEADERS.clear();
+      JWT_HEADERS.set(h, ok);
+    }
+  }
+  return ok;
+}
+
+/** Header part (base64url) -> is a JSON object with "alg"; bounded (cleared when full). */
+const JWT_HEADERS = new Map<string, boolean>();
+
+function isJwtHeader(h: string): boolean {
   try {
     const header: unknown = JSON.parse(Buffer.from(h, "base64url").toString("utf8"));
     return typeof header === "object" && header !== null && !Array.isArray(header) && "alg" in header;
