@@ -114,6 +114,10 @@ const HAS_DIGIT = /\d/;
 const NEEDS_SPLIT = /_|[a-z][A-Z]/;
 
 function tokenVerdict(table: KeywordTable, token: string): ContextVerdict {
+  // Values themselves ("123456782", "06") and long runs: "none" without hashing the
+  // token or filling the cache with them (tokenVerdictUncached answers the same).
+  const first = token.charCodeAt(0);
+  if (token.length > 32 || (first >= 48 && first <= 57)) return "none";
   let v = table.tokens.get(token);
   if (v === undefined) {
     v = tokenVerdictUncached(table, token);
