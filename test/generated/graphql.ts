@@ -22,7 +22,7 @@ export type DatabaseConnectionInput = {
   host: string;
   /** At most 100 characters. */
   name: string;
-  /** Encrypted at rest, never returned. At most 1024 characters. */
+  /** Encrypted at rest, never returned. At most 256 characters. */
   password: string;
   /** 1..65535. */
   port: number;
