@@ -13,18 +13,12 @@
  *   node --import @swc-node/register/esm-register bench/dense-documents.bench.ts [--sizes 1,3,10] [--hostile no]
  *   (DATABASE_URL=... to use a server instead of an embedded PostgreSQL)
  */
-import { randomBytes } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
-import http from "node:http";
 import os from "node:os";
-import path from "node:path";
 import pg from "pg";
-import { startEmbeddedPostgres } from "../src/platform/db/embedded.js";
-import { applyMigrations } from "../src/platform/db/migrate.js";
 import { createLogger } from "../src/platform/observability/logger.js";
-import { startServerProcess, type ServerProcess } from "../test/support/server-process.js";
+import { startServerProcess } from "../test/support/server-process.js";
+import { benchDatabase, denseText, graphqlClient, watchServer } from "./server-bench.js";
 import { makePdf, zipBomb } from "../test/unit/scanners/fixtures.js";
-import { vmRssKb } from "./proc.js";
 
 const log = createLogger({ level: "warn", name: "bench" });
 const arg = (name: string, fallback: string) => {
@@ -34,94 +28,13 @@ const arg = (name: string, fallback: string) => {
 const sizesMb = arg("sizes", "1,3,10").split(",").map(Number);
 const hostileToo = arg("hostile", "yes") !== "no"; // --hostile no: the dense documents only
 
-// ---- database: a fresh one on DATABASE_URL's server, or an embedded PostgreSQL ----------------
-let adminUrl = process.env.DATABASE_URL;
-let stopEmbedded = async () => undefined as unknown;
-if (!adminUrl) {
-  const dir = await mkdtemp(path.join(os.tmpdir(), "dg-bench-pg-"));
-  const embedded = await startEmbeddedPostgres({ dataDir: dir, log, ephemeral: true, database: "postgres" });
-  adminUrl = embedded.connectionString;
-  stopEmbedded = async () => {
-    await embedded.stop();
-    await rm(dir, { recursive: true, force: true });
-  };
-}
-const dbName = `dg_bench_dense_${randomBytes(4).toString("hex")}`;
-const admin = new pg.Client({ connectionString: adminUrl });
-await admin.connect();
-await admin.query(`create database ${dbName}`);
-const url = new URL(adminUrl);
-url.pathname = `/${dbName}`;
-const dbUrl = url.toString();
-await applyMigrations(dbUrl, log);
-const sql = new pg.Client({ connectionString: dbUrl });
+// ---- a fresh migrated database and a server on it ----------------------------------------------
+const db = await benchDatabase("dense", log);
+const sql = new pg.Client({ connectionString: db.url });
 await sql.connect();
 
-const server = await startServerProcess({ DATABASE_URL: dbUrl, MAX_FINDINGS_PER_SCAN: "1000000" });
-const token = await server.token("bench");
-
-async function gql<T>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
-  const send = () =>
-    fetch(server.url, {
-      method: "POST",
-      headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
-      body: JSON.stringify({ query, variables }),
-    });
-  // A kept-alive socket the server closed while idle fails once: retry on a new one.
-  const res = await send().catch(() => send());
-  const body = (await res.json()) as { data?: T; errors?: unknown };
-  if (body.errors) throw new Error(JSON.stringify(body.errors));
-  return body.data!;
-}
-
-/** The server's own event-loop lag max since the last scrape (prom-client resets it per scrape), in ms. */
-async function loopLagMaxMs(s: ServerProcess): Promise<number | null> {
-  const text = await fetch(`${s.base}/metrics`).then((r) => (r.ok ? r.text() : ""), () => "");
-  const m = /^dg_nodejs_eventloop_lag_max_seconds\S* ([0-9.e+-]+)$/m.exec(text);
-  return m ? Math.round(Number(m[1]) * 1000) : null;
-}
-
-/** /healthz round trips every 20 ms and the server's RSS every 50 ms, until stopped. */
-function watch(s: ServerProcess) {
-  let maxMs = 0;
-  let samples = 0;
-  const rss0 = vmRssKb(s.child.pid!);
-  let rssMax = rss0;
-  let stopped = false;
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-  const probe = async () => {
-    while (!stopped) {
-      const t0 = performance.now();
-      await new Promise<void>((resolve) => {
-        http.get(`${s.base}/healthz`, { agent }, (res) => {
-          res.resume();
-          res.on("end", resolve);
-        }).on("error", () => resolve());
-      });
-      maxMs = Math.max(maxMs, performance.now() - t0);
-      samples++;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  };
-  const rssTimer = setInterval(() => {
-    try {
-      rssMax = Math.max(rssMax, vmRssKb(s.child.pid!));
-    } catch {
-      // exited
-    }
-  }, 50);
-  const reset = loopLagMaxMs(s);
-  const running = probe();
-  return async () => {
-    stopped = true;
-    clearInterval(rssTimer);
-    await running;
-    await reset;
-    agent.destroy();
-    const loopMs = await loopLagMaxMs(s);
-    return { healthzMaxMs: Math.round(maxMs), healthzSamples: samples, rssGrowthMb: Math.round((rssMax - rss0) / 1024), loopMs };
-  };
-}
+const server = await startServerProcess({ DATABASE_URL: db.url, MAX_FINDINGS_PER_SCAN: "1000000" });
+const gql = graphqlClient(server, await server.token("bench"));
 
 interface ScanResult {
   id: string;
@@ -151,16 +64,6 @@ async function scan(kind: "document" | "code", docs: Array<{ name: string; text?
   }
 }
 
-function denseText(bytes: number): string {
-  const lines: string[] = [];
-  let size = 0;
-  for (let i = 0; size < bytes; i++) {
-    const line = `klant ${i}: k${i}.de.vries@voorbeeld.nl tel 06-${String(10_000_000 + (i % 90_000_000)).slice(-8)}\n`;
-    lines.push(line);
-    size += line.length;
-  }
-  return lines.join("");
-}
 
 /** PostgreSQL alone: `n` finding rows into the same table in one statement (the floor). */
 async function insertFloor(n: number): Promise<number> {
@@ -196,14 +99,14 @@ await scan("document", [{ name: "warm.txt", text: denseText(50_000) }]);
 const dense: Array<{ mb: number; ms: number; floorMs: number; findings: number }> = [];
 for (const mb of sizesMb) {
   const text = denseText(mb * 1_000_000);
-  const stop = watch(server);
+  const stop = watchServer(server);
   const { ms, scan: s } = await scan("document", [{ name: `dense-${mb}mb.txt`, text }]);
   const w = await stop();
   const floorMs = await insertFloor(s.findingsCount);
   dense.push({ mb, ms, floorMs, findings: s.findingsCount });
   console.log(
     `  ${mb} MB: ${s.status} ${s.findingsCount} findings (${s.findingsNotStored} not stored) in ${ms} ms; PostgreSQL alone ${floorMs} ms -> ratio ${(ms / floorMs).toFixed(1)}x; ` +
-      `${Math.round(s.findingsCount / (ms / 1000))} findings/s; /healthz max ${w.healthzMaxMs} ms (${w.healthzSamples} probes), server event-loop lag max ${w.loopMs} ms; RSS +${w.rssGrowthMb} MB`,
+      `${Math.round(s.findingsCount / (ms / 1000))} findings/s; /healthz max ${w.healthzMaxMs} ms (${w.healthzSamples} probes), server event-loop lag max ${w.loopMs} ms; RSS +${Math.round(w.rssGrowthMiB)} MB`,
   );
 }
 if (dense.length >= 2) {
@@ -225,15 +128,13 @@ const hostile: Array<{ what: string; kind: "document" | "code"; docs: () => Arra
 for (const h of hostileToo ? hostile : []) {
   const docs = h.docs();
   const bytes = docs.reduce((n, d) => n + (d.text ? Buffer.byteLength(d.text) : Buffer.from(d.base64!, "base64").length), 0);
-  const stop = watch(server);
+  const stop = watchServer(server);
   const { ms, scan: s } = await scan(h.kind, docs);
   const w = await stop();
   const outcome = s.skipped.length ? `skipped ${s.skipped.map((k) => `${k.code}: ${k.reason}`).join("; ")}` : `${s.findingsCount} findings`;
-  console.log(`  ${h.what} (${Math.round(bytes / 1024)} KB): ${s.status} in ${ms} ms, ${outcome}; /healthz max ${w.healthzMaxMs} ms, event-loop lag max ${w.loopMs} ms; RSS +${w.rssGrowthMb} MB`);
+  console.log(`  ${h.what} (${Math.round(bytes / 1024)} KB): ${s.status} in ${ms} ms, ${outcome}; /healthz max ${w.healthzMaxMs} ms, event-loop lag max ${w.loopMs} ms; RSS +${Math.round(w.rssGrowthMiB)} MB`);
 }
 
 await server.stop();
 await sql.end();
-await admin.query(`drop database ${dbName} with (force)`);
-await admin.end();
-await stopEmbedded();
+await db.drop();

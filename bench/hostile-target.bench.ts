@@ -8,14 +8,6 @@
  *   node --import @swc-node/register/esm-register bench/hostile-target.bench.ts
  *   (DATABASE_URL=... to use a server instead of an embedded PostgreSQL)
  */
-import { randomBytes } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
-import http from "node:http";
-import os from "node:os";
-import path from "node:path";
-import pg from "pg";
-import { startEmbeddedPostgres } from "../src/platform/db/embedded.js";
-import { applyMigrations } from "../src/platform/db/migrate.js";
 import { createLogger } from "../src/platform/observability/logger.js";
 import {
   HUGE,
@@ -30,70 +22,15 @@ import {
   streamHuge,
   type Hostile,
 } from "../test/support/hostile-db.js";
-import { startServerProcess, type ServerProcess } from "../test/support/server-process.js";
-import { vmRssKb } from "./proc.js";
+import { startServerProcess } from "../test/support/server-process.js";
+import { benchDatabase, graphqlClient, watchServer } from "./server-bench.js";
 
 const log = createLogger({ level: "warn", name: "bench" });
 
-let adminUrl = process.env.DATABASE_URL;
-let stopEmbedded = async () => undefined as unknown;
-if (!adminUrl) {
-  const dir = await mkdtemp(path.join(os.tmpdir(), "dg-bench-pg-"));
-  const embedded = await startEmbeddedPostgres({ dataDir: dir, log, ephemeral: true, database: "postgres" });
-  adminUrl = embedded.connectionString;
-  stopEmbedded = async () => {
-    await embedded.stop();
-    await rm(dir, { recursive: true, force: true });
-  };
-}
-const dbName = `dg_bench_hostile_${randomBytes(4).toString("hex")}`;
-const admin = new pg.Client({ connectionString: adminUrl });
-await admin.connect();
-await admin.query(`create database ${dbName}`);
-const url = new URL(adminUrl);
-url.pathname = `/${dbName}`;
-await applyMigrations(url.toString(), log);
-
+const db = await benchDatabase("hostile", log);
 // Development mode: loopback (where the fake servers listen) may be scanned.
-const server = await startServerProcess({ DATABASE_URL: url.toString(), NODE_ENV: "development" });
-const token = await server.token("bench");
-
-async function gql<T>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
-  const res = await fetch(server.url, {
-    method: "POST",
-    headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
-    body: JSON.stringify({ query, variables }),
-  });
-  const body = (await res.json()) as { data?: T; errors?: unknown };
-  if (body.errors) throw new Error(JSON.stringify(body.errors));
-  return body.data!;
-}
-
-/** /healthz round trips every 20 ms and the server's RSS every 50 ms, until stopped. */
-function watch(s: ServerProcess) {
-  let maxMs = 0;
-  const rss0 = vmRssKb(s.child.pid!);
-  let rssMax = rss0;
-  let stopped = false;
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-  const probe = async () => {
-    while (!stopped) {
-      const t0 = performance.now();
-      await new Promise<void>((resolve) => http.get(`${s.base}/healthz`, { agent }, (res) => (res.resume(), res.on("end", resolve))).on("error", () => resolve()));
-      maxMs = Math.max(maxMs, performance.now() - t0);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  };
-  const rssTimer = setInterval(() => (rssMax = Math.max(rssMax, vmRssKb(s.child.pid!))), 50);
-  const running = probe();
-  return async () => {
-    stopped = true;
-    clearInterval(rssTimer);
-    await running;
-    agent.destroy();
-    return { healthzMaxMs: Math.round(maxMs), rssGrowthMiB: (rssMax - rss0) / 1024 };
-  };
-}
+const server = await startServerProcess({ DATABASE_URL: db.url, NODE_ENV: "development" });
+const gql = graphqlClient(server, await server.token("bench"));
 
 const { openSession } = await gql<{ openSession: { id: string } }>(`mutation { openSession(input: { name: "hostile" }) { id } }`);
 const sessionId = openSession.id;
@@ -171,7 +108,7 @@ console.log("case | answer | ms | /healthz max ms | server RSS growth MiB | MiB 
   // Baseline in the same run: a connection test to a closed port (the first one also pays for warming up).
   const closed = await save("POSTGRESQL", 1);
   for (const label of ["baseline, closed port, first", "baseline, closed port, second"]) {
-    const stop = watch(server);
+    const stop = watchServer(server);
     const t0 = performance.now();
     const answer = await connectionTest(closed);
     const ms = Math.round(performance.now() - t0);
@@ -182,7 +119,7 @@ console.log("case | answer | ms | /healthz max ms | server RSS growth MiB | MiB 
 for (const [name, engine, start, run] of cases) {
   const fake = await start();
   const id = await save(engine, fake.port);
-  const stop = watch(server);
+  const stop = watchServer(server);
   const t0 = performance.now();
   const answer = await run(id);
   const ms = Math.round(performance.now() - t0);
@@ -192,6 +129,4 @@ for (const [name, engine, start, run] of cases) {
 }
 
 await server.stop();
-await admin.query(`drop database if exists ${dbName} with (force)`);
-await admin.end();
-await stopEmbedded();
+await db.drop();
