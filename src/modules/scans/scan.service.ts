@@ -247,25 +247,23 @@ export class ScanService {
       if (hasText === hasBase64) {
         throw new AppError("BAD_USER_INPUT", `${at} needs exactly one of text or base64`, { field: at });
       }
-      let content: Uint8Array;
-      if (hasText) {
-        content = Buffer.from(doc.text!, "utf8");
-      } else {
-        const b64 = doc.base64!.replace(/\s+/g, "");
-        if (b64.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(b64)) {
-          throw new AppError("BAD_USER_INPUT", `${at}.base64 is not valid base64`, { field: `${at}.base64` });
-        }
-        content = Buffer.from(b64, "base64");
+      // Size first, from the string itself: an oversized file is refused before anything is
+      // allocated, encoded or decoded for it.
+      const b64 = hasText ? "" : doc.base64!.replace(/\s+/g, "");
+      const bytes = hasText ? Buffer.byteLength(doc.text!, "utf8") : Buffer.byteLength(b64, "base64");
+      if (bytes > limits.maxDocumentBytes) {
+        this.deps.log.info({ limit: "MAX_DOCUMENT_BYTES", value: limits.maxDocumentBytes, bytes }, "scan refused: a file over the size limit");
+        throw new AppError("BAD_USER_INPUT", fileTooLarge(name, bytes, limits.maxDocumentBytes), { field: at, limit: "MAX_DOCUMENT_BYTES", max: limits.maxDocumentBytes });
       }
-      if (content.byteLength > limits.maxDocumentBytes) {
-        this.deps.log.info({ limit: "MAX_DOCUMENT_BYTES", value: limits.maxDocumentBytes, bytes: content.byteLength }, "scan refused: a file over the size limit");
-        throw new AppError("BAD_USER_INPUT", fileTooLarge(name, content.byteLength, limits.maxDocumentBytes), { field: at, limit: "MAX_DOCUMENT_BYTES", max: limits.maxDocumentBytes });
-      }
-      total += content.byteLength;
+      total += bytes;
       if (total > limits.maxScanBytes) {
         this.deps.log.info({ limit: "MAX_SCAN_BYTES", value: limits.maxScanBytes, bytes: total }, "scan refused: files over the per-scan size limit");
         throw new AppError("BAD_USER_INPUT", scanTooLarge(docs.length, total, limits.maxScanBytes), { field, limit: "MAX_SCAN_BYTES", max: limits.maxScanBytes });
       }
+      if (!hasText && (b64.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(b64))) {
+        throw new AppError("BAD_USER_INPUT", `${at}.base64 is not valid base64`, { field: `${at}.base64` });
+      }
+      const content: Uint8Array = hasText ? Buffer.from(doc.text!, "utf8") : Buffer.from(b64, "base64");
       return { name, content };
     });
   }
