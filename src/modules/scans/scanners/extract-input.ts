@@ -76,7 +76,7 @@ export async function extractInput(task: ExtractTask): Promise<ExtractResult> {
 }
 
 function textTooLarge(name: string, max: number): InputSkip {
-  return { code: "TOO_LARGE", reason: `${name}: its text is more than ${formatBytes(max)} (the limit is 4 x MAX_DOCUMENT_BYTES); not scanned` };
+  return { code: "TOO_LARGE", reason: `${name}: its text is more than ${formatBytes(max)}, 4 times the largest file accepted; not scanned` };
 }
 
 function toSkip(err: ScanInputError): InputSkip {

@@ -25,7 +25,7 @@ export interface ZipBudgetResult {
 function tooLarge(name: string, budget: number, what: string): ScanInputError {
   return new ScanInputError(
     "TOO_LARGE",
-    `${name}: ${what} more than ${formatBytes(budget)} when unpacked (the limit is 4 x MAX_DOCUMENT_BYTES); not scanned`,
+    `${name}: ${what} more than ${formatBytes(budget)} when unpacked, 4 times the largest file accepted; not scanned`,
   );
 }
 
