@@ -239,9 +239,6 @@ export class ScanService {
       if (!name || name.length > CODE_PATH_MAX || /[\u0000-\u001f]/.test(name)) {
         throw new AppError("BAD_USER_INPUT", `${at}.name must be 1-${CODE_PATH_MAX} characters without control characters`, { field: `${at}.name` });
       }
-      if (isCode && (name.startsWith("/") || /^[A-Za-z]:/.test(name) || name.split(/[\\/]/).includes(".."))) {
-        throw new AppError("BAD_USER_INPUT", `${at}.name must be a relative path without ".."`, { field: `${at}.name` });
-      }
       const hasText = doc.text !== null && doc.text !== undefined;
       const hasBase64 = doc.base64 !== null && doc.base64 !== undefined;
       if (hasText === hasBase64) {
