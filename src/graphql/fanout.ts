@@ -17,6 +17,7 @@ import {
   isObjectType,
   Kind,
 } from "graphql";
+import { isPushSource, PUSH, type PushControl, type PushSource, type PushTarget } from "../shared/push-source.js";
 
 /**
  * Subscription fan-out close to the wire (issue 11). graphql-js executes the selection set once
@@ -51,11 +52,13 @@ export const FANOUT_SINK: unique symbol = Symbol("dataguardian.fanout.sink");
 export interface FanoutSink {
   /**
    * Writes one `next` message whose payload is this JSON (an ExecutionResult without errors) for
-   * the subscription this iterator serves. Resolves once written (backpressure); null when it was
-   * not sent because the iterator is no longer the transport's registered operation or the
-   * socket is not open (the event is dropped, as the transport would).
+   * the subscription this iterator serves, and calls `written` once it is written (with the
+   * error if the write failed): the next event goes only then (backpressure). Returns false,
+   * without calling `written`, when it was not sent because the iterator is no longer the
+   * transport's registered operation or the socket is not open (the event is dropped, as the
+   * transport would).
    */
-  send(iterator: object, payloadJson: string): Promise<void> | null;
+  send(iterator: object, payloadJson: string, written: (err?: Error | null) => void): boolean;
 }
 
 /** An event's result for one operation, and its JSON once known (null: has errors, not sent as JSON). */
@@ -152,6 +155,8 @@ function jsonOf(delivery: Delivery, result: ExecutionResult): string | null {
  * Maps an async iterator; `return`/`throw` reach the source (so the subscription's cleanup runs).
  * With a sink, results without errors are written through it here, and only the others are
  * yielded: `next()` then resolves when the source ends, fails, or yields such a result.
+ * A source that offers push mode (shared/push-source.ts) is driven by callbacks instead of one
+ * awaited `next()` per event: no promise per delivery.
  */
 function mapIterator<T>(
   source: AsyncIterableIterator<T>,
@@ -164,8 +169,17 @@ function mapIterator<T>(
     ended = true;
     onEnd();
   };
+  const push = sink && isPushSource<T>(source) ? pushDriver(source, map, sink, () => iterator) : null;
   const iterator: AsyncIterableIterator<ExecutionResult> = {
     async next() {
+      if (push) {
+        const r = await push.next();
+        if (r.done) {
+          end();
+          await source.return?.(); // ended by a failed write: the source's cleanup runs (idempotent)
+        }
+        return r;
+      }
       for (;;) {
         const r = await source.next();
         if (r.done) {
@@ -177,8 +191,9 @@ function mapIterator<T>(
         if (!sink || ended) return { value: result, done: false };
         const json = jsonOf(delivery, result);
         if (json === null) return { value: result, done: false }; // errors: the transport masks them
-        const sent = sink.send(iterator, json);
-        if (!sent) continue; // no longer registered or socket closing: the source ends next
+        let written!: (err?: Error | null) => void;
+        const sent = new Promise<void>((resolve, reject) => (written = (err) => (err ? reject(err) : resolve())));
+        if (!sink.send(iterator, json, written)) continue; // no longer registered or socket closing: the source ends next
         try {
           await sent; // the next event is pulled once this one is written: coalescing happens upstream
         } catch (err) {
@@ -189,11 +204,13 @@ function mapIterator<T>(
     },
     async return() {
       end();
+      push?.stop();
       await source.return?.();
       return { value: undefined, done: true };
     },
     async throw(error?: unknown) {
       end();
+      push?.stop();
       if (source.throw) await source.throw(error);
       throw error;
     },
@@ -202,6 +219,80 @@ function mapIterator<T>(
     },
   };
   return iterator;
+}
+
+/**
+ * Push mode behind `next()`: the source hands events over one at a time; each is written
+ * through the sink and the source resumes from the write's callback (backpressure). `next()`
+ * resolves only for what the transport must send itself (a result with errors, which it masks)
+ * and at the end.
+ */
+function pushDriver<T>(source: PushSource<T>, map: (value: T) => Delivery, sink: FanoutSink, self: () => object) {
+  let control: PushControl | null = null;
+  let wake: ((r: IteratorResult<ExecutionResult>) => void) | null = null;
+  /** A result the transport must send, waiting for its `next()`; the source resumes after. */
+  let handOff: ExecutionResult | null = null;
+  let done = false;
+
+  const finish = () => {
+    if (done) return;
+    done = true;
+    const w = wake;
+    wake = null;
+    w?.({ value: undefined, done: true });
+  };
+  const written = (err?: Error | null) => {
+    if (err) {
+      finish(); // the socket is failing: end quietly, the transport closes it
+      return;
+    }
+    control?.resume();
+  };
+  const settle = (delivery: Delivery, result: ExecutionResult) => {
+    if (done) return;
+    const json = jsonOf(delivery, result);
+    if (json === null) {
+      // Errors: the transport masks and sends it; the source resumes at the following next().
+      if (wake) {
+        const w = wake;
+        wake = null;
+        w({ value: result, done: false });
+      } else handOff = result;
+      return;
+    }
+    // Not sent (completed by the client, or the socket is closing): the transport ends us next.
+    if (!sink.send(self(), json, written)) return;
+  };
+  const target: PushTarget<T> = {
+    deliver(event) {
+      if (done) return;
+      let delivery: Delivery;
+      try {
+        delivery = map(event);
+      } catch {
+        finish(); // execute reports field errors in its result; a throw here ends the subscription
+        return;
+      }
+      if (delivery.result instanceof Promise) delivery.result.then((result) => settle(delivery, result), finish);
+      else settle(delivery, delivery.result);
+    },
+    end: finish,
+  };
+
+  return {
+    next(): Promise<IteratorResult<ExecutionResult>> {
+      if (!control) control = source[PUSH](target);
+      else if (handOff === null && !done) control.resume(); // the handed-off result went out
+      if (handOff) {
+        const value = handOff;
+        handOff = null;
+        return Promise.resolve({ value, done: false });
+      }
+      if (done) return Promise.resolve({ value: undefined, done: true });
+      return new Promise((resolve) => (wake = resolve));
+    },
+    stop: finish,
+  };
 }
 
 function compile(

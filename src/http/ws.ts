@@ -282,16 +282,17 @@ export function attachWebSocket(options: {
    * payload arrives serialized (once per event per distinct operation) and only the id is
    * spliced in, giving the same bytes graphql-ws's stringifyMessage would. Only while graphql-ws
    * has this very iterator registered under the id (not completed, not replaced) and the socket
-   * is open; errors and `complete` still go through graphql-ws. Resolves once written, like
-   * graphql-ws's own send, so the subscription pulls its next event only then.
+   * is open; errors and `complete` still go through graphql-ws. `written` is called once the
+   * frame is written, as graphql-ws's own send resolves: the subscription's next event goes only then.
    */
   function nextSink(ctx: { subscriptions: Record<string, unknown>; extra: { socket: WebSocket } }, id: string): FanoutSink {
     const head = `{"id":${JSON.stringify(id)},"type":"next","payload":`;
     const socket = ctx.extra.socket;
     return {
-      send(iterator, payloadJson) {
-        if (ctx.subscriptions[id] !== iterator || socket.readyState !== socket.OPEN) return null;
-        return new Promise<void>((resolve, reject) => socket.send(head + payloadJson + "}", (err) => (err ? reject(err) : resolve())));
+      send(iterator, payloadJson, written) {
+        if (ctx.subscriptions[id] !== iterator || socket.readyState !== socket.OPEN) return false;
+        socket.send(head + payloadJson + "}", written);
+        return true;
       },
     };
   }

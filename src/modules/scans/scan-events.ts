@@ -4,9 +4,18 @@ import { withTimeout } from "../../shared/async.js";
 import { type Scan, type ScanProgress, ScanStatus, waitingForOf } from "./scan.type.js";
 
 const PUBLISH_TIMEOUT_MS = 1_000;
+const RESOLVED: Promise<void> = Promise.resolve();
 
 /** Builds the event for a scan row; `queuePosition` only means something while QUEUED. */
 export function toProgressEvent(scan: Scan, queuePosition: number | null, capacityHold: string | null = null): ScanProgress {
+  return eventOf(scan, queuePosition, capacityHold, undefined);
+}
+
+/**
+ * One object literal with every field, the owner included for bus messages: built once per
+ * event and shared by every listener, so its shape is fixed (no spread, no copy).
+ */
+function eventOf<O extends string | undefined>(scan: Scan, queuePosition: number | null, capacityHold: string | null, ownerId: O) {
   return {
     scanId: scan.id,
     status: scan.status,
@@ -21,6 +30,7 @@ export function toProgressEvent(scan: Scan, queuePosition: number | null, capaci
     error: scan.errorCode ? { code: scan.errorCode, message: scan.errorMessage ?? scan.errorCode } : null,
     seq: scan.seq,
     at: new Date(),
+    ownerId,
   };
 }
 
@@ -40,16 +50,26 @@ export class ScanEvents {
     private readonly capacityHold: () => string | null = () => null,
   ) {}
 
-  async publish(scan: Scan, queuePosition: number | null = null): Promise<void> {
-    const message: ScanEventMessage = { ...toProgressEvent(scan, queuePosition, this.capacityHold()), ownerId: scan.ownerId };
+  publish(scan: Scan, queuePosition: number | null = null): Promise<void> {
+    const message: ScanEventMessage = eventOf(scan, queuePosition, this.capacityHold(), scan.ownerId);
+    if (this.pubsub.local) {
+      // In process: delivered synchronously, cannot block; no promise to wait for per event.
+      this.pubsub.publish(topics.scanProgress(scan.id), message);
+      this.pubsub.publish(topics.userScans(scan.ownerId), message);
+      return RESOLVED;
+    }
+    return this.publishRemote(scan, message);
+  }
+
+  private async publishRemote(scan: Scan, message: ScanEventMessage): Promise<void> {
     try {
       // Bounded: with Redis down, ioredis queues commands until it reconnects; a request or a
       // worker must not wait for that. Subscribers re-read PostgreSQL after the reconnect.
-      const both = Promise.all([
-        this.pubsub.publish(topics.scanProgress(scan.id), message),
-        this.pubsub.publish(topics.userScans(scan.ownerId), message),
-      ]);
-      await (this.pubsub.local ? both : withTimeout(both, PUBLISH_TIMEOUT_MS, "scan event publish"));
+      await withTimeout(
+        Promise.all([this.pubsub.publish(topics.scanProgress(scan.id), message), this.pubsub.publish(topics.userScans(scan.ownerId), message)]),
+        PUBLISH_TIMEOUT_MS,
+        "scan event publish",
+      );
     } catch (err) {
       this.log.warn({ scanId: scan.id, err: (err as Error).message }, "scan event not published (subscribers will re-read)");
     }

@@ -1,4 +1,5 @@
 import type { PubSub } from "../../platform/pubsub/pubsub.js";
+import { PUSH, type PushControl, type PushSource, type PushTarget } from "../../shared/push-source.js";
 import type { ScanEventMessage } from "./scan-events.js";
 import { isTerminal, type ScanProgress } from "./scan.type.js";
 
@@ -13,11 +14,17 @@ import { isTerminal, type ScanProgress } from "./scan.type.js";
  *   sequence number of its scan, so it is never dropped;
  * - after the pub/sub transport reconnects (events may have been missed) it re-reads the
  *   state from PostgreSQL, so a missed event is never a missed outcome.
+ * It is read either as an async iterator or, by the WebSocket fan-out, in push mode
+ * (shared/push-source.ts): the same ordering, coalescing and completion, without a promise per
+ * event.
  */
-export class ScanEventStream implements AsyncIterableIterator<ScanProgress> {
+export class ScanEventStream implements AsyncIterableIterator<ScanProgress>, PushSource<ScanProgress>, Task {
   private readonly pending = new Map<string, ScanProgress>();
   private readonly delivered = new Map<string, number>();
   private waiter: ((r: IteratorResult<ScanProgress>) => void) | null = null;
+  /** Push mode: the target, and whether it can take an event now. */
+  private target: PushTarget<ScanProgress> | null = null;
+  private targetReady = false;
   private finished = false;
   private readonly completeAfter: string | null;
   private scheduled = false;
@@ -80,25 +87,54 @@ export class ScanEventStream implements AsyncIterableIterator<ScanProgress> {
   }
 
   private flush(): void {
-    if (!this.waiter || this.pending.size === 0 || this.scheduled) return;
+    if (this.scheduled || this.pending.size === 0 || !(this.targetReady || this.waiter)) return;
     // Hand-offs go through a shared scheduler: a burst of events for thousands of
     // subscriptions is delivered in slices between which the event loop serves other work.
     this.scheduled = true;
-    schedule(() => {
-      this.scheduled = false;
-      this.deliver();
-    });
+    schedule(this);
   }
 
-  private deliver(): void {
-    if (!this.waiter || this.pending.size === 0) return;
+  /** Called by the scheduler. */
+  run(): void {
+    this.scheduled = false;
+    if (this.pending.size === 0 || this.finished) return;
+    if (this.target) {
+      if (!this.targetReady) return;
+      this.targetReady = false;
+      this.target.deliver(this.take());
+      return;
+    }
+    if (!this.waiter) return;
+    const w = this.waiter;
+    this.waiter = null;
+    w({ value: this.take(), done: false });
+  }
+
+  private take(): ScanProgress {
     const [scanId, event] = this.pending.entries().next().value as [string, ScanProgress];
     this.pending.delete(scanId);
     this.delivered.set(scanId, event.seq);
     if (scanId === this.completeAfter && isTerminal(event.status)) this.terminalDelivered = true;
-    const w = this.waiter;
-    this.waiter = null;
-    w({ value: event, done: false });
+    return event;
+  }
+
+  [PUSH](target: PushTarget<ScanProgress>): PushControl {
+    this.target = target;
+    this.targetReady = true;
+    if (this.finished) target.end();
+    else this.flush();
+    return this;
+  }
+
+  /** Push mode: the target took the last event (its frame is written); the next may go. */
+  resume(): void {
+    if (this.finished || !this.target) return;
+    if (this.terminalDelivered) {
+      void this.return();
+      return;
+    }
+    this.targetReady = true;
+    this.flush();
   }
 
   /** Events waiting for the client (bounded by the number of scans it follows). */
@@ -123,6 +159,8 @@ export class ScanEventStream implements AsyncIterableIterator<ScanProgress> {
       this.pending.clear();
       if (this.waiter) this.waiter({ value: undefined, done: true });
       this.waiter = null;
+      this.target?.end();
+      this.targetReady = false;
       for (const cleanup of this.cleanups.splice(0)) await cleanup();
     }
     return { value: undefined, done: true };
@@ -147,12 +185,17 @@ export class ScanEventStream implements AsyncIterableIterator<ScanProgress> {
  */
 const SLICE = 64;
 const TURN_BUDGET_MS = 8;
-let ready: Array<() => void> = [];
+
+/** What the scheduler runs: the stream itself (no closure per hand-off). */
+interface Task {
+  run(): void;
+}
+let ready: Task[] = [];
 let head = 0;
 let draining = false;
 let turnStarted = 0;
 
-function schedule(task: () => void): void {
+function schedule(task: Task): void {
   ready.push(task);
   if (!draining) {
     draining = true;
@@ -169,8 +212,12 @@ function drainSlice(): void {
   const end = Math.min(ready.length, head + SLICE);
   for (; head < end; head++) {
     const task = ready[head]!;
-    ready[head] = noop; // release the closure
-    task();
+    ready[head] = NOOP; // release the stream
+    try {
+      task.run();
+    } catch {
+      // One subscriber's failure must not stall the others' deliveries (the transport ends it).
+    }
   }
   if (head >= ready.length) {
     ready = [];
@@ -186,4 +233,4 @@ function drainSlice(): void {
   else setImmediate(startTurn);
 }
 
-const noop = () => undefined;
+const NOOP: Task = { run: () => undefined };

@@ -122,10 +122,11 @@ void subscribe;
 describe("serialized once per event per distinct operation (FANOUT_SINK)", () => {
   /** A sink standing in for ws.ts: records the JSON handed to it per subscription. */
   const recordingSink = (sent: string[], registered: () => object | null) => ({
-    send(iterator: object, json: string) {
-      if (registered() !== iterator) return null;
+    send(iterator: object, json: string, written: (err?: Error | null) => void) {
+      if (registered() !== iterator) return false;
       sent.push(json);
-      return Promise.resolve();
+      queueMicrotask(() => written());
+      return true;
     },
   });
 
@@ -209,7 +210,11 @@ describe("serialized once per event per distinct operation (FANOUT_SINK)", () =>
       document,
       contextValue: contextWith(source),
       [FANOUT_SINK]: {
-        send: (iterator: object) => (iterator === self ? new Promise<void>((resolve) => writes.push(resolve)) : null),
+        send: (iterator: object, _json: string, written: () => void) => {
+          if (iterator !== self) return false;
+          writes.push(written);
+          return true;
+        },
       },
     } as never)) as AsyncIterableIterator<ExecutionResult>;
     self = it;
@@ -224,5 +229,119 @@ describe("serialized once per event per distinct operation (FANOUT_SINK)", () =>
     await vi.waitFor(() => expect(writes).toHaveLength(3));
     writes[2]!();
     expect((await done).done).toBe(true);
+  });
+});
+
+describe("push mode: a ScanEventStream written through the sink without a promise per event", () => {
+  /** A sink whose writes complete when the test says so; records the JSON per write. */
+  function manualSink(registered: () => object | null) {
+    const sent: string[] = [];
+    const pending: Array<(err?: Error | null) => void> = [];
+    return {
+      sent,
+      pending,
+      sink: {
+        send(iterator: object, json: string, written: (err?: Error | null) => void) {
+          if (registered() !== iterator) return false;
+          sent.push(json);
+          pending.push(written);
+          return true;
+        },
+      },
+    };
+  }
+  const turns = async (n = 5) => {
+    for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r));
+  };
+
+  async function open(document: string, opts: { completeAfter?: string; current?: Array<Record<string, unknown>> } = {}) {
+    const { ScanEventStream } = await import("../../../src/modules/scans/scan-progress.stream.js");
+    const pubsub = new MemoryPubSub();
+    const stream = await ScanEventStream.open({
+      pubsub,
+      topic: "t",
+      completeAfterTerminalOf: opts.completeAfter,
+      readCurrent: async () => (opts.current ?? []) as never,
+    });
+    const fan = createFanoutSubscribe(schema, FANOUT);
+    let self: object | null = null;
+    const wire = manualSink(() => self);
+    const it = (await fan({
+      schema,
+      document: parse(document),
+      contextValue: contextWith(() => stream),
+      [FANOUT_SINK]: wire.sink,
+    } as never)) as AsyncIterableIterator<ExecutionResult>;
+    self = it;
+    return { pubsub, stream, it, wire };
+  }
+
+  it("writes in order, one frame in flight, the latest event per scan while a write is pending", async () => {
+    const { pubsub, it, wire } = await open(`subscription { myScans { scanId seq } }`, { current: [event({ seq: 1 })] });
+    const done = it.next();
+    await turns();
+    expect(wire.sent.map((j) => JSON.parse(j).data.myScans.seq)).toEqual([1]);
+    // While the first frame is being written, three more events come: only the latest is kept.
+    for (const seq of [2, 3, 4]) await pubsub.publish("t", event({ seq }));
+    await turns();
+    expect(wire.sent).toHaveLength(1);
+    wire.pending.shift()!();
+    await turns();
+    expect(wire.sent.map((j) => JSON.parse(j).data.myScans.seq)).toEqual([1, 4]);
+    // Older or equal sequence numbers are dropped; another scan's event is its own line.
+    wire.pending.shift()!();
+    await pubsub.publish("t", event({ seq: 4 }));
+    await pubsub.publish("t", event({ seq: 1, scanId: "6f1c2b0e-0000-4000-8000-000000000002" }));
+    await turns();
+    expect(wire.sent.map((j) => JSON.parse(j).data.myScans.seq)).toEqual([1, 4, 1]);
+    wire.pending.shift()!();
+    await it.return!();
+    expect((await done).done).toBe(true);
+    expect(pubsub.topicCount).toBe(0); // the stream's listener is gone
+  });
+
+  it("completes after the followed scan's terminal event is written", async () => {
+    const scanId = "6f1c2b0e-0000-4000-8000-000000000001";
+    const { pubsub, it, wire } = await open(`subscription { scanProgress(scanId: "x") { status seq } }`, { completeAfter: scanId, current: [event({ seq: 1 })] });
+    const done = it.next();
+    await turns();
+    wire.pending.shift()!();
+    await pubsub.publish("t", event({ seq: 2, status: ScanStatus.SUCCEEDED }));
+    await turns();
+    expect(wire.sent).toHaveLength(2);
+    let settled = false;
+    void done.then(() => (settled = true));
+    await turns();
+    expect(settled).toBe(false); // not before the terminal frame is written
+    wire.pending.shift()!();
+    expect((await done).done).toBe(true);
+    expect(pubsub.topicCount).toBe(0);
+  });
+
+  it("hands a result with errors to the transport and resumes at its next pull", async () => {
+    const { pubsub, it, wire } = await open(`subscription { myScans { scanId status } }`, { current: [event({ seq: 1, scanId: null })] });
+    const first = await it.next();
+    expect(first.done).toBe(false);
+    expect(first.value?.errors?.length).toBe(1);
+    expect(wire.sent).toHaveLength(0);
+    await pubsub.publish("t", event({ seq: 2 }));
+    const rest = it.next(); // the transport sent the error result and pulls again
+    await turns();
+    expect(wire.sent.map((j) => JSON.parse(j).data.myScans.status)).toEqual(["RUNNING"]);
+    wire.pending.shift()!();
+    await it.return!();
+    expect((await rest).done).toBe(true);
+  });
+
+  it("a failed write ends the subscription and removes its listener", async () => {
+    const { pubsub, it, wire } = await open(`subscription { myScans { seq } }`, { current: [event({ seq: 1 })] });
+    const done = it.next();
+    await turns();
+    wire.pending.shift()!(new Error("EPIPE"));
+    expect((await done).done).toBe(true);
+    expect(pubsub.topicCount).toBe(0);
+    await pubsub.publish("t", event({ seq: 2 }));
+    await turns();
+    expect(wire.sent).toHaveLength(1);
   });
 });
