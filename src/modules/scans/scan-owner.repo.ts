@@ -29,6 +29,7 @@ const SCAN_RETURNING = `id::text AS id, "ownerId", "sessionId"::text AS "session
 
 /** A view of the same bytes as a Buffer (pg sends Buffers as binary parameters), without a copy. */
 const asBuffer = (b: Uint8Array): Buffer => (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+const EMPTY = Buffer.alloc(0);
 
 /**
  * Owner-scoped scan queries: what a user's requests do (admit, read, list, cancel). Every
@@ -64,15 +65,21 @@ export class ScanOwnerRepo extends ScanQueueReads {
     connectionId: string | null;
     inputs: ScanInputRow[];
     limits: SlotLimits;
-    /** Seals each input's content at rest (issue 12 point 6); unset stores it as given. */
-    seal?: (place: InputPlace, content: Uint8Array) => SealedInput;
+    /** Seals each input's content at rest (issue 12 point 6), off the main thread; unset stores it as given. */
+    seal?: (place: InputPlace, content: Uint8Array) => Promise<SealedInput>;
   }): Promise<AdmissionResult> {
-    // The id is chosen here so inputs are sealed to it before the transaction starts.
+    // The id is chosen here so inputs are sealed to it before the transaction starts. One input
+    // at a time: sealing runs on libuv's small thread pool, which DNS lookups and files share.
     const scanId = randomUUID();
-    const inputs = args.inputs.map((input, ordinal) => {
-      const sealed = args.seal ? args.seal({ ownerId: args.ownerId, scanId, ordinal }, input.content) : null;
-      return { name: input.name, content: asBuffer(sealed ? sealed.content : input.content), keyId: sealed?.keyId ?? null };
-    });
+    const inputs: Array<{ name: string; head: Buffer; body: Buffer; keyId: string | null }> = [];
+    for (const [ordinal, input] of args.inputs.entries()) {
+      const sealed = args.seal ? await args.seal({ ownerId: args.ownerId, scanId, ordinal }, input.content) : null;
+      inputs.push(
+        sealed
+          ? { name: input.name, head: asBuffer(sealed.head), body: asBuffer(sealed.body), keyId: sealed.keyId }
+          : { name: input.name, head: EMPTY, body: asBuffer(input.content), keyId: null },
+      );
+    }
     const client = await this.pool.connect();
     let open = false;
     try {
@@ -96,10 +103,12 @@ export class ScanOwnerRepo extends ScanQueueReads {
       if (inputs.length > 0) {
         // Buffers go to PostgreSQL as binary parameters (no hex or base64 text on the way).
         const values: unknown[] = [scanId, args.ownerId];
+        // A sealed input's head (version, nonce) and body (ciphertext, tag) are joined here, by
+        // PostgreSQL, into the stored format: no second copy of the document on the main thread.
         const rows = inputs.map((input, ordinal) => {
-          values.push(ordinal, input.name, input.content, input.keyId);
+          values.push(ordinal, input.name, input.head, input.body, input.keyId);
           const n = values.length;
-          return `(gen_random_uuid(), $1::uuid, $2, $${n - 3}::int, $${n - 2}, $${n - 1}::bytea, $${n})`;
+          return `(gen_random_uuid(), $1::uuid, $2, $${n - 4}::int, $${n - 3}, $${n - 2}::bytea || $${n - 1}::bytea, $${n})`;
         });
         await client.query(`INSERT INTO "ScanInput" (id, "scanId", "ownerId", ordinal, name, content, "keyId") VALUES ${rows.join(", ")}`, values);
       }

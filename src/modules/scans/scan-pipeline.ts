@@ -15,7 +15,8 @@ import type { FindingSink } from "./finding-sink.js";
 import type { Detection } from "../detection/index.js";
 import type { CellsTask, ChunkRows, ChunkTask } from "./scanners/chunk-detect.js";
 import type { ExtractResult, ExtractTask, InputSkip } from "./scanners/extract-input.js";
-import { ScanAbortedError, type ScanProgressUpdate } from "./scanners/scanner.types.js";
+import type { InputKey } from "./input-box.js";
+import { ScanAbortedError, ScanInputError, type ScanProgressUpdate } from "./scanners/scanner.types.js";
 import { formatBytes } from "./scanners/zip-budget.js";
 import type { SkippedInput } from "./scan.type.js";
 
@@ -40,10 +41,17 @@ export interface PipelineInput {
   name: string;
 }
 
+/** One input's bytes as stored, and the key that opens them in the extraction thread when sealed. */
+export interface LoadedInput {
+  content: Uint8Array;
+  sealed?: InputKey | undefined;
+}
+
 export interface PipelineOptions {
   mode: "document" | "code";
   inputs: readonly PipelineInput[];
-  load: (ordinal: number) => Promise<Uint8Array | null>;
+  /** The input as stored, or null when it is gone; a sealed one is opened in the extraction thread. */
+  load: (ordinal: number) => Promise<LoadedInput | null>;
   workers: PipelineWorkers;
   sink: FindingSink;
   signal: AbortSignal;
@@ -100,21 +108,26 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
 
 /** Scans one input; returns why it was skipped (stopped early), or null when read to the end. */
 async function scanOne(o: PipelineOptions, input: PipelineInput, index: number, total: number): Promise<InputSkip | null> {
-  const content = await o.load(input.ordinal);
+  const loaded = await o.load(input.ordinal);
   throwIfAborted(o.signal);
-  if (!content) return { code: "UNREADABLE", reason: `${input.name}: its content is no longer stored` };
+  if (!loaded) return { code: "UNREADABLE", reason: `${input.name}: its content is no longer stored` };
   const seconds = Math.round(o.inputTimeoutMs / 100) / 10;
 
   let extracted: ExtractResult;
   try {
     extracted = await o.workers.extract(
-      { name: input.name, content, mode: o.mode, maxTextBytes: o.maxTextBytes, chunkBytes: o.chunkBytes ?? PIPELINE_CHUNK_BYTES },
+      { name: input.name, content: loaded.content, sealed: loaded.sealed, mode: o.mode, maxTextBytes: o.maxTextBytes, chunkBytes: o.chunkBytes ?? PIPELINE_CHUNK_BYTES },
       budgetSignal(o.signal, o.inputTimeoutMs),
     );
   } catch (err) {
     return overBudget(o, err, `${input.name}: reading its text took longer than ${seconds} s; not scanned`, input.name, "extract");
   }
-  if (!extracted.ok) return extracted.skip;
+  if (!extracted.ok) {
+    // A stored input that does not open is not the input's fault: the scan stops (as before
+    // opening moved into the thread), with what to do.
+    if ("unopened" in extracted) throw inputUnreadable(extracted.unopened.message);
+    return extracted.skip;
+  }
   const { text, chunks } = extracted.input;
   const n = chunks.length / 3;
 
@@ -175,6 +188,11 @@ function overBudget(o: PipelineOptions, err: unknown, timeReason: string, name: 
   if (/abort|timeout/i.test(text)) return { code: "TIME_BUDGET", reason: timeReason };
   o.log.warn({ step, err: { name: e.name, code: e.code, message: e.message } }, "scan input failed in its worker thread; skipped");
   return { code: "UNREADABLE", reason: `${name}: could not be read (the reader stopped with an error); not scanned` };
+}
+
+/** The scan's stored documents cannot be opened (key gone, tampered, another row's): the scan fails with this. */
+export function inputUnreadable(detail: string): ScanInputError {
+  return new ScanInputError("INPUT_UNREADABLE", `The scan's stored documents cannot be opened (${detail}); start the scan again`);
 }
 
 function throwIfAborted(signal: AbortSignal): void {

@@ -3,7 +3,7 @@ import type { HostPolicy } from "../../platform/net/host-policy.js";
 import type { Logger } from "../../platform/observability/logger.js";
 import { FindingSink } from "./finding-sink.js";
 import type { InputBox } from "./input-box.js";
-import { runPipeline, type PipelineWorkers } from "./scan-pipeline.js";
+import { inputUnreadable, runPipeline, type PipelineWorkers } from "./scan-pipeline.js";
 import { detectChunk } from "./scanners/chunk-detect.js";
 import { DatabaseScanError, scanDatabase, type DatabaseTarget } from "./scanners/database.scanner.js";
 import { extractInput } from "./scanners/extract-input.js";
@@ -226,14 +226,17 @@ export class ScanRunner {
         const { skipped } = await runPipeline({
           mode: scan.kind === ScanKind.CODE ? "code" : "document",
           inputs: await repo.inputNames(scan.id),
+          // Sealed bytes and the key of their row go to the extraction thread, which opens them
+          // there: no cipher work and no document in clear on this thread.
           load: async (ordinal) => {
             const row = await repo.loadInput(scan.id, ordinal);
             if (!row) return null;
-            if (row.keyId === null || !this.deps.inputBox) return row.content; // stored in clear by an older release
+            if (row.keyId === null) return { content: row.content }; // stored in clear by an older release
+            if (!this.deps.inputBox) throw inputUnreadable("no input box configured");
             try {
-              return this.deps.inputBox.open({ ownerId: row.ownerId, scanId: scan.id, ordinal }, { content: row.content, keyId: row.keyId });
+              return { content: row.content, sealed: this.deps.inputBox.keyFor({ ownerId: row.ownerId, scanId: scan.id, ordinal }, row.keyId) };
             } catch (err) {
-              throw new ScanInputError("INPUT_UNREADABLE", `The scan's stored documents cannot be opened (${(err as Error).message}); start the scan again`);
+              throw inputUnreadable((err as Error).message);
             }
           },
           workers: this.deps.workers ?? IN_THREAD,

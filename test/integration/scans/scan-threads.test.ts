@@ -6,6 +6,8 @@
  */
 import { afterAll, describe, expect, it } from "vitest";
 import { FindingSink } from "../../../src/modules/scans/finding-sink.js";
+import { createInputBox, joinSealed } from "../../../src/modules/scans/input-box.js";
+import { parseEncryptionKeys } from "../../../src/platform/crypto/secret-box.js";
 import { runPipeline } from "../../../src/modules/scans/scan-pipeline.js";
 import { createDetectionPool } from "../../../src/modules/scans/scanners/detection-pool.js";
 import type { FindingBatch } from "../../../src/modules/scans/scan.repo.js";
@@ -26,7 +28,7 @@ describe("scan worker threads under resource limits", () => {
     const result = await runPipeline({
       mode: "document",
       inputs: names.map((name, ordinal) => ({ ordinal, name })),
-      load: async (ordinal) => new Uint8Array(Buffer.from(docs[names[ordinal]!]!)),
+      load: async (ordinal) => ({ content: new Uint8Array(Buffer.from(docs[names[ordinal]!]!)) }),
       workers: { extract: pool.extract, detectChunk: pool.detectChunk, parallelism: 1 },
       sink,
       signal,
@@ -40,6 +42,22 @@ describe("scan worker threads under resource limits", () => {
     await sink.flush();
     expect(result.skipped).toEqual([{ name: "huge.html", code: "MEMORY_BUDGET", reason: "huge.html: needed more than 24 MiB of memory to read; not scanned" }]);
     expect(batches.flatMap((b) => b.source.map((s, i) => `${s}:${b.line[i]}:${b.type[i]}`))).toEqual(["brief.txt:1:EMAIL"]);
+  }, 120_000);
+
+  it("a sealed input is opened in the thread: the task carries ciphertext and its key, the text comes back", async () => {
+    const box = createInputBox(parseEncryptionKeys(`k1:${Buffer.alloc(32, 5).toString("base64")}`));
+    const place = { ownerId: "alice", scanId: "00000000-0000-4000-8000-000000000007", ordinal: 0 };
+    const plain = Buffer.from("regel\n".repeat(20_000) + "mail jan@voorbeeld.nl\n");
+    const stored = joinSealed(await box.seal(place, plain));
+    const res = await pool.extract({ name: "a.txt", content: stored, sealed: box.keyFor(place, "k1"), mode: "document", maxTextBytes: 1 << 22, chunkBytes: 65536 });
+    if (!res.ok) throw new Error(JSON.stringify(res));
+    expect(Buffer.from(res.input.text).equals(plain)).toBe(true);
+    expect(stored.byteLength).toBe(0); // transferred to the thread, not copied
+    const other = joinSealed(await box.seal(place, plain));
+    expect(await pool.extract({ name: "a.txt", content: other, sealed: box.keyFor({ ...place, ordinal: 1 }, "k1"), mode: "document", maxTextBytes: 1 << 22, chunkBytes: 65536 })).toMatchObject({
+      ok: false,
+      unopened: { reason: "authentication" },
+    });
   }, 120_000);
 
   it("aborting a running task ends it at once and the pool goes on", async () => {

@@ -9,7 +9,9 @@ import { FindingSink, type SourceRows } from "../../../src/modules/scans/finding
 import { runPipeline, type PipelineWorkers } from "../../../src/modules/scans/scan-pipeline.js";
 import { detectChunk } from "../../../src/modules/scans/scanners/chunk-detect.js";
 import { chunkUtf8, extractInput } from "../../../src/modules/scans/scanners/extract-input.js";
-import { ScanAbortedError, type ScanProgressUpdate } from "../../../src/modules/scans/scanners/scanner.types.js";
+import { ScanAbortedError, ScanInputError, type ScanProgressUpdate } from "../../../src/modules/scans/scanners/scanner.types.js";
+import { createInputBox, joinSealed } from "../../../src/modules/scans/input-box.js";
+import { parseEncryptionKeys } from "../../../src/platform/crypto/secret-box.js";
 import { checkZipBudget } from "../../../src/modules/scans/scanners/zip-budget.js";
 import type { FindingBatch } from "../../../src/modules/scans/scan.repo.js";
 import { makeDocx, zipBomb } from "../scanners/fixtures.js";
@@ -182,7 +184,7 @@ describe("runPipeline budgets", () => {
     const result = await runPipeline({
       mode: "document",
       inputs: names.map((name, ordinal) => ({ ordinal, name })),
-      load: async (ordinal) => enc(docs[names[ordinal]!]!),
+      load: async (ordinal) => ({ content: enc(docs[names[ordinal]!]!) }),
       workers,
       sink,
       signal,
@@ -242,6 +244,56 @@ describe("runPipeline budgets", () => {
     expect(out.skipped[0]!.reason).toBe("slow.html: reading its text took longer than 0.2 s; not scanned");
     expect(out.skipped[1]!.reason).toMatch(/^stuck\.txt: detection stopped at line 1 after/);
     expect(out.sources).toEqual(["ok.txt:1:EMAIL"]);
+  });
+
+  it("sealed inputs reach the extraction step still sealed, with their key, and are opened there; one that does not open fails the scan (INPUT_UNREADABLE)", async () => {
+    const box = createInputBox(parseEncryptionKeys(`k1:${Buffer.alloc(32, 3).toString("base64")}`));
+    const at = (ordinal: number) => ({ ownerId: "alice", scanId: "00000000-0000-4000-8000-000000000009", ordinal });
+    const stored = [
+      joinSealed(await box.seal(at(0), enc("x\nmail jan@voorbeeld.nl"))),
+      enc("BSN 123456782"), // an older row, stored in clear (keyId null)
+      joinSealed(await box.seal(at(2), enc("piet@voorbeeld.nl"))),
+    ];
+    const seen: Array<{ sealed: boolean; clear: boolean }> = [];
+    const workers: PipelineWorkers = {
+      ...inThread,
+      extract: (t) => {
+        seen.push({ sealed: t.sealed !== undefined, clear: Buffer.from(t.content).includes(Buffer.from("voorbeeld")) });
+        return extractInput(t);
+      },
+    };
+    const pipe = (key: (ordinal: number) => ReturnType<typeof box.keyFor>) => {
+      const batches: FindingBatch[] = [];
+      const signal = new AbortController().signal;
+      const sink = new FindingSink({ write: async (b) => (batches.push(b), { held: true, inserted: b.type.length }), maxFindings: 100, signal });
+      const done = runPipeline({
+        mode: "document",
+        inputs: ["a.txt", "b.txt", "c.txt"].map((name, ordinal) => ({ ordinal, name })),
+        load: async (ordinal) => ({ content: Uint8Array.from(stored[ordinal]!), sealed: ordinal === 1 ? undefined : key(ordinal) }),
+        workers,
+        sink,
+        signal,
+        hashKey: "k",
+        onProgress: () => undefined,
+        inputTimeoutMs: 5_000,
+        maxTextBytes: 1 << 20,
+        threadHeapBytes: 1 << 26,
+        log: silentLogger,
+      }).then(async (r) => (await sink.flush(), r));
+      return { done, sources: () => batches.flatMap((b) => b.source.map((s, i) => `${s}:${b.line[i]}:${b.type[i]}`)) };
+    };
+    const good = pipe((ordinal) => box.keyFor(at(ordinal), "k1"));
+    expect((await good.done).skipped).toEqual([]);
+    expect(good.sources()).toEqual(["a.txt:2:EMAIL", "b.txt:1:BSN", "c.txt:1:EMAIL"]);
+    expect(seen).toEqual([
+      { sealed: true, clear: false },
+      { sealed: false, clear: false },
+      { sealed: true, clear: false },
+    ]);
+    // c.txt's key is another row's: the scan stops rather than skip or read ciphertext as text.
+    const bad = pipe((ordinal) => box.keyFor(at(ordinal === 2 ? 0 : ordinal), "k1"));
+    await expect(bad.done).rejects.toThrow(ScanInputError);
+    await expect(bad.done).rejects.toMatchObject({ code: "INPUT_UNREADABLE", message: expect.stringMatching(/^The scan's stored documents cannot be opened .*start the scan again$/) });
   });
 
   it("a cancelled scan stops with ScanAbortedError, not a skip", async () => {

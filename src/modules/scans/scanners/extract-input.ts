@@ -5,9 +5,15 @@
  * threads then read their chunk from that shared memory (chunk-detect.ts): the text is never
  * copied per chunk and never held by the API's main thread as a string.
  *
- * Errors come back as values ({ skip }), not exceptions: an exception crossing the thread
- * boundary loses its code.
+ * A stored input arrives still sealed at rest with the key to open it (input-box.ts): it is
+ * opened here, in the thread, so neither the cipher nor the document in clear is on the API's
+ * main thread. The key is wiped once used.
+ *
+ * Errors come back as values ({ skip }, { unopened }), not exceptions: an exception crossing
+ * the thread boundary loses its code.
  */
+import { DecryptError, type DecryptFailure } from "../../../platform/crypto/secret-box.js";
+import { openSealed, type InputKey } from "../input-box.js";
 import { skipReason } from "./code.scanner.js";
 import { ScanInputError } from "./scanner.types.js";
 import { decodeText, detectKind, extractText, type DocumentKind } from "./text-extract.js";
@@ -15,8 +21,10 @@ import { checkZipBudget, formatBytes } from "./zip-budget.js";
 
 export interface ExtractTask {
   name: string;
-  /** The input's bytes (transferred to the thread, not copied). */
+  /** The input's bytes as stored (transferred to the thread, not copied): sealed when `sealed` is set. */
   content: Uint8Array;
+  /** The key that opens `content` (input-box.ts); unset for an input stored in clear (older rows). Secret: never log a task. */
+  sealed?: InputKey | undefined;
   mode: "document" | "code";
   /** Most bytes the input may unpack to: inflated DOCX parts and the extracted text (4 x MAX_DOCUMENT_BYTES). */
   maxTextBytes: number;
@@ -39,12 +47,29 @@ export interface ExtractedInput {
   chunks: number[];
 }
 
-export type ExtractResult = { ok: true; input: ExtractedInput } | { ok: false; skip: InputSkip };
+/** The stored input did not open (tampered, another row's, malformed): the scan cannot go on. */
+export interface InputUnopened {
+  reason: DecryptFailure;
+  message: string;
+}
+
+export type ExtractResult = { ok: true; input: ExtractedInput } | { ok: false; skip: InputSkip } | { ok: false; unopened: InputUnopened };
 
 const CODE_SKIPS = { vendored: "VENDORED", minified: "MINIFIED", binary: "BINARY" } as const;
 
 export async function extractInput(task: ExtractTask): Promise<ExtractResult> {
-  const { name, content } = task;
+  const { name } = task;
+  let content = task.content;
+  if (task.sealed) {
+    try {
+      content = openSealed(task.sealed, content);
+    } catch (err) {
+      if (err instanceof DecryptError) return { ok: false, unopened: { reason: err.reason, message: err.message } };
+      throw err;
+    } finally {
+      task.sealed.key.fill(0);
+    }
+  }
   let text: string;
   let kind: ExtractedInput["kind"];
   try {
