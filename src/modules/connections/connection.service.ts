@@ -132,7 +132,11 @@ export class ConnectionService {
     await this.throttle(ownerId);
     const verdict = await checkTargetAllowed(this.options.hostPolicy, row);
     // A name that does not resolve now may later: the scan fails then, like any unreachable host.
-    if (!verdict.ok && !verdict.unresolved) throw new AppError("BAD_USER_INPUT", hostRefusal(row.host, verdict), { field, reason: "HOST_NOT_ALLOWED" });
+    if (!verdict.ok && !verdict.unresolved) {
+      // The operator's line says what a refused name resolved to; the user's answer does not.
+      this.log.info({ connectionId: row.id, reason: "HOST_NOT_ALLOWED", detail: verdict.detail ?? verdict.reason }, "database scan start refused by the host policy");
+      throw new AppError("BAD_USER_INPUT", hostRefusal(row.host, verdict), { field, reason: "HOST_NOT_ALLOWED" });
+    }
     return row;
   }
 

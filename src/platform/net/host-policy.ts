@@ -55,17 +55,38 @@ export interface ProtectedDatabase {
 }
 
 /**
- * `reason` completes "<host> is …" / "<host> resolves to …"; `listable` says whether an
+ * `reason` completes "<host> is …" for an IP address the user typed; `listable` says whether an
  * operator could allow it with DATABASE_SCAN_ALLOWED_HOSTS (metadata and our own database: never).
+ *
+ * A host *name* refused for what it resolved to is `byName`: its `reason` is {@link NAME_REFUSED}
+ * whatever the address was (private, loopback, metadata, our own database, not listed), so the
+ * answer is no oracle for our internal DNS; `detail` says what it resolved to, for the log only.
  */
 export type HostCheckResult =
   | { ok: true; addresses: string[] }
-  | { ok: false; reason: string; listable: boolean; /** The name did not resolve: a network failure, not a refusal. */ unresolved?: true };
+  | {
+      ok: false;
+      reason: string;
+      listable: boolean;
+      /** The name did not resolve: a network failure, not a refusal. */
+      unresolved?: true;
+      /** A host name refused for its addresses: the user is told nothing more (see {@link NAME_REFUSED}). */
+      byName?: true;
+      /** What really happened, with the resolved address: for the server's log only, never for the user. */
+      detail?: string;
+    };
 export type AddressVerdict = { ok: true } | { ok: false; reason: string; listable: boolean };
 
 type Addr = ipaddr.IPv4 | ipaddr.IPv6;
 
 const VARIABLE = "DATABASE_SCAN_ALLOWED_HOSTS";
+
+/**
+ * The one reason given for every host name refused for its addresses. Saying "resolves to a
+ * private address" (or loopback, link-local, metadata, our own database…) would let a user map
+ * our internal DNS one name at a time; the operator reads the truth in the log (`detail`).
+ */
+export const NAME_REFUSED = "a host name that database scans may not reach";
 
 /** Cloud metadata and platform endpoints: refused even when an allow-listed range covers them. */
 const METADATA = new Set(
@@ -206,20 +227,22 @@ export async function checkHostAllowed(
   options: {
     /** Give up resolving after this long. @default 5000 */
     lookupTimeoutMs?: number;
+    /** Resolves a name to all its addresses. @default the system resolver (`dns.lookup`, all, verbatim) */
+    resolve?: (name: string) => Promise<string[]>;
   } = {},
 ): Promise<HostCheckResult> {
   if (!isValidHostSyntax(host)) return { ok: false, reason: "not a valid hostname or IP address", listable: false };
   const literal = stripBrackets(host);
   const name = normalizeHostname(literal);
   const listedByName = policy.mode === "allowList" && policy.hostnames.has(name);
-  const resolved = await resolveAll(literal, options.lookupTimeoutMs ?? 5_000);
+  const resolved = await resolveAll(literal, options.lookupTimeoutMs ?? 5_000, options.resolve);
   if (!resolved.ok) return { ok: false, reason: resolved.reason, listable: false, unresolved: true };
   const isLiteral = isIP(literal) !== 0;
   for (const address of resolved.addresses) {
     const verdict = checkAddressAllowed(policy, address, listedByName);
     if (!verdict.ok) {
-      // A name's addresses are not echoed: they would map the inside of our network for the user.
-      return { ok: false, reason: isLiteral ? verdict.reason : `resolves to ${verdict.reason}`, listable: verdict.listable };
+      if (isLiteral) return { ok: false, reason: verdict.reason, listable: verdict.listable };
+      return nameRefused(`${host} resolves to ${address}, ${verdict.reason}`);
     }
   }
   return { ok: true, addresses: [...new Set(resolved.addresses)] };
@@ -233,26 +256,35 @@ export async function checkHostAllowed(
 export async function checkTargetAllowed(
   policy: HostPolicy,
   target: { host: string; port: number; database: string },
-  options: { lookupTimeoutMs?: number } = {},
+  options: { lookupTimeoutMs?: number; resolve?: (name: string) => Promise<string[]> } = {},
 ): Promise<HostCheckResult> {
   const verdict = await checkHostAllowed(policy, target.host, options);
   if (!verdict.ok) return verdict;
   for (const own of policy.protectedDatabases) {
     if (own.port !== target.port || own.database.toLowerCase() !== target.database.toLowerCase()) continue;
     const reach = await addressesReaching(own.host, options.lookupTimeoutMs ?? 5_000);
-    if (verdict.addresses.some((a) => reach.has(canonical(a)))) {
+    const reached = verdict.addresses.find((a) => reach.has(canonical(a)));
+    if (reached !== undefined) {
+      if (isIP(stripBrackets(target.host)) === 0) return nameRefused(`${target.host} resolves to ${reached}, the server's own database, which is never scanned`);
       return { ok: false, reason: "the server's own database, which is never scanned", listable: false };
     }
   }
   return verdict;
 }
 
-/** One sentence for the user: why the host is refused and, when an operator could allow it, whom to ask. */
-export function hostRefusal(host: string, verdict: { reason: string; listable: boolean }): string {
+/** A refused host name: the same answer whatever it resolved to; the truth in `detail`. */
+function nameRefused(detail: string): HostCheckResult {
+  return { ok: false, reason: NAME_REFUSED, listable: true, byName: true, detail };
+}
+
+/**
+ * One sentence for the user: why the host is refused and, when an operator could allow it,
+ * whom to ask. A refused host name gets one sentence whatever it resolved to.
+ */
+export function hostRefusal(host: string, verdict: { reason: string; listable: boolean; byName?: true }): string {
   const shown = host.length > 100 ? `${host.slice(0, 100)}…` : host;
-  const what = verdict.reason.startsWith("resolves to") ? verdict.reason : `is ${verdict.reason}`;
   return (
-    `Database scans may not connect to ${shown}: it ${what}.` +
+    (verdict.byName ? `Database scans may not connect to ${shown}.` : `Database scans may not connect to ${shown}: it is ${verdict.reason}.`) +
     (verdict.listable ? ` If this database should be scanned, ask your operator to add its host to ${VARIABLE}.` : "")
   );
 }
@@ -300,14 +332,16 @@ function classify(addr: Addr): { range: string; embedded?: ipaddr.IPv4 } {
   return { range: v6.range() };
 }
 
-async function resolveAll(literal: string, timeoutMs: number): Promise<{ ok: true; addresses: string[] } | { ok: false; reason: string }> {
+const systemResolve = (name: string): Promise<string[]> => lookup(name, { all: true, verbatim: true }).then((list) => list.map((a) => a.address));
+
+async function resolveAll(
+  literal: string,
+  timeoutMs: number,
+  resolve: (name: string) => Promise<string[]> = systemResolve,
+): Promise<{ ok: true; addresses: string[] } | { ok: false; reason: string }> {
   if (isIP(literal) !== 0) return { ok: true, addresses: [literal] };
   try {
-    const addresses = await withTimeout(
-      lookup(normalizeHostname(literal), { all: true, verbatim: true }).then((list) => list.map((a) => a.address)),
-      timeoutMs,
-      "lookup",
-    );
+    const addresses = await withTimeout(resolve(normalizeHostname(literal)), timeoutMs, "lookup");
     if (addresses.length === 0) return { ok: false, reason: "a name that resolves to no address" };
     return { ok: true, addresses };
   } catch (error) {

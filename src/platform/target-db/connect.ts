@@ -16,7 +16,8 @@ import { DatabaseScanError, connectSettings, type DatabaseConnectOptions, type D
 export async function vetHost(target: Pick<DatabaseTarget, "engine" | "host" | "port" | "database">, policy: HostPolicy): Promise<string> {
   const verdict = await checkTargetAllowed(policy, target);
   if (!verdict.ok && verdict.unresolved) throw unreachable(target, `${target.host}: ${verdict.reason}`);
-  if (!verdict.ok) throw new DatabaseScanError("HOST_NOT_ALLOWED", hostRefusal(target.host, verdict));
+  // `detail` (what a refused name resolved to) is for the server's log, never the user's answer.
+  if (!verdict.ok) throw new DatabaseScanError("HOST_NOT_ALLOWED", hostRefusal(target.host, verdict), verdict.detail ?? verdict.reason);
   // Prefer IPv4 when both families answer: database servers more often listen on v4 only.
   return verdict.addresses.find((a) => isIP(a) === 4) ?? verdict.addresses[0]!;
 }

@@ -1,6 +1,7 @@
 import "reflect-metadata";
 import { randomBytes } from "node:crypto";
 import type pg from "pg";
+import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConnectionRepo } from "../../../src/modules/connections/connection.repo.js";
 import { ConnectionService } from "../../../src/modules/connections/connection.service.js";
@@ -12,7 +13,7 @@ import { parseEncryptionKeys } from "../../../src/platform/crypto/secret-box.js"
 import { createPool } from "../../../src/platform/db/pool.js";
 import { createPrisma, type PrismaClient } from "../../../src/platform/db/prisma.js";
 import { hostPolicyFromConfig } from "../../../src/platform/net/host-policy.js";
-import { silentLogger } from "../../../src/platform/observability/logger.js";
+import { silentLogger, type Logger } from "../../../src/platform/observability/logger.js";
 import { AppError } from "../../../src/shared/errors.js";
 import { createTestDatabase, type TestDatabase } from "../../support/database.js";
 
@@ -26,8 +27,8 @@ let prisma: PrismaClient;
 let sessions: SessionService;
 const keyring = parseEncryptionKeys(`k1:${randomBytes(32).toString("base64")}`);
 
-const service = (isProduction: boolean, points = 3) =>
-  new ConnectionService(new ConnectionRepo(prisma), sessions, keyring, silentLogger, {
+const service = (isProduction: boolean, points = 3, log: Logger = silentLogger) =>
+  new ConnectionService(new ConnectionRepo(prisma), sessions, keyring, log, {
     hostPolicy: hostPolicyFromConfig({ isProduction }, db.url),
     connectTimeoutMs: 1_000,
     rateLimit: { points, windowMs: 60_000 },
@@ -86,7 +87,7 @@ describe("host policy at scan start", () => {
   it.each([
     ["a private address", { host: "10.1.2.3", port: 5432 }, /it is a private address .* If this database should be scanned, ask your operator to add its host to DATABASE_SCAN_ALLOWED_HOSTS\.$/],
     ["cloud metadata", { host: "169.254.169.254", port: 80 }, /it is a cloud metadata address, which is never scanned\.$/],
-    ["loopback in production", { host: "localhost", port: 5432 }, /it resolves to a loopback address\. If this database/],
+    ["loopback in production, by name", { host: "localhost", port: 5432 }, /^Database scans may not connect to localhost\. If this database should be scanned, ask your operator/],
   ])("production: %s is BAD_USER_INPUT naming the field, with what to ask the operator", async (_name, over, message) => {
     const svc = service(true, 100);
     const row = await save(svc, "alice", over);
@@ -96,12 +97,28 @@ describe("host policy at scan start", () => {
     expect(await svc.test("alice", row.id)).toMatchObject({ ok: false, code: "HOST_NOT_ALLOWED", message: expect.stringMatching(message) });
   });
 
+  it("production: a name refused for what it resolves to says nothing of it to the user; the operator's log line does", async () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const log = pino({ level: "info" }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+    const svc = service(true, 100, log as unknown as Logger);
+    const row = await save(svc, "alice", { host: "localhost", port: 5432 });
+    const error = await caught(svc.requireScannable("alice", row.id));
+    const tested = await svc.test("alice", row.id);
+    for (const message of [error.message, tested.message!]) {
+      expect(message).toBe("Database scans may not connect to localhost. If this database should be scanned, ask your operator to add its host to DATABASE_SCAN_ALLOWED_HOSTS.");
+    }
+    expect(JSON.stringify({ error: error.extensions, tested })).not.toMatch(/loopback|127\.0\.0\.1|::1|resolve/);
+    const details = lines.filter((l) => l.connectionId === row.id && l.detail !== undefined).map((l) => String(l.detail));
+    expect(details).toHaveLength(2); // the scan start and the test, one line each
+    for (const detail of details) expect(detail).toMatch(/^localhost resolves to (127\.0\.0\.1|::1), a loopback address$/);
+  });
+
   it("development: loopback may be scanned, the server's own database may not", async () => {
     const svc = service(false, 100);
     const own = new URL(db.url);
     const ownRow = await save(svc, "alice", { host: "localhost", port: Number(own.port || 5432), database: own.pathname.slice(1) });
     const error = await caught(svc.requireScannable("alice", ownRow.id));
-    expect(error.message).toBe("Database scans may not connect to localhost: it is the server's own database, which is never scanned.");
+    expect(error.message).toBe("Database scans may not connect to localhost. If this database should be scanned, ask your operator to add its host to DATABASE_SCAN_ALLOWED_HOSTS.");
     const other = await save(svc, "alice", { host: "127.0.0.1", port: Number(own.port || 5432), database: "postgres" });
     await expect(svc.requireScannable("alice", other.id)).resolves.toMatchObject({ id: other.id });
   });

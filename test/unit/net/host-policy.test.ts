@@ -4,6 +4,8 @@ import {
   checkHostAllowed,
   checkTargetAllowed,
   hostPolicyFromConfig,
+  hostRefusal,
+  NAME_REFUSED,
   protectedDatabaseFromUrl,
   isValidHostSyntax,
   parseAllowedHosts,
@@ -177,12 +179,14 @@ describe("checkHostAllowed (resolves with the system resolver, no sockets)", () 
     expect(await checkHostAllowed(defaults, "8.8.8.8")).toEqual({ ok: true, addresses: ["8.8.8.8"] });
   });
 
-  it("production refuses loopback by any name, without echoing the resolved address", async () => {
-    for (const host of ["127.0.0.1", "localhost", "[::ffff:127.0.0.1]", "[::1]"]) {
+  it("production refuses loopback by any address, and by name without saying what the name resolved to", async () => {
+    for (const host of ["127.0.0.1", "[::ffff:127.0.0.1]", "[::1]"]) {
       const result = await checkHostAllowed(defaults, host);
       expect(result, host).toMatchObject({ ok: false, reason: expect.stringMatching(/loopback/) });
     }
-    expect(await checkHostAllowed(defaults, "localhost")).toMatchObject({ reason: "resolves to a loopback address" });
+    const byName = await checkHostAllowed(defaults, "localhost");
+    expect(byName).toMatchObject({ ok: false, reason: NAME_REFUSED, listable: true, byName: true, detail: expect.stringMatching(/^localhost resolves to .*loopback/) });
+    expect(hostRefusal("localhost", byName as { reason: string; listable: boolean })).not.toMatch(/loopback|resolve|127\.0\.0\.1|::1/);
   });
 
   it.each(["2130706433", "0x7f000001", "0x7f.0.0.1", "0177.0.0.1", "017700000001", "127.1", "127.0.1"])(
@@ -203,7 +207,8 @@ describe("checkHostAllowed (resolves with the system resolver, no sockets)", () 
 
   it("checks resolved addresses against an allow list of CIDRs", async () => {
     const result = await checkHostAllowed(parseAllowedHosts("10.0.0.0/8"), "localhost");
-    expect(result).toEqual({ ok: false, reason: expect.stringMatching(/not in DATABASE_SCAN_ALLOWED_HOSTS/), listable: true });
+    expect(result).toEqual({ ok: false, reason: NAME_REFUSED, listable: true, byName: true, detail: expect.stringMatching(/not in DATABASE_SCAN_ALLOWED_HOSTS/) });
+    expect(await checkHostAllowed(parseAllowedHosts("10.0.0.0/8"), "127.0.0.1")).toMatchObject({ reason: expect.stringMatching(/not in DATABASE_SCAN_ALLOWED_HOSTS/) });
     expect(await checkHostAllowed(parseAllowedHosts("10.0.0.0/8"), "127.0.0.1")).toMatchObject({ ok: false });
     expect(await checkHostAllowed(parseAllowedHosts("127.0.0.0/8,::1"), "localhost")).toMatchObject({ ok: true });
     expect(await checkHostAllowed(parseAllowedHosts("LOCALHOST"), "localhost")).toMatchObject({ ok: true });
@@ -218,6 +223,56 @@ describe("checkHostAllowed (resolves with the system resolver, no sockets)", () 
   });
 });
 
+describe("a refused host name is no oracle for internal DNS", () => {
+  // What each name "resolves" to, as an internal DNS might answer.
+  const zone: Record<string, string[]> = {
+    "db.corp.example": ["10.1.2.3"],
+    "files.corp.example": ["192.168.7.8"],
+    "cgnat.corp.example": ["100.64.0.9"],
+    "local.corp.example": ["127.0.0.53"],
+    "v6.corp.example": ["fd12:3456::1"],
+    "link.corp.example": ["169.254.10.10"],
+    "metadata.corp.example": ["169.254.169.254"],
+    "azure.corp.example": ["168.63.129.16"],
+    "nat64.corp.example": ["64:ff9b::a01:203"],
+    "mixed.corp.example": ["93.184.216.34", "10.9.9.9"],
+    "multicast.corp.example": ["239.1.2.3"],
+  };
+  const resolve = (name: string) => Promise.resolve(zone[name] ?? []);
+
+  it.each([
+    ["the default policy", defaults],
+    ["an allow list of CIDRs", parseAllowedHosts("203.0.113.0/24")],
+    ["an allow list naming every host", parseAllowedHosts(Object.keys(zone).join(","))],
+  ])("under %s every refused name gets the same answer; what it resolved to goes to `detail` only", async (_policy, policy) => {
+    const answers = new Set<string>();
+    for (const [name, addresses] of Object.entries(zone)) {
+      const result = await checkHostAllowed(policy, name, { resolve });
+      if (result.ok) continue; // a listed name may be allowed to a private address: not a refusal
+      expect(result, name).toEqual({ ok: false, reason: NAME_REFUSED, listable: true, byName: true, detail: expect.any(String) });
+      expect(addresses.some((a) => result.detail!.startsWith(`${name} resolves to ${a}, `)), result.detail).toBe(true);
+      const sentence = hostRefusal(name, result).replace(name, "<host>");
+      expect(sentence).toBe("Database scans may not connect to <host>. If this database should be scanned, ask your operator to add its host to DATABASE_SCAN_ALLOWED_HOSTS.");
+      expect(sentence).not.toMatch(/private|loopback|local|metadata|address|resolve|NAT|range|\d+\.\d+\./i);
+      answers.add(sentence);
+    }
+    expect(answers.size).toBe(1);
+  });
+
+  it("an address typed by the user still says what it is (nothing is revealed that the user did not type)", async () => {
+    expect(await checkHostAllowed(defaults, "10.1.2.3", { resolve })).toEqual({ ok: false, reason: expect.stringMatching(/^a private address/), listable: true });
+    expect(hostRefusal("169.254.169.254", (await checkHostAllowed(defaults, "169.254.169.254")) as { reason: string; listable: boolean })).toBe(
+      "Database scans may not connect to 169.254.169.254: it is a cloud metadata address, which is never scanned.",
+    );
+  });
+
+  it("the server's own database reached by a name: the same answer as any refused name", async () => {
+    const policy = parseAllowedHosts(undefined, { allowLoopback: true, protectedDatabases: [{ host: "127.0.0.1", port: 5432, database: "dataguardian" }] });
+    const result = await checkTargetAllowed(policy, { host: "db.corp.example", port: 5432, database: "dataguardian" }, { resolve: () => Promise.resolve(["127.0.0.1"]) });
+    expect(result).toEqual({ ok: false, reason: NAME_REFUSED, listable: true, byName: true, detail: "db.corp.example resolves to 127.0.0.1, the server's own database, which is never scanned" });
+  });
+});
+
 describe("the server's own database is refused even when its host is allowed", () => {
   const own = { host: "localhost", port: 5432, database: "dataguardian" };
   const policies = {
@@ -227,11 +282,11 @@ describe("the server's own database is refused even when its host is allowed", (
   it.each(Object.entries(policies))("%s", async (_name, policy) => {
     for (const host of ["localhost", "127.0.0.1", "127.0.0.2", "[::1]", "[::ffff:127.0.0.1]"]) {
       for (const database of ["dataguardian", "DataGuardian"]) {
-        expect(await checkTargetAllowed(policy, { host, port: 5432, database }), `${host}/${database}`).toEqual({
-          ok: false,
-          reason: "the server's own database, which is never scanned",
-          listable: false,
-        });
+        expect(await checkTargetAllowed(policy, { host, port: 5432, database }), `${host}/${database}`).toEqual(
+          host === "localhost"
+            ? { ok: false, reason: NAME_REFUSED, listable: true, byName: true, detail: expect.stringMatching(/^localhost resolves to .*, the server's own database/) }
+            : { ok: false, reason: "the server's own database, which is never scanned", listable: false },
+        );
       }
     }
     // Another database or port on the same host is a different target.
@@ -250,7 +305,8 @@ describe("the server's own database is refused even when its host is allowed", (
     const devPolicy = hostPolicyFromConfig({ isProduction: false }, url);
     expect(await checkTargetAllowed(prod, { host: "127.0.0.1", port: 5432, database: "other" })).toMatchObject({ ok: false, reason: /loopback/ });
     expect(await checkTargetAllowed(devPolicy, { host: "127.0.0.1", port: 5432, database: "other" })).toMatchObject({ ok: true });
-    expect(await checkTargetAllowed(devPolicy, { host: "localhost", port: 5432, database: "dataguardian" })).toMatchObject({ ok: false, listable: false });
+    expect(await checkTargetAllowed(devPolicy, { host: "localhost", port: 5432, database: "dataguardian" })).toMatchObject({ ok: false, byName: true });
+    expect(await checkTargetAllowed(devPolicy, { host: "127.0.0.1", port: 5432, database: "dataguardian" })).toMatchObject({ ok: false, listable: false });
     const listed = hostPolicyFromConfig({ isProduction: true, DATABASE_SCAN_ALLOWED_HOSTS: "127.0.0.1" }, url);
     expect(await checkTargetAllowed(listed, { host: "127.0.0.1", port: 5432, database: "dataguardian" })).toMatchObject({ ok: false, listable: false });
   });
