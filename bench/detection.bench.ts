@@ -12,7 +12,7 @@
  */
 import { availableParallelism, loadavg } from "node:os";
 import { detect } from "../src/modules/detection/index.js";
-import { chunkByLines } from "../src/modules/scans/scanners/document.scanner.js";
+import { chunkUtf8 } from "../src/modules/scans/scanners/extract-input.js";
 import { createDetectionPool } from "../src/modules/scans/scanners/detection-pool.js";
 import { generateCorpus } from "../test/unit/detection/corpus.js";
 
@@ -106,7 +106,11 @@ async function run(kind: "dense" | "typical"): Promise<void> {
   const base = time(() => baseline(text), 5);
   const nv = time(() => naive(text));
   const single = time(() => detect(text, { hashKey: "bench" }), 3);
-  const chunks = chunkByLines(text);
+  // The pipeline's chunks: 64 KiB of UTF-8 ending at a line end (extract-input.ts).
+  const utf8 = Buffer.from(text, "utf8");
+  const cuts = chunkUtf8(utf8, 64 * 1024);
+  const chunks: Array<{ text: string }> = [];
+  for (let i = 0; i < cuts.length; i += 3) chunks.push({ text: utf8.subarray(cuts[i]!, cuts[i + 1]!).toString("utf8") });
   // Per chunk: best of 5 for the engine and for the baseline, summed.
   let chunkedMs = 0;
   let chunkedBaseMs = 0;

@@ -13,8 +13,8 @@
 import type { Logger } from "../../platform/observability/logger.js";
 import type { FindingSink } from "./finding-sink.js";
 import type { Detection } from "../detection/index.js";
-import type { CellsTask, ChunkRows, ChunkTask } from "./scanners/chunk-detect.js";
-import type { ExtractResult, ExtractTask, InputSkip } from "./scanners/extract-input.js";
+import { detectChunk, type CellsTask, type ChunkRows, type ChunkTask } from "./scanners/chunk-detect.js";
+import { extractInput, type ExtractResult, type ExtractTask, type InputSkip } from "./scanners/extract-input.js";
 import type { InputKey } from "./input-box.js";
 import { ScanAbortedError, ScanInputError, type ScanProgressUpdate } from "./scanners/scanner.types.js";
 import { formatBytes } from "./scanners/zip-budget.js";
@@ -35,6 +35,21 @@ export interface PipelineWorkers {
   /** Chunks of one input in flight at once. */
   readonly parallelism: number;
 }
+
+/**
+ * The same work in this thread: only for tests and DETECTION_THREADS=0. Each chunk waits for
+ * the event loop's next turn first, as a thread's answer would, so a cancel (a pub/sub message,
+ * a timer) lands between chunks instead of after the whole input; an aborted chunk is refused.
+ */
+export const IN_THIS_THREAD: PipelineWorkers = {
+  extract: (task) => extractInput(task),
+  detectChunk: async (task, signal) => {
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    signal.throwIfAborted();
+    return detectChunk(task);
+  },
+  parallelism: 1,
+};
 
 export interface PipelineInput {
   ordinal: number;

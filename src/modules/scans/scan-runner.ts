@@ -3,10 +3,8 @@ import type { HostPolicy } from "../../platform/net/host-policy.js";
 import type { Logger } from "../../platform/observability/logger.js";
 import { FindingSink } from "./finding-sink.js";
 import type { InputBox } from "./input-box.js";
-import { inputUnreadable, runPipeline, type PipelineWorkers } from "./scan-pipeline.js";
-import { detectChunk } from "./scanners/chunk-detect.js";
+import { IN_THIS_THREAD, inputUnreadable, runPipeline, type PipelineWorkers } from "./scan-pipeline.js";
 import { DatabaseScanError, scanDatabase, type DatabaseTarget } from "./scanners/database.scanner.js";
-import { extractInput } from "./scanners/extract-input.js";
 import { ScanAbortedError, ScanInputError, type ScanContext, type ScanProgressUpdate } from "./scanners/scanner.types.js";
 import { progressOf } from "./scan-progress.js";
 import type { ScanEvents } from "./scan-events.js";
@@ -33,8 +31,6 @@ export interface ScanRunnerDeps {
   connectTimeoutMs?: number;
   /** Decrypts a DATABASE scan's target; the password exists only here and in the scanner. */
   loadDatabaseTarget: (ownerId: string, connectionId: string) => Promise<DatabaseTarget | null>;
-  /** Detection routed through the worker-thread pool; default in-thread. */
-  detect?: ScanContext["detect"];
   /**
    * Worker threads for extraction and detection of documents and code (detection-pool.ts).
    * @default this thread (tests, DETECTION_THREADS=0)
@@ -51,13 +47,6 @@ export interface ScanRunnerDeps {
   /** Opens inputs sealed at rest (input-box.ts). */
   inputBox?: InputBox;
 }
-
-/** Work done in this thread: only for tests and DETECTION_THREADS=0. */
-const IN_THREAD: PipelineWorkers = {
-  extract: (task) => extractInput(task),
-  detectChunk: async (task) => detectChunk(task),
-  parallelism: 1,
-};
 
 interface DatabaseScanOptionsJson {
   sampleSize?: number;
@@ -138,7 +127,7 @@ export class ScanRunner {
       },
     });
     findingsSoFar = () => sink.stored;
-    const ctx: ScanContext = { signal, onProgress, hashKey: this.deps.hashKey, phoneRegions: this.deps.phoneRegions, ...(this.deps.detect ? { detect: this.deps.detect } : {}) };
+    const ctx: ScanContext = { signal, onProgress, hashKey: this.deps.hashKey, phoneRegions: this.deps.phoneRegions };
     let skipped: SkippedInput[] = [];
     let failure: { code: string; message: string } | null = null;
     try {
@@ -239,7 +228,7 @@ export class ScanRunner {
               throw inputUnreadable((err as Error).message);
             }
           },
-          workers: this.deps.workers ?? IN_THREAD,
+          workers: this.deps.workers ?? IN_THIS_THREAD,
           sink,
           signal: ctx.signal,
           hashKey: ctx.hashKey,

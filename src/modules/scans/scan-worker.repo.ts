@@ -131,16 +131,6 @@ export class ScanWorkerRepo extends ScanQueueReads {
     return { ownerId: head.ownerId, content, keyId: head.keyId };
   }
 
-  /** The inputs of a scan this worker holds. */
-  async loadInputs(scanId: string): Promise<Array<{ name: string; content: Uint8Array }>> {
-    const rows = await this.prisma.scanInput.findMany({
-      where: { scanId },
-      orderBy: { ordinal: "asc" },
-      select: { name: true, content: true },
-    });
-    return rows.map((r) => ({ name: r.name, content: r.content }));
-  }
-
   /** Writes progress if the scan is still this worker's and RUNNING; returns the new row or null. */
   async updateProgress(scanId: string, workerId: string, patch: ProgressPatch): Promise<Scan | null> {
     const res = await this.prisma.scan.updateManyAndReturn({

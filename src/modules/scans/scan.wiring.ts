@@ -76,7 +76,6 @@ export async function startScanWorker(deps: {
       }),
     ...(pool
       ? {
-          detect: pool.detect.bind(pool),
           workers: {
             extract: pool.extract.bind(pool),
             detectChunk: pool.detectChunk.bind(pool),

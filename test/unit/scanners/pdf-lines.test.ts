@@ -4,9 +4,9 @@
  * generator put every line on one page, and pdf.js extracts only text placed on the page).
  */
 import { describe, expect, it } from "vitest";
-import { scanDocuments } from "../../../src/modules/scans/scanners/document.scanner.js";
 import { extractText } from "../../../src/modules/scans/scanners/text-extract.js";
 import { makePdf } from "./fixtures.js";
+import { scanThroughPipeline } from "./pipeline-run.js";
 
 const LINES = 600; // 11 pages at the fixture's 55 lines per page
 const lines = Array.from({ length: LINES }, (_, i) => `klant ${i} k${i}.de.vries@voorbeeld.nl`);
@@ -20,12 +20,8 @@ describe("PDF text, line by line", () => {
   });
 
   it("a dense PDF gives one finding per line, at that line", async () => {
-    const found = await scanDocuments([{ name: "dense.pdf", content: makePdf(lines, { fontSize: 6, leading: 7 }) }], {
-      signal: new AbortController().signal,
-      hashKey: "k",
-      onProgress: () => undefined,
-    });
-    const emails = found.filter((f) => f.type === "EMAIL");
+    const { rows } = await scanThroughPipeline("document", [{ name: "dense.pdf", content: makePdf(lines, { fontSize: 6, leading: 7 }) }]);
+    const emails = rows.filter((f) => f.type === "EMAIL");
     expect(emails).toHaveLength(LINES);
     expect(emails.map((f) => f.line)).toEqual(lines.map((_, i) => i + 1));
     expect(new Set(emails.map((f) => f.source))).toEqual(new Set(["dense.pdf"]));

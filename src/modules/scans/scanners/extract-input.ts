@@ -14,7 +14,7 @@
  */
 import { DecryptError, type DecryptFailure } from "../../../platform/crypto/secret-box.js";
 import { openSealed, type InputKey } from "../input-box.js";
-import { skipReason } from "./code.scanner.js";
+import { skipReason } from "./code-skip.js";
 import { ScanInputError } from "./scanner.types.js";
 import { decodeText, detectKind, extractText, type DocumentKind } from "./text-extract.js";
 import { checkZipBudget, formatBytes } from "./zip-budget.js";

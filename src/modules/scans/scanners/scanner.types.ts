@@ -1,5 +1,5 @@
-/** Shapes shared by the document, code and database scanners and the scan worker. */
-import type { DetectOptions, Detection, FindingType, Severity } from "../../detection/index.js";
+/** Shapes shared by the scan pipeline, the database scanner and the scan worker. */
+import type { FindingType, Severity } from "../../detection/index.js";
 
 export interface ScanFinding {
   type: FindingType;
@@ -25,12 +25,6 @@ export interface ScanProgressUpdate {
   itemFraction?: number;
 }
 
-/**
- * The detection function a scanner calls per chunk: the in-thread engine by default, or a
- * worker pool's `detect` (which returns a promise and takes a signal).
- */
-export type DetectFn = (text: string, options: DetectOptions, signal?: AbortSignal) => Detection[] | Promise<Detection[]>;
-
 export interface ScanContext {
   signal: AbortSignal;
   onProgress: (u: ScanProgressUpdate) => void;
@@ -38,8 +32,6 @@ export interface ScanContext {
   hashKey: string;
   /** DETECTION_PHONE_REGIONS: regions whose national numbers are read without a `+`. @default the engine's */
   phoneRegions?: readonly string[];
-  /** @default the engine's synchronous `detect`, in this thread */
-  detect?: DetectFn;
 }
 
 export interface NamedContent {
