@@ -328,12 +328,14 @@ async function runOne(kind: "raw" | "ours", n: number): Promise<void> {
     if (kind === "ours" && n === MAX_N && WITH_STORM) {
       const observer = await signToken(secret, { sub: "bench-progress-observer", expiresIn: "1h" });
       const probe = startProbe(`http://127.0.0.1:${port}/graphql`, observer);
+      if (profileDir) await server.rpc("profileStart");
       const storm = await clients.rpc<{ connected: number; failed: number; firstErrors: string[]; ms: number }>("storm", {
         url: `ws://127.0.0.1:${port}/graphql`,
         creds,
         spreadMs: STORM_SPREAD_MS,
       });
       const lat = await probe.stop();
+      if (profileDir) console.log(`  profile (storm): ${await server.rpc("profileStop", path.join(profileDir, `storm-${n}.cpuprofile`))}`);
       stormSummary = [
         `reconnect storm (ours, n=${n}): every socket dropped, ${n} clients reconnect + resubscribe spread over ${STORM_SPREAD_MS} ms`,
         `  all served (first event of each) after ${fmt(storm.ms / 1000, 2)} s; connected ${storm.connected}, failed ${storm.failed}${storm.firstErrors.length ? ` (${storm.firstErrors.join("; ")})` : ""}`,

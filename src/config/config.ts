@@ -196,6 +196,10 @@ const schema = z.object({
   OVERLOAD_RETRY_AFTER: duration(1_000).default(5_000),
   /** a WebSocket whose socket cannot drain for this long is closed with 1013 (the client resubscribes). @default 10s */
   WS_SLOW_CLIENT_TIMEOUT: duration(100).default(10_000),
+  /** every socket is pinged once per period; one that has not answered the previous ping is dropped. @default 12s */
+  WS_KEEPALIVE: duration(100).default(12_000),
+  /** WebSocket handshakes waiting their turn (a reconnect storm is admitted at the pace the loop allows); more answer 503. @default 10000 */
+  MAX_PENDING_WS_UPGRADES: int(1, 1_000_000).default(10_000),
   /** @default 10s */
   SHUTDOWN_GRACE: duration(0).default(10_000),
   /** introspection for every user (admins always may). @default true in development */

@@ -1,4 +1,5 @@
-import type { Server as HttpServer } from "node:http";
+import type { IncomingMessage, Server as HttpServer } from "node:http";
+import type { Duplex } from "node:stream";
 import { GraphQLError, type GraphQLFormattedError, type GraphQLSchema, getOperationAST } from "graphql";
 import type { ServerOptions } from "graphql-ws";
 import { useServer } from "graphql-ws/use/ws";
@@ -74,7 +75,10 @@ export function attachWebSocket(options: {
 }): WsHandle {
   const { server, schema, config, edge, deps, metrics, maskErrors } = options;
   const log = deps.log.child({ transport: "ws" });
-  const wss = new WebSocketServer({ server, path: "/graphql", maxPayload: config.MAX_WS_MESSAGE_SIZE });
+  // noServer: the handshakes are ours to pace (upgrades below); ws still checks path and headers.
+  const wss = new WebSocketServer({ noServer: true, path: "/graphql", maxPayload: config.MAX_WS_MESSAGE_SIZE });
+  const upgrades = paceUpgrades(server, wss, config.MAX_PENDING_WS_UPGRADES);
+  const keepalive = keepAlive(wss, config.WS_KEEPALIVE);
   const states = new WeakMap<object, ConnectionState>();
   const perUser = new Map<string, number>();
   let subscriptions = 0;
@@ -96,6 +100,14 @@ export function attachWebSocket(options: {
       let most = 0;
       for (const n of perUser.values()) if (n > most) most = n;
       this.set(most);
+    },
+  });
+  new Gauge({
+    name: "dg_ws_upgrades_pending",
+    help: "WebSocket handshakes waiting their turn (a reconnect storm is admitted at the pace the event loop allows)",
+    registers: [metrics.registry],
+    collect() {
+      this.set(upgrades.pending());
     },
   });
   const refused = new Counter({
@@ -275,7 +287,8 @@ export function attachWebSocket(options: {
       }
     },
   };
-  const disposable = useServer(serverOptions as ServerOptions<Record<string, unknown> | undefined, { socket: WebSocket }>, wss);
+  // Keep-alive is ours (keepAlive below: one timer for all sockets, not two per socket).
+  const disposable = useServer(serverOptions as ServerOptions<Record<string, unknown> | undefined, { socket: WebSocket }>, wss, 0);
 
   /**
    * The `next` messages of one subscription, written without graphql-ws's per-message JSON: the
@@ -321,6 +334,8 @@ export function attachWebSocket(options: {
     close() {
       closing ??= (async () => {
         clearInterval(slowCheck);
+        upgrades.close();
+        keepalive.close();
         for (const client of wss.clients) client.close(CloseCode.GoingAway, CloseReason.shuttingDown);
         await Promise.resolve(disposable.dispose()).catch(() => undefined);
         await new Promise<void>((resolve) => wss.close(() => resolve()));
@@ -328,6 +343,118 @@ export function attachWebSocket(options: {
       return closing;
     },
   };
+}
+
+/** Handshakes completed per slice; slices run for at most UPGRADE_TURN_MS per turn of the event loop. */
+const UPGRADES_PER_SLICE = 16;
+const UPGRADE_TURN_MS = 4;
+
+/**
+ * WebSocket handshakes at the pace the event loop allows. A reconnect storm (10,000 clients
+ * within 2 s) would otherwise be handled in a few poll phases, each completing thousands of
+ * handshakes, authentications and subscriptions before anything else runs: another user's
+ * request waited seconds. Upgrade requests are queued as they arrive and completed a few
+ * milliseconds' worth per turn, so HTTP requests, deliveries and timers keep their turns; the
+ * storm is served at the same total cost, spread out. Beyond `maxPending` waiting handshakes
+ * the answer is 503 with Retry-After (clients retry with backoff).
+ */
+function paceUpgrades(server: HttpServer, wss: WebSocketServer, maxPending: number) {
+  let queue: Array<{ req: IncomingMessage; socket: Duplex; head: Buffer; onError: () => void } | null> = [];
+  let next = 0;
+  let scheduled = false;
+
+  const run = () => {
+    const started = performance.now();
+    while (next < queue.length) {
+      for (let i = 0; i < UPGRADES_PER_SLICE && next < queue.length; i++) {
+        const item = queue[next]!;
+        queue[next++] = null;
+        const { req, socket, head, onError } = item;
+        socket.off("error", onError); // ours while queued; ws adds its own
+        if (socket.destroyed || !socket.writable) continue; // gave up while waiting
+        wss.handleUpgrade(req, socket, head, (ws) => wss.emit("connection", ws, req));
+      }
+      if (performance.now() - started >= UPGRADE_TURN_MS) break;
+    }
+    if (next >= queue.length) {
+      queue = [];
+      next = 0;
+      scheduled = false;
+      return;
+    }
+    if (next > 1024 && next * 2 > queue.length) {
+      queue = queue.slice(next);
+      next = 0;
+    }
+    setImmediate(run);
+  };
+
+  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (!wss.shouldHandle(req)) {
+      // Not ours (another path): ws answers 400 at once, as when it listened itself.
+      wss.handleUpgrade(req, socket, head, () => socket.destroy());
+      return;
+    }
+    if (queue.length - next >= maxPending) {
+      socket.end("HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+      return;
+    }
+    const onError = () => socket.destroy(); // a reset while queued must not be an unhandled error
+    socket.on("error", onError);
+    queue.push({ req, socket, head, onError });
+    if (!scheduled) {
+      scheduled = true;
+      setImmediate(run);
+    }
+  };
+  server.on("upgrade", onUpgrade);
+  return {
+    pending: () => queue.length - next,
+    close() {
+      server.off("upgrade", onUpgrade);
+      for (let i = next; i < queue.length; i++) queue[i]?.socket.destroy();
+      queue = [];
+      next = 0;
+    },
+  };
+}
+
+/** Ping rounds per keep-alive period: each round pings one group of sockets, so pings are spread evenly. */
+const KEEPALIVE_GROUPS = 12;
+
+/**
+ * Keep-alive for every socket with one timer: each socket is pinged once per `periodMs` (its
+ * group's round), and one that has not answered the previous ping by its next round is dropped
+ * (a dead peer is found within two periods, as with graphql-ws's own keep-alive, which costs a
+ * setInterval, a setTimeout and a listener per socket per ping).
+ */
+function keepAlive(wss: WebSocketServer, periodMs: number) {
+  const groups = Array.from({ length: KEEPALIVE_GROUPS }, () => new Set<WebSocket>());
+  const unanswered = new Set<WebSocket>();
+  let assign = 0;
+  let round = 0;
+  wss.on("connection", (socket: WebSocket) => {
+    const group = groups[assign++ % KEEPALIVE_GROUPS]!;
+    group.add(socket);
+    socket.on("pong", () => unanswered.delete(socket));
+    socket.once("close", () => {
+      group.delete(socket);
+      unanswered.delete(socket);
+    });
+  });
+  const timer = setInterval(() => {
+    for (const socket of groups[round++ % KEEPALIVE_GROUPS]!) {
+      if (socket.readyState !== socket.OPEN) continue;
+      if (unanswered.has(socket)) {
+        socket.terminate();
+        continue;
+      }
+      unanswered.add(socket);
+      socket.ping();
+    }
+  }, Math.max(1, Math.floor(periodMs / KEEPALIVE_GROUPS)));
+  timer.unref();
+  return { close: () => clearInterval(timer) };
 }
 
 /**
