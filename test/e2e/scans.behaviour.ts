@@ -203,11 +203,14 @@ export function describeScanBehaviour(name: string, startCluster: () => Promise<
         [[{ name: "a.txt" }], /exactly one of text or base64/],
         [[{ name: "a.txt", base64: "not base64!" }], /not valid base64/],
         [[{ name: "", text: "x" }], /name/],
+        [[{ name: "a.txt", text: "x" }, { name: "invoice\u202Efdp.exe", text: "x" }], /^documents\[1\]\.name must not contain control, bidi or invisible characters$/],
+        [[{ name: "x".repeat(256), text: "x" }], /^documents\[0\]\.name must be at most 255 characters$/],
       ];
       for (const [docs, message] of cases) {
         const res = await request(cluster.a.url, StartDocumentScanDocument, { input: { sessionId, documents: docs as never } }, t);
         expect(codeOf(res), JSON.stringify(docs)).toBe("BAD_USER_INPUT");
         expect(res.errors![0]!.message).toMatch(message);
+        if (/\.name /.test(res.errors![0]!.message)) expect(res.errors![0]!.extensions).toMatchObject({ field: expect.stringMatching(/^documents\[\d\]\.name$/) });
       }
       const list = await request(cluster.a.url, ListScansDocument, { sessionId }, t);
       expect(list.data!.scans.totalCount).toBe(0);

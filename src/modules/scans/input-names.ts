@@ -99,3 +99,49 @@ export function codeFilePath(raw: string | null | undefined, at: string): string
   if ("path" in result) return result.path;
   throw new AppError("BAD_USER_INPUT", `${at}.name ${MESSAGES[result.problem]}`, { field: `${at}.name`, reason: "INVALID_FILE_NAME" });
 }
+
+/** Longest document name accepted, in characters (code points) after normalisation: a file name's usual bound. */
+export const DOCUMENT_NAME_MAX = 255;
+
+/** `/`, `\` and what draws like them, in runs: shown as one `_` in a document's name. */
+const SEPARATORS = /[/\\\u2044\u2215\u29F8\u2216\u29F5\u29F9]+/gu;
+
+export type DocumentNameProblem = "empty" | "too-long" | "control-character";
+
+const DOCUMENT_MESSAGES: Record<DocumentNameProblem, string> = {
+  empty: "must not be empty",
+  "too-long": `must be at most ${DOCUMENT_NAME_MAX} characters`,
+  "control-character": MESSAGES["control-character"],
+};
+
+/**
+ * A document's name is a display name, not a path: it is shown to the user (`location.source`,
+ * reports, skip reasons) and names nothing on any disk. It is normalised with NFKC like a code
+ * path and refused for the same control, bidi and invisible characters, bounded in length, and
+ * its path separators (`/`, `\` and their lookalikes, after NFKC) are shown as `_`, so that
+ * no name reads as a path (`../../etc/passwd` is kept as `.._.._etc_passwd`). Pure and linear.
+ */
+export function normaliseDocumentName(raw: string | null | undefined): { name: string } | { problem: DocumentNameProblem } {
+  if (typeof raw !== "string") return { problem: "empty" };
+  // Bound the work before normalising (NFKC can expand a character into up to 18 units).
+  if (raw.length > DOCUMENT_NAME_MAX * 8) return { problem: "too-long" };
+  const ascii = PRINTABLE_ASCII.test(raw);
+  if (!ascii && INVISIBLE_OR_CONTROL.test(raw)) return { problem: "control-character" };
+  const normal = ascii ? raw : raw.normalize("NFKC");
+  if (!ascii && INVISIBLE_OR_CONTROL.test(normal)) return { problem: "control-character" };
+  const name = normal.replace(SEPARATORS, "_").trim();
+  if (name.length === 0) return { problem: "empty" };
+  if (name.length > DOCUMENT_NAME_MAX && [...name].length > DOCUMENT_NAME_MAX) return { problem: "too-long" };
+  return { name };
+}
+
+/**
+ * The display name of the document at `at` (for example `documents[3]`), or BAD_USER_INPUT
+ * naming that document's field (`extensions.field` = `documents[3].name`), as
+ * {@link codeFilePath} does. Never echoes the name.
+ */
+export function documentName(raw: string | null | undefined, at: string): string {
+  const result = normaliseDocumentName(raw);
+  if ("name" in result) return result.name;
+  throw new AppError("BAD_USER_INPUT", `${at}.name ${DOCUMENT_MESSAGES[result.problem]}`, { field: `${at}.name`, reason: "INVALID_FILE_NAME" });
+}

@@ -1,7 +1,7 @@
 import type { Logger } from "../../platform/observability/logger.js";
 import type { ScanQueue } from "../../platform/queue/scan-queue.js";
 import { AppError } from "../../shared/errors.js";
-import { codeFilePath } from "./input-names.js";
+import { codeFilePath, documentName } from "./input-names.js";
 import { decodeCursor, keysetPage, pageSize } from "../../shared/pagination.js";
 import { findingPage, findingQuery, type FindingArgs } from "./finding-page.js";
 import type { ScanEvents } from "./scan-events.js";
@@ -235,7 +235,7 @@ export class ScanService {
     let total = 0;
     return docs.map((doc, i) => {
       const at = `${field}[${i}]`;
-      const name = isCode ? codeFilePath(doc.name, at) : (doc.name?.trim() ?? "");
+      const name = isCode ? codeFilePath(doc.name, at) : documentName(doc.name, at);
       if (!name || name.length > CODE_PATH_MAX || /[\u0000-\u001f]/.test(name)) {
         throw new AppError("BAD_USER_INPUT", `${at}.name must be 1-${CODE_PATH_MAX} characters without control characters`, { field: `${at}.name` });
       }
