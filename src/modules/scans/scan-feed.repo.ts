@@ -1,6 +1,6 @@
 import type { PrismaClient } from "../../platform/db/prisma.js";
 import { isUuid } from "../../shared/ids.js";
-import { type ScanRecord, toScan } from "./scan.repo.js";
+import { QUEUED_POSITIONS, scanColumns, type ScanRecord, toScan } from "./scan.repo.js";
 import { type Scan, ScanStatus } from "./scan.type.js";
 
 /** A scan with its 1-based queue position (null unless QUEUED). */
@@ -12,7 +12,7 @@ export interface ScanWithPosition {
 /** Most scans one replay hands a subscriber (newest kept): a bound, not a page. */
 export const MAX_REPLAYED_SCANS = 500;
 
-/** A Scan row as `SELECT s.*` returns it, with the request it answers and its queue position. */
+/** A Scan row (scanColumns), with the request it answers and its queue position. */
 type Row = ScanRecord & { key: number; pos: bigint | null };
 
 /**
@@ -38,16 +38,14 @@ export class ScanFeedRepo {
     const rows = await this.prisma.$queryRaw<Row[]>`
       WITH req AS (
         SELECT * FROM unnest(${keys}::int[], ${owners}::text[], ${sinces}::timestamptz[]) AS r(key, owner, since)
-      ), queued AS (
-        SELECT id, row_number() OVER (ORDER BY "createdAt", id) AS pos FROM "Scan" WHERE status = 'QUEUED'
-      ), hits AS (
+      ), queued AS (${QUEUED_POSITIONS}), hits AS (
         SELECT r.key, s.*, row_number() OVER (PARTITION BY r.key ORDER BY s."createdAt" DESC, s.id DESC) AS rn
         FROM req r
         JOIN "Scan" s ON s."ownerId" = r.owner
         JOIN "Session" se ON se.id = s."sessionId" AND se."ownerId" = r.owner AND se."expiresAt" > now()
         WHERE s.status IN ('QUEUED', 'RUNNING') OR (r.since IS NOT NULL AND s."finishedAt" >= r.since)
       )
-      SELECT h.*, q.pos
+      SELECT h.key, ${scanColumns("h")}, q.pos
       FROM hits h LEFT JOIN queued q ON q.id = h.id
       WHERE h.rn <= ${MAX_REPLAYED_SCANS}
       ORDER BY h.key, h."createdAt", h.id`;
@@ -62,10 +60,8 @@ export class ScanFeedRepo {
     const rows = await this.prisma.$queryRaw<Row[]>`
       WITH req AS (
         SELECT * FROM unnest(${valid.map((r) => r.key)}::int[], ${valid.map((r) => r.ownerId)}::text[], ${valid.map((r) => r.scanId)}::uuid[]) AS r(key, owner, id)
-      ), queued AS (
-        SELECT id, row_number() OVER (ORDER BY "createdAt", id) AS pos FROM "Scan" WHERE status = 'QUEUED'
-      )
-      SELECT r.key, s.*, q.pos
+      ), queued AS (${QUEUED_POSITIONS})
+      SELECT r.key, ${scanColumns("s")}, q.pos
       FROM req r
       JOIN "Scan" s ON s.id = r.id AND s."ownerId" = r.owner
       JOIN "Session" se ON se.id = s."sessionId" AND se."ownerId" = r.owner AND se."expiresAt" > now()
@@ -76,8 +72,8 @@ export class ScanFeedRepo {
 }
 
 function withPosition(row: Row): ScanWithPosition {
-  const { key: _key, pos: _pos, rn: _rn, ...record } = row as Row & { rn?: unknown };
-  const scan = toScan(record as ScanRecord);
+  const { key: _key, pos: _pos, ...record } = row;
+  const scan = toScan(record);
   return { scan, position: scan.status === ScanStatus.QUEUED && row.pos !== null ? Number(row.pos) : null };
 }
 

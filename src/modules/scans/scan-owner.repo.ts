@@ -8,7 +8,10 @@ import type { InputPlace, SealedInput } from "./input-box.js";
 import {
   type AdmissionResult,
   liveSession,
+  queuePositionSql,
   SCAN_COLUMNS,
+  scanColumns,
+  scanColumnsSql,
   SCAN_SLOTS_LOCK,
   ScanQueueReads,
   type ScanInputRow,
@@ -22,10 +25,8 @@ import { type Scan, ScanKind, ScanStatus } from "./scan.type.js";
 /** Admission gives up rather than hold a pool client and the slot lock for long. */
 const ADMIT_STATEMENT_TIMEOUT_MS = 30_000;
 
-/** The columns of SCAN_COLUMNS as a raw RETURNING list (toScan's input). */
-const SCAN_RETURNING = `id::text AS id, "ownerId", "sessionId"::text AS "sessionId", kind::text AS kind, name, status::text AS status,
-  progress, stage, "itemsProcessed", "itemsTotal", "findingsCount", "findingsNotStored", skipped, "riskLevel"::text AS "riskLevel",
-  seq, "errorCode", "errorMessage", "createdAt", "startedAt", "finishedAt"`;
+/** Admission's last statement: the scan as `toScan` reads it, and its place in the queue. */
+const ADMITTED_RETURNING = `${scanColumnsSql("s")}, ${queuePositionSql("s")} AS position`;
 
 /** A view of the same bytes as a Buffer (pg sends Buffers as binary parameters), without a copy. */
 const asBuffer = (b: Uint8Array): Buffer => (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength));
@@ -131,13 +132,15 @@ export class ScanOwnerRepo extends ScanQueueReads {
         await client.query("ROLLBACK");
         return refusal;
       }
-      const { rows } = await client.query<ScanRecord>(
-        `UPDATE "Scan" SET "createdAt" = clock_timestamp() WHERE id = $1::uuid AND "ownerId" = $2 RETURNING ${SCAN_RETURNING}`,
+      // Its queue position comes back with the row (no read after the commit).
+      const { rows } = await client.query<ScanRecord & { position: number }>(
+        `UPDATE "Scan" s SET "createdAt" = clock_timestamp() WHERE s.id = $1::uuid AND s."ownerId" = $2 RETURNING ${ADMITTED_RETURNING}`,
         [scanId, args.ownerId],
       );
       await client.query("COMMIT");
       open = false;
-      return { ok: true, scan: toScan(rows[0]!) };
+      const { position, ...record } = rows[0]!;
+      return { ok: true, scan: toScan(record), position };
     } catch (err) {
       if (open) await client.query("ROLLBACK").catch(() => undefined);
       throw err;
@@ -261,9 +264,7 @@ export class ScanOwnerRepo extends ScanQueueReads {
       UPDATE "Scan" SET status = 'CANCELLED', "finishedAt" = now(), stage = 'cancelled', seq = seq + 1, "workerId" = NULL
       WHERE "sessionId" = ANY(${valid}::uuid[]) AND status IN ('QUEUED', 'RUNNING')
         AND (${ownerId}::text IS NULL OR "ownerId" = ${ownerId})
-      RETURNING id::text AS id, "ownerId", "sessionId"::text AS "sessionId", kind::text AS kind, status::text AS status, progress, stage,
-        "itemsProcessed", "itemsTotal", "findingsCount", "riskLevel"::text AS "riskLevel", seq, "errorCode", "errorMessage",
-        "createdAt", "startedAt", "finishedAt"`;
+      RETURNING ${scanColumns()}`;
     return rows.map(toScan);
   }
 }

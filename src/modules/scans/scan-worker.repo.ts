@@ -6,6 +6,7 @@ import {
   type ProgressPatch,
   lockSlots,
   SCAN_COLUMNS,
+  scanColumns,
   ScanQueueReads,
   type ScanRecord,
   toScan,
@@ -274,9 +275,7 @@ export class ScanWorkerRepo extends ScanQueueReads {
         "finishedAt" = CASE WHEN s.attempts < ${maxAttempts} THEN NULL ELSE now() END,
         "workerId" = NULL, seq = s.seq + 1
       FROM stalled WHERE s.id = stalled.id
-      RETURNING s.id::text AS id, s."ownerId", s."sessionId"::text AS "sessionId", s.kind::text AS kind, s.status::text AS status,
-        s.progress, s.stage, s."itemsProcessed", s."itemsTotal", s."findingsCount", s."riskLevel"::text AS "riskLevel", s.seq,
-        s."errorCode", s."errorMessage", s."createdAt", s."startedAt", s."finishedAt", (s.status = 'QUEUED') AS requeued`;
+      RETURNING ${scanColumns("s")}, (s.status = 'QUEUED') AS requeued`;
     const failedIds = rows.filter((r) => !r.requeued).map((r) => r.id);
     if (failedIds.length > 0) await this.prisma.scanInput.deleteMany({ where: { scanId: { in: failedIds } } });
     return {

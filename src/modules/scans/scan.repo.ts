@@ -1,4 +1,4 @@
-import type { Prisma } from "../../generated/prisma/client.js";
+import { Prisma } from "../../generated/prisma/client.js";
 import type { PrismaClient } from "../../platform/db/prisma.js";
 import { isUuid } from "../../shared/ids.js";
 import { type Scan, ScanKind, ScanStatus, Severity, type SkippedInput } from "./scan.type.js";
@@ -27,7 +27,7 @@ export interface ScanInputRow {
 }
 
 export type AdmissionResult =
-  | { ok: true; scan: Scan }
+  | { ok: true; scan: Scan; /** 1-based place in the queue at admission. */ position: number }
   | { ok: false; reason: "USER_LIMIT"; active: number }
   | { ok: false; reason: "QUEUE_FULL"; queued: number };
 
@@ -118,6 +118,39 @@ export const SCAN_COLUMNS = {
 
 export type ScanRecord = Prisma.ScanGetPayload<{ select: typeof SCAN_COLUMNS }>;
 
+/** Raw SQL hands these back as text (uuid, enums) so they read as Prisma's select gives them. */
+const AS_TEXT = new Set<keyof typeof SCAN_COLUMNS>(["id", "sessionId", "kind", "status", "riskLevel"]);
+
+/**
+ * SCAN_COLUMNS as a raw select or RETURNING list (`toScan`'s input), optionally of a table
+ * alias: the one column list for statements Prisma cannot write (admission on the pg pool,
+ * queue moves, the sweep, session cancels, live feeds), so they return what `select` does.
+ */
+export function scanColumnsSql(alias?: string): string {
+  const p = alias ? `${alias}.` : "";
+  return (Object.keys(SCAN_COLUMNS) as Array<keyof typeof SCAN_COLUMNS>)
+    .map((c) => (AS_TEXT.has(c) ? `${p}"${c}"::text AS "${c}"` : `${p}"${c}"`))
+    .join(", ");
+}
+
+/** {@link scanColumnsSql} for Prisma's tagged templates. */
+export const scanColumns = (alias?: string): Prisma.Sql => Prisma.raw(scanColumnsSql(alias));
+
+/**
+ * Queue order, in one place: the QUEUED scans by arrival (`createdAt`, then id) with their
+ * 1-based position `pos` (a window over at most MAX_QUEUED_SCANS rows, on the
+ * (status, createdAt, id) index). For a CTE or a join.
+ */
+export const QUEUED_POSITIONS = Prisma.raw(`SELECT id, row_number() OVER (ORDER BY "createdAt", id) AS pos FROM "Scan" WHERE status = 'QUEUED'`);
+
+/**
+ * The same order for one row being written, by the alias of its new values (a RETURNING
+ * list): the QUEUED scans before it, plus one. Counted rather than windowed because the
+ * statement's snapshot still holds the row's old `createdAt` (admission sets it under the lock).
+ */
+export const queuePositionSql = (alias: string): string =>
+  `((SELECT count(*) FROM "Scan" q WHERE q.status = 'QUEUED' AND q.id <> ${alias}.id AND (q."createdAt", q.id) < (${alias}."createdAt", ${alias}.id))::int + 1)`;
+
 export const toScan = (r: ScanRecord): Scan => ({
   ...r,
   kind: r.kind as ScanKind,
@@ -142,9 +175,7 @@ export class ScanQueueReads {
     const valid = ids.filter(isUuid);
     if (valid.length === 0) return new Map();
     const rows = await this.prisma.$queryRaw<Array<{ id: string; pos: bigint }>>`
-      SELECT id::text AS id, pos FROM (
-        SELECT id, row_number() OVER (ORDER BY "createdAt", id) AS pos FROM "Scan" WHERE status = 'QUEUED'
-      ) q WHERE id = ANY(${valid}::uuid[])`;
+      SELECT id::text AS id, pos FROM (${QUEUED_POSITIONS}) q WHERE id = ANY(${valid}::uuid[])`;
     return new Map(rows.map((r) => [r.id, Number(r.pos)]));
   }
 
@@ -154,16 +185,12 @@ export class ScanQueueReads {
    */
   async advanceQueue(after: { createdAt: Date; id: string }): Promise<Array<{ scan: Scan; position: number }>> {
     const rows = await this.prisma.$queryRaw<Array<ScanRecord & { pos: bigint }>>`
-      WITH q AS (
-        SELECT id, row_number() OVER (ORDER BY "createdAt", id) AS pos FROM "Scan" WHERE status = 'QUEUED'
-      ), moved AS (
+      WITH q AS (${QUEUED_POSITIONS}), moved AS (
         UPDATE "Scan" s SET seq = s.seq + 1 FROM q
         WHERE s.id = q.id AND (s."createdAt", s.id) > (${after.createdAt}, ${after.id}::uuid)
         RETURNING s.*, q.pos
       )
-      SELECT id::text AS id, "ownerId", "sessionId"::text AS "sessionId", kind::text AS kind, status::text AS status, progress, stage,
-        "itemsProcessed", "itemsTotal", "findingsCount", "riskLevel"::text AS "riskLevel", seq, "errorCode", "errorMessage",
-        "createdAt", "startedAt", "finishedAt", pos FROM moved`;
+      SELECT ${scanColumns()}, pos FROM moved`;
     return rows.map(({ pos, ...s }) => ({ scan: toScan(s), position: Number(pos) }));
   }
 }

@@ -186,9 +186,8 @@ export class ScanService {
         retryAfterSeconds: 30,
       });
     }
-    const scan = result.scan;
-    const positions = await repo.queuePositions([scan.id]);
-    await events.publish(scan, positions.get(scan.id) ?? null);
+    const { scan, position } = result;
+    await events.publish(scan, position);
     try {
       await queue.enqueue(scan.id);
     } catch (err) {

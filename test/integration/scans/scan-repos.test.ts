@@ -11,6 +11,7 @@ import { createInputBox, openSealed } from "../../../src/modules/scans/input-box
 import { ScanOwnerRepo } from "../../../src/modules/scans/scan-owner.repo.js";
 import { parseEncryptionKeys } from "../../../src/platform/crypto/secret-box.js";
 import { ScanWorkerRepo } from "../../../src/modules/scans/scan-worker.repo.js";
+import { ScanFeedRepo } from "../../../src/modules/scans/scan-feed.repo.js";
 import { ScanKind, ScanStatus } from "../../../src/modules/scans/scan.type.js";
 import { SCAN_SLOTS_LOCK } from "../../../src/modules/scans/scan.repo.js";
 import { createPool } from "../../../src/platform/db/pool.js";
@@ -302,5 +303,58 @@ describe("ScanWorkerRepo: claim, guards, sweep", () => {
     expect(await prisma.scanInput.count({ where: { scanId: a.scan.id } })).toBe(1);
     expect((await prisma.scan.findUniqueOrThrow({ where: { id: fresh.scan.id } })).status).toBe("RUNNING");
     expect(await workers.queuedIds()).toContain(a.scan.id);
+  });
+});
+
+describe("one column list and one queue order for every raw statement", () => {
+  const named = (o: { ownerId: string; sessionId: string }, name: string) =>
+    owners.admit({ ...o, kind: ScanKind.DOCUMENT, name, options: null, connectionId: null, inputs: [{ name, content: Buffer.from("x") }], limits: LIMITS });
+  const admitted = async (p: ReturnType<typeof named>) => {
+    const r = await p;
+    if (!r.ok) throw new Error("not admitted");
+    return r;
+  };
+  /** What Prisma's select (SCAN_COLUMNS) reads for the scan now: the raw paths must return exactly this. */
+  const viaSelect = async (ownerId: string, id: string) => (await owners.findOwned(ownerId, id))!;
+
+  it("admission returns the scan as the select reads it, with its queue position from the same statement", async () => {
+    await clearActive();
+    const o = await newOwner();
+    const p = await newOwner();
+    const a = await admitted(named(o, "a.txt"));
+    const b = await admitted(named(p, "b.txt"));
+    const c = await admitted(named(o, "c.txt"));
+    expect([a.position, b.position, c.position]).toEqual([1, 2, 3]);
+    const positions = await owners.queuePositions([a.scan.id, b.scan.id, c.scan.id]);
+    expect([a, b, c].map((r) => positions.get(r.scan.id))).toEqual([1, 2, 3]);
+    expect(c.scan).toEqual(await viaSelect(o.ownerId, c.scan.id));
+    expect(c.scan.name).toBe("c.txt");
+  });
+
+  it("queue moves, the sweep, session cancels and live feeds return the select's columns (name, skipped, findingsNotStored; nothing more)", async () => {
+    await clearActive();
+    const o = await newOwner();
+    const first = await admitted(named(o, "first.txt"));
+    const second = await admitted(named(o, "second.txt"));
+    await prisma.scan.update({ where: { id: second.scan.id }, data: { findingsNotStored: 7, skipped: [{ name: "x", code: "TOO_LARGE", reason: "r" }] } });
+
+    const moved = await owners.advanceQueue({ createdAt: first.scan.createdAt, id: first.scan.id });
+    expect(moved).toEqual([{ scan: await viaSelect(o.ownerId, second.scan.id), position: 2 }]);
+
+    const feed = new ScanFeedRepo(prisma);
+    const [current] = await feed.current([{ ownerId: o.ownerId, scanId: second.scan.id }]);
+    expect(current).toEqual({ scan: await viaSelect(o.ownerId, second.scan.id), position: 2 });
+    const [changed] = await feed.changedSince([{ ownerId: o.ownerId, since: null }]);
+    expect(changed).toEqual([
+      { scan: await viaSelect(o.ownerId, first.scan.id), position: 1 },
+      { scan: await viaSelect(o.ownerId, second.scan.id), position: 2 },
+    ]);
+
+    await prisma.scan.update({ where: { id: first.scan.id }, data: { status: "RUNNING", workerId: "w", heartbeatAt: new Date(Date.now() - 60_000), attempts: 1 } });
+    const swept = await workers.sweepStalled(30_000, 3);
+    expect(swept.requeued).toEqual([await viaSelect(o.ownerId, first.scan.id)]);
+
+    const cancelled = await owners.cancelInSessions(o.ownerId, [o.sessionId]);
+    expect(cancelled.sort((x, y) => x.name!.localeCompare(y.name!))).toEqual([await viaSelect(o.ownerId, first.scan.id), await viaSelect(o.ownerId, second.scan.id)]);
   });
 });
