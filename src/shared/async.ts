@@ -10,3 +10,11 @@ export function withTimeout<T>(p: Promise<T>, ms: number, what = "operation"): P
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * The cancellation check between steps of long work: throws `new Aborted()` once `signal` has
+ * aborted (the caller's own error class, so its `instanceof` checks hold), else nothing.
+ */
+export function throwIfAborted(signal: AbortSignal | undefined, Aborted: new () => Error): void {
+  if (signal?.aborted) throw new Aborted();
+}

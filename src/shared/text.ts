@@ -21,3 +21,19 @@ export function cleanText(value: string | null | undefined, field: string, max: 
   if ([...text].length > max) throw badInput(`${field} must be at most ${max} characters`, field);
   return text;
 }
+
+/**
+ * A byte count as people read it, in every message that names a size: "12 bytes", "512 KB",
+ * "1.5 MB", "10 MB" (1 KB = 1024 bytes and 1 MB = 1024 × 1024, as the limits are set; one
+ * decimal below 10 MB, none when it is .0): the units and style of the web client's `formatBytes`.
+ */
+export function formatBytes(bytes: number): string {
+  if (bytes >= 1024 * 1024 || Math.round(bytes / 1024) >= 1024) {
+    const mb = bytes / (1024 * 1024);
+    if (mb >= 9.95) return `${Math.round(mb)} MB`; // rounded once: 381.47 is 381, not 382 by way of 381.5
+    const tenths = Math.round(mb * 10) / 10;
+    return `${Number.isInteger(tenths) ? tenths : tenths.toFixed(1)} MB`;
+  }
+  if (bytes >= 1024) return `${Math.round(bytes / 1024)} KB`;
+  return `${bytes} bytes`;
+}

@@ -97,8 +97,8 @@ describe("scan resource isolation (real server)", () => {
       ["bomb.docx", "TOO_LARGE"],
       ["liar.docx", "TOO_LARGE"],
     ]);
-    expect(done.skipped[0]!.reason).toMatch(/bomb\.docx: declares more than 4 MiB when unpacked/);
-    expect(done.skipped[1]!.reason).toMatch(/liar\.docx: inflates to more than 4 MiB/);
+    expect(done.skipped[0]!.reason).toMatch(/bomb\.docx: declares more than 4 MB when unpacked/);
+    expect(done.skipped[1]!.reason).toMatch(/liar\.docx: inflates to more than 4 MB/);
     // Reasons reach users: they speak of files and sizes, never of settings (issue 14).
     for (const { reason } of done.skipped) expect(reason).not.toMatch(/[A-Z]{2,}_[A-Z_]+/);
     expect(done.findings.edges.map((e) => `${e.node.type}@${e.node.location.source}:${e.node.location.line}`)).toEqual(["EMAIL@brief.txt:2"]);

@@ -17,7 +17,9 @@ import { detectChunk, type CellsTask, type ChunkRows, type ChunkTask } from "./s
 import { extractInput, type ExtractResult, type ExtractTask, type InputSkip } from "./scanners/extract-input.js";
 import type { InputKey } from "./input-box.js";
 import { ScanAbortedError, ScanInputError, type ScanProgressUpdate } from "./scanners/scanner.types.js";
-import { formatBytes } from "./scanners/zip-budget.js";
+import { throwIfAborted } from "../../shared/async.js";
+import { formatBytes } from "../../shared/text.js";
+import { threadErrorForLog, threadFailure } from "./scanners/thread-errors.js";
 import type { SkippedInput } from "./scan.type.js";
 
 /** UTF-8 bytes per detection chunk. @default 65536 */
@@ -106,7 +108,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
   let scanned = 0;
   o.onProgress({ itemsProcessed: 0, itemsTotal: total, stage: o.mode === "code" ? "scanning files" : "extracting text" });
   for (let i = 0; i < total; i++) {
-    throwIfAborted(o.signal);
+    throwIfAborted(o.signal, ScanAbortedError);
     const input = o.inputs[i]!;
     const outcome = await scanOne(o, input, i, total);
     if (outcome) skip(input.name, outcome);
@@ -124,7 +126,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
 /** Scans one input; returns why it was skipped (stopped early), or null when read to the end. */
 async function scanOne(o: PipelineOptions, input: PipelineInput, index: number, total: number): Promise<InputSkip | null> {
   const loaded = await o.load(input.ordinal);
-  throwIfAborted(o.signal);
+  throwIfAborted(o.signal, ScanAbortedError);
   if (!loaded) return { code: "UNREADABLE", reason: `${input.name}: its content is no longer stored` };
   const seconds = Math.round(o.inputTimeoutMs / 100) / 10;
 
@@ -195,21 +197,18 @@ function budgetSignal(scan: AbortSignal, ms: number): AbortSignal {
 /** Why a thread's task failed, as a skip; a cancelled scan rethrows as aborted. */
 function overBudget(o: PipelineOptions, err: unknown, timeReason: string, name: string, step: string): InputSkip {
   if (o.signal.aborted) throw new ScanAbortedError();
-  const e = err as { name?: string; code?: string; message?: string; cause?: unknown };
-  const text = `${e.name ?? ""} ${e.code ?? ""} ${e.message ?? ""}`;
-  if (/ERR_WORKER_OUT_OF_MEMORY|out of memory|heap/i.test(text)) {
-    return { code: "MEMORY_BUDGET", reason: `${name}: needed more than ${formatBytes(o.threadHeapBytes)} of memory to read; not scanned` };
+  switch (threadFailure(err)) {
+    case "memory":
+      return { code: "MEMORY_BUDGET", reason: `${name}: needed more than ${formatBytes(o.threadHeapBytes)} of memory to read; not scanned` };
+    case "time":
+      return { code: "TIME_BUDGET", reason: timeReason };
+    case "other":
+      o.log.warn({ step, err: threadErrorForLog(err) }, "scan input failed in its worker thread; skipped");
+      return { code: "UNREADABLE", reason: `${name}: could not be read (the reader stopped with an error); not scanned` };
   }
-  if (/abort|timeout/i.test(text)) return { code: "TIME_BUDGET", reason: timeReason };
-  o.log.warn({ step, err: { name: e.name, code: e.code, message: e.message } }, "scan input failed in its worker thread; skipped");
-  return { code: "UNREADABLE", reason: `${name}: could not be read (the reader stopped with an error); not scanned` };
 }
 
 /** The scan's stored documents cannot be opened (key gone, tampered, another row's): the scan fails with this. */
 export function inputUnreadable(detail: string): ScanInputError {
   return new ScanInputError("INPUT_UNREADABLE", `The scan's stored documents cannot be opened (${detail}); start the scan again`);
-}
-
-function throwIfAborted(signal: AbortSignal): void {
-  if (signal.aborted) throw new ScanAbortedError();
 }

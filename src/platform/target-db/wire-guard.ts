@@ -1,5 +1,6 @@
 import { Socket } from "node:net";
 import type { Duplex } from "node:stream";
+import { formatBytes } from "../../shared/text.js";
 
 /**
  * Byte budgets at the socket of a scanned database (issue 10, point 5).
@@ -206,10 +207,4 @@ function mysqlFrames(): FrameParser {
     if (length < MYSQL_MAX_PACKET) message = 0;
     return length;
   });
-}
-
-function formatBytes(n: number): string {
-  if (n >= 2 ** 20) return `${(n / 2 ** 20).toFixed(n % 2 ** 20 === 0 ? 0 : 1)} MiB`;
-  if (n >= 1024) return `${(n / 1024).toFixed(n % 1024 === 0 ? 0 : 1)} KiB`;
-  return `${n} bytes`;
 }

@@ -40,7 +40,7 @@ describe("scan worker threads under resource limits", () => {
       log: silentLogger,
     });
     await sink.flush();
-    expect(result.skipped).toEqual([{ name: "huge.html", code: "MEMORY_BUDGET", reason: "huge.html: needed more than 24 MiB of memory to read; not scanned" }]);
+    expect(result.skipped).toEqual([{ name: "huge.html", code: "MEMORY_BUDGET", reason: "huge.html: needed more than 24 MB of memory to read; not scanned" }]);
     expect(batches.flatMap((b) => b.source.map((s, i) => `${s}:${b.line[i]}:${b.type[i]}`))).toEqual(["brief.txt:1:EMAIL"]);
   }, 120_000);
 

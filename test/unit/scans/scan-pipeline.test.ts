@@ -22,8 +22,8 @@ describe("checkZipBudget", () => {
     { what: "within budget", zip: () => zipBomb(1000), ok: true },
     { what: "exactly the budget", zip: () => zipBomb(4096), ok: true },
     { what: "stored (method 0) over budget", zip: () => zipBomb(5000, { method: 0 }), code: "TOO_LARGE", msg: /declares more than/ },
-    { what: "declares more than the budget", zip: () => zipBomb(100_000), code: "TOO_LARGE", msg: /declares more than 4 KiB/ },
-    { what: "lies: declares 10 bytes, inflates to 100 KB", zip: () => zipBomb(100_000, { declare: 10 }), code: "TOO_LARGE", msg: /inflates to more than 4 KiB/ },
+    { what: "declares more than the budget", zip: () => zipBomb(100_000), code: "TOO_LARGE", msg: /declares more than 4 KB/ },
+    { what: "lies: declares 10 bytes, inflates to 100 KB", zip: () => zipBomb(100_000, { declare: 10 }), code: "TOO_LARGE", msg: /inflates to more than 4 KB/ },
     { what: "not a zip", zip: () => new Uint8Array(Buffer.from("PK\u0003\u0004 nonsense")), code: "UNREADABLE", msg: /not a readable DOCX/ },
   ])("$what", ({ zip, ok, code, msg }) => {
     if (ok) expect(checkZipBudget(zip(), 4096, "x.docx").entries).toBe(1);
@@ -33,7 +33,7 @@ describe("checkZipBudget", () => {
   it("accepts a real DOCX, and extraction skips a bomb as TOO_LARGE before mammoth reads it", async () => {
     expect(checkZipBudget(makeDocx(["Hallo"]), 1024 * 1024).entries).toBeGreaterThan(1);
     const res = await extractInput({ name: "b.docx", content: zipBomb(50 * 1024 * 1024, { declare: 100 }), mode: "document", maxTextBytes: 1024 * 1024, chunkBytes: 65536 });
-    expect(res).toEqual({ ok: false, skip: { code: "TOO_LARGE", reason: expect.stringMatching(/^b\.docx: inflates to more than 1 MiB/) } });
+    expect(res).toEqual({ ok: false, skip: { code: "TOO_LARGE", reason: expect.stringMatching(/^b\.docx: inflates to more than 1 MB/) } });
   });
 });
 
@@ -222,7 +222,7 @@ describe("runPipeline budgets", () => {
       },
     };
     const out = await run(workers, { "huge.pdf": "%PDF-", "b.txt": "mail jan@voorbeeld.nl" });
-    expect(out.skipped).toEqual([{ name: "huge.pdf", code: "MEMORY_BUDGET", reason: "huge.pdf: needed more than 64 MiB of memory to read; not scanned" }]);
+    expect(out.skipped).toEqual([{ name: "huge.pdf", code: "MEMORY_BUDGET", reason: "huge.pdf: needed more than 64 MB of memory to read; not scanned" }]);
     expect(out.sources).toEqual(["b.txt:1:EMAIL"]);
   });
 

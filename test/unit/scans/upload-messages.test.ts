@@ -1,19 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { bodyTooLarge, fileTooLarge, formatSize, scanTooLarge, tooManyFiles } from "../../../src/modules/scans/upload-messages.js";
+import { bodyTooLarge, fileTooLarge, scanTooLarge, tooManyFiles } from "../../../src/modules/scans/upload-messages.js";
 
 const MB = 1024 * 1024;
 const SETTING = /\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\b/;
-
-describe("formatSize", () => {
-  it.each([
-    [12, "12 bytes"],
-    [2048, "2 KB"],
-    [MB, "1 MB"],
-    [1.5 * MB, "1.5 MB"],
-    [10 * MB - 100, "10 MB"],
-    [16777216, "16 MB"],
-  ])("%d -> %s", (n, s) => expect(formatSize(n)).toBe(s));
-});
 
 describe("upload refusals", () => {
   it.each([

@@ -13,7 +13,7 @@ import {
   type SessionSettings,
   type TableSpec,
 } from "../../../platform/target-db/index.js";
-import { withTimeout } from "../../../shared/async.js";
+import { throwIfAborted, withTimeout } from "../../../shared/async.js";
 import { severityRank } from "../../../shared/severity.js";
 import { detect as defaultDetect } from "../../detection/index.js";
 import { ScanAbortedError, type ScanContext, type ScanFinding } from "./scanner.types.js";
@@ -84,7 +84,7 @@ export async function scanDatabase(
 ): Promise<ScanFinding[]> {
   const settings = resolveSettings(options);
   const detect = options.detect ?? defaultDetect;
-  throwIfAborted(ctx.signal);
+  throwIfAborted(ctx.signal, ScanAbortedError);
   ctx.onProgress({ itemsProcessed: 0, itemsTotal: null, stage: `connecting to ${target.host}` });
   const session = await guard(ctx.signal, null, () => connectTarget(target, options.hostPolicy, settings));
   try {
@@ -95,7 +95,7 @@ export async function scanDatabase(
     const failures: SkippedTable[] = [];
     let scanned = 0;
     for (const [index, table] of tables.entries()) {
-      throwIfAborted(ctx.signal);
+      throwIfAborted(ctx.signal, ScanAbortedError);
       ctx.onProgress({ itemsProcessed: index, itemsTotal: tables.length, stage: `sampling ${table.source}` });
       const columns = table.columns.filter((c) => c.readable && c.sampled).slice(0, settings.maxColumns);
       if (columns.length === 0) {
@@ -118,7 +118,7 @@ export async function scanDatabase(
           session.sample(table, columns, settings, {
             reset: () => aggregate.reset(),
             rows: async (rows) => {
-              throwIfAborted(ctx.signal);
+              throwIfAborted(ctx.signal, ScanAbortedError);
               await aggregate.add(rows);
               await yieldToEventLoop(); // keep the abort listener and other scans responsive
             },
@@ -309,16 +309,12 @@ export function truncateUtf8(text: string, maxBytes: number): string {
 
 const ABORTED = Symbol("aborted");
 
-function throwIfAborted(signal: AbortSignal): void {
-  if (signal.aborted) throw new ScanAbortedError("scan cancelled");
-}
-
 /**
  * Runs `op`; when `signal` aborts first, cancels the running statement on the server,
  * gives it a moment to fail, and throws {@link ScanAbortedError} — within one second.
  */
 async function guard<T>(signal: AbortSignal, session: EngineSession | null, op: () => Promise<T>): Promise<T> {
-  throwIfAborted(signal);
+  throwIfAborted(signal, ScanAbortedError);
   const running = op();
   let onAbort: (() => void) | undefined;
   const aborted = new Promise<typeof ABORTED>((resolve) => {

@@ -17,7 +17,8 @@ import { openSealed, type InputKey } from "../input-box.js";
 import { skipReason } from "./code-skip.js";
 import { ScanInputError } from "./scanner.types.js";
 import { decodeText, detectKind, extractText, type DocumentKind } from "./text-extract.js";
-import { checkZipBudget, formatBytes } from "./zip-budget.js";
+import { formatBytes } from "../../../shared/text.js";
+import { checkZipBudget } from "./zip-budget.js";
 
 export interface ExtractTask {
   name: string;

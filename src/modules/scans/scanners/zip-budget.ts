@@ -6,6 +6,7 @@
  * (a declared size can lie). Pure and synchronous: runs in a scan worker thread.
  */
 import { inflateRawSync } from "node:zlib";
+import { formatBytes } from "../../../shared/text.js";
 import { ScanInputError } from "./scanner.types.js";
 
 /** Entries one archive may hold. @default 10000 */
@@ -31,12 +32,6 @@ function tooLarge(name: string, budget: number, what: string): ScanInputError {
 
 function unreadable(name: string, why: string): ScanInputError {
   return new ScanInputError("UNREADABLE", `${name}: not a readable DOCX (${why})`);
-}
-
-export function formatBytes(n: number): string {
-  if (n >= 1024 * 1024) return `${Math.round((n / (1024 * 1024)) * 10) / 10} MiB`;
-  if (n >= 1024) return `${Math.round(n / 1024)} KiB`;
-  return `${n} bytes`;
 }
 
 /**
