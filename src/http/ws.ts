@@ -13,6 +13,7 @@ import { createFanoutSubscribe, FANOUT_SINK, type FanoutOptions, type FanoutSink
 import { parseBearer, type AuthUser } from "../platform/auth/jwt.js";
 import type { Metrics } from "../platform/observability/metrics.js";
 import { AppError, type ErrorCode } from "../shared/errors.js";
+import { TurnScheduler } from "../shared/turns.js";
 
 interface ConnectionState {
   socket: WebSocket;
@@ -196,6 +197,7 @@ export function attachWebSocket(options: {
     connectionInitWaitTimeout: 10_000,
     subscribe: createFanoutSubscribe(schema, options.fanout) as ServerOptions["subscribe"],
     onConnect: async (ctx) => {
+      await openings.turn(); // paced: a storm's authentications do not run in one piece
       const state = stateOf(ctx.extra);
       const raw = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
       let user: AuthUser | null;
@@ -222,6 +224,9 @@ export function attachWebSocket(options: {
       return true;
     },
     onSubscribe: async (ctx, id, payload) => {
+      await openings.turn(); // paced like authentication
+      // Closed while it waited: nothing to start (graphql-ws drops the answer of a closed socket).
+      if (ctx.extra.socket.readyState !== ctx.extra.socket.OPEN) return [new AppError("BAD_USER_INPUT", "The connection closed before the operation started")];
       const state = stateOf(ctx.extra);
       if (Date.now() >= state.expiresAt) {
         expire(state);
@@ -345,76 +350,51 @@ export function attachWebSocket(options: {
   };
 }
 
-/** Handshakes completed per slice; slices run for at most UPGRADE_TURN_MS per turn of the event loop. */
-const UPGRADES_PER_SLICE = 16;
-const UPGRADE_TURN_MS = 4;
+/**
+ * The pace of new sockets (shared/turns.ts): handshakes, and the first steps of each socket's
+ * messages (authentication, subscription start), a few milliseconds' worth per turn of the
+ * event loop each, in small slices (each is a fraction of a millisecond).
+ */
+const handshakes = new TurnScheduler(4, 8);
+const openings = new TurnScheduler(4, 8);
 
 /**
  * WebSocket handshakes at the pace the event loop allows. A reconnect storm (10,000 clients
  * within 2 s) would otherwise be handled in a few poll phases, each completing thousands of
  * handshakes, authentications and subscriptions before anything else runs: another user's
- * request waited seconds. Upgrade requests are queued as they arrive and completed a few
- * milliseconds' worth per turn, so HTTP requests, deliveries and timers keep their turns; the
- * storm is served at the same total cost, spread out. Beyond `maxPending` waiting handshakes
- * the answer is 503 with Retry-After (clients retry with backoff).
+ * request waited seconds. Upgrade requests are queued as they arrive and completed in turns, so
+ * HTTP requests, deliveries and timers keep theirs; the storm is served at the same total cost,
+ * spread out. Beyond `maxPending` waiting handshakes the answer is 503 with Retry-After
+ * (clients retry with backoff).
  */
 function paceUpgrades(server: HttpServer, wss: WebSocketServer, maxPending: number) {
-  let queue: Array<{ req: IncomingMessage; socket: Duplex; head: Buffer; onError: () => void } | null> = [];
-  let next = 0;
-  let scheduled = false;
-
-  const run = () => {
-    const started = performance.now();
-    while (next < queue.length) {
-      for (let i = 0; i < UPGRADES_PER_SLICE && next < queue.length; i++) {
-        const item = queue[next]!;
-        queue[next++] = null;
-        const { req, socket, head, onError } = item;
-        socket.off("error", onError); // ours while queued; ws adds its own
-        if (socket.destroyed || !socket.writable) continue; // gave up while waiting
-        wss.handleUpgrade(req, socket, head, (ws) => wss.emit("connection", ws, req));
-      }
-      if (performance.now() - started >= UPGRADE_TURN_MS) break;
-    }
-    if (next >= queue.length) {
-      queue = [];
-      next = 0;
-      scheduled = false;
-      return;
-    }
-    if (next > 1024 && next * 2 > queue.length) {
-      queue = queue.slice(next);
-      next = 0;
-    }
-    setImmediate(run);
-  };
-
+  let open = true;
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     if (!wss.shouldHandle(req)) {
       // Not ours (another path): ws answers 400 at once, as when it listened itself.
       wss.handleUpgrade(req, socket, head, () => socket.destroy());
       return;
     }
-    if (queue.length - next >= maxPending) {
+    if (handshakes.pending >= maxPending) {
       socket.end("HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
       return;
     }
     const onError = () => socket.destroy(); // a reset while queued must not be an unhandled error
     socket.on("error", onError);
-    queue.push({ req, socket, head, onError });
-    if (!scheduled) {
-      scheduled = true;
-      setImmediate(run);
-    }
+    handshakes.schedule({
+      run() {
+        socket.off("error", onError); // ws adds its own
+        if (!open || socket.destroyed || !socket.writable) return void socket.destroy(); // gave up while waiting, or shutting down
+        wss.handleUpgrade(req, socket, head, (ws) => wss.emit("connection", ws, req));
+      },
+    });
   };
   server.on("upgrade", onUpgrade);
   return {
-    pending: () => queue.length - next,
+    pending: () => handshakes.pending,
     close() {
+      open = false;
       server.off("upgrade", onUpgrade);
-      for (let i = next; i < queue.length; i++) queue[i]?.socket.destroy();
-      queue = [];
-      next = 0;
     },
   };
 }

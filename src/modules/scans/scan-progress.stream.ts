@@ -1,5 +1,6 @@
 import type { PubSub } from "../../platform/pubsub/pubsub.js";
 import { PUSH, type PushControl, type PushSource, type PushTarget } from "../../shared/push-source.js";
+import { type Task, TurnScheduler } from "../../shared/turns.js";
 import type { ScanEventMessage } from "./scan-events.js";
 import { isTerminal, type ScanProgress } from "./scan.type.js";
 
@@ -91,7 +92,7 @@ export class ScanEventStream implements AsyncIterableIterator<ScanProgress>, Pus
     // Hand-offs go through a shared scheduler: a burst of events for thousands of
     // subscriptions is delivered in slices between which the event loop serves other work.
     this.scheduled = true;
-    schedule(this);
+    deliveries.schedule(this);
   }
 
   /** Called by the scheduler. */
@@ -177,60 +178,8 @@ export class ScanEventStream implements AsyncIterableIterator<ScanProgress>, Pus
 }
 
 /**
- * Deliveries are handed off in slices of SLICE; slices follow each other within one turn of the
- * event loop (as microtasks, after the previous slice's deliveries have run) for up to
- * TURN_BUDGET_MS, then the rest waits for the next turn. A burst for thousands of subscriptions
- * thus neither blocks the loop (other requests and /healthz get a turn at least every few
- * milliseconds) nor trickles out one slice per turn while a busy loop has other work.
+ * Hand-offs to subscribers, in slices of 64 for up to 8 ms per turn of the event loop
+ * (shared/turns.ts): a burst for thousands of subscriptions neither blocks the loop nor trickles
+ * out one slice per turn while a busy loop has other work.
  */
-const SLICE = 64;
-const TURN_BUDGET_MS = 8;
-
-/** What the scheduler runs: the stream itself (no closure per hand-off). */
-interface Task {
-  run(): void;
-}
-let ready: Task[] = [];
-let head = 0;
-let draining = false;
-let turnStarted = 0;
-
-function schedule(task: Task): void {
-  ready.push(task);
-  if (!draining) {
-    draining = true;
-    setImmediate(startTurn);
-  }
-}
-
-function startTurn(): void {
-  turnStarted = performance.now();
-  drainSlice();
-}
-
-function drainSlice(): void {
-  const end = Math.min(ready.length, head + SLICE);
-  for (; head < end; head++) {
-    const task = ready[head]!;
-    ready[head] = NOOP; // release the stream
-    try {
-      task.run();
-    } catch {
-      // One subscriber's failure must not stall the others' deliveries (the transport ends it).
-    }
-  }
-  if (head >= ready.length) {
-    ready = [];
-    head = 0;
-    draining = false;
-    return;
-  }
-  if (head > 4096 && head * 2 > ready.length) {
-    ready = ready.slice(head);
-    head = 0;
-  }
-  if (performance.now() - turnStarted < TURN_BUDGET_MS) queueMicrotask(drainSlice);
-  else setImmediate(startTurn);
-}
-
-const NOOP: Task = { run: () => undefined };
+const deliveries = new TurnScheduler(8, 64);
