@@ -19,6 +19,7 @@ import type { InputKey } from "./input-box.js";
 import { ScanAbortedError, ScanInputError, type ScanProgressUpdate } from "./scanners/scanner.types.js";
 import { throwIfAborted } from "../../shared/async.js";
 import { formatBytes } from "../../shared/text.js";
+import { threadErrorForLog, threadFailure } from "./scanners/thread-errors.js";
 import type { SkippedInput } from "./scan.type.js";
 
 /** UTF-8 bytes per detection chunk. @default 65536 */
@@ -196,14 +197,15 @@ function budgetSignal(scan: AbortSignal, ms: number): AbortSignal {
 /** Why a thread's task failed, as a skip; a cancelled scan rethrows as aborted. */
 function overBudget(o: PipelineOptions, err: unknown, timeReason: string, name: string, step: string): InputSkip {
   if (o.signal.aborted) throw new ScanAbortedError();
-  const e = err as { name?: string; code?: string; message?: string; cause?: unknown };
-  const text = `${e.name ?? ""} ${e.code ?? ""} ${e.message ?? ""}`;
-  if (/ERR_WORKER_OUT_OF_MEMORY|out of memory|heap/i.test(text)) {
-    return { code: "MEMORY_BUDGET", reason: `${name}: needed more than ${formatBytes(o.threadHeapBytes)} of memory to read; not scanned` };
+  switch (threadFailure(err)) {
+    case "memory":
+      return { code: "MEMORY_BUDGET", reason: `${name}: needed more than ${formatBytes(o.threadHeapBytes)} of memory to read; not scanned` };
+    case "time":
+      return { code: "TIME_BUDGET", reason: timeReason };
+    case "other":
+      o.log.warn({ step, err: threadErrorForLog(err) }, "scan input failed in its worker thread; skipped");
+      return { code: "UNREADABLE", reason: `${name}: could not be read (the reader stopped with an error); not scanned` };
   }
-  if (/abort|timeout/i.test(text)) return { code: "TIME_BUDGET", reason: timeReason };
-  o.log.warn({ step, err: { name: e.name, code: e.code, message: e.message } }, "scan input failed in its worker thread; skipped");
-  return { code: "UNREADABLE", reason: `${name}: could not be read (the reader stopped with an error); not scanned` };
 }
 
 /** The scan's stored documents cannot be opened (key gone, tampered, another row's): the scan fails with this. */

@@ -6,6 +6,7 @@ import type { InputBox } from "./input-box.js";
 import { IN_THIS_THREAD, inputUnreadable, runPipeline, type PipelineWorkers } from "./scan-pipeline.js";
 import { DatabaseScanError, scanDatabase, type DatabaseTarget } from "./scanners/database.scanner.js";
 import { ScanAbortedError, ScanInputError, type ScanContext, type ScanProgressUpdate } from "./scanners/scanner.types.js";
+import { threadErrorForLog, threadFailure } from "./scanners/thread-errors.js";
 import { progressOf } from "./scan-progress.js";
 import type { ScanEvents } from "./scan-events.js";
 import type { ScanWorkerRepo } from "./scan-worker.repo.js";
@@ -270,10 +271,7 @@ export class ScanRunner {
                       return await workers.detectCells!({ texts, hints, hashKey: ctx.hashKey, phoneRegions: ctx.phoneRegions }, AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]));
                     } catch (err) {
                       if (signal.aborted) throw new ScanAbortedError();
-                      if (/memory|heap/i.test(String((err as Error)?.message))) {
-                        throw new DatabaseScanError("SCAN_FAILED", "Detection on a batch of this database's cells needed more memory than a scan thread may use (SCAN_THREAD_MEMORY)");
-                      }
-                      throw new DatabaseScanError("TIMEOUT", `detection on a batch of sampled cells took longer than ${Math.round(timeoutMs / 1000)} s; the table was skipped`);
+                      throw cellsBatchError(err, timeoutMs);
                     }
                   },
                 }
@@ -285,6 +283,28 @@ export class ScanRunner {
         await sink.add(findings.map((f) => ({ ...f, valueHash: f.valueHash ?? null, line: f.line ?? null })));
         return skipped;
       }
+    }
+  }
+}
+
+/**
+ * A batch of a database's cells failed in its detection thread (threadFailure): over the time
+ * budget skips that table (TIMEOUT); out of the thread's memory, or any other error, fails the
+ * scan (SCAN_FAILED), the error itself in `detail` for the server's log only.
+ */
+export function cellsBatchError(err: unknown, timeoutMs: number): DatabaseScanError {
+  switch (threadFailure(err)) {
+    case "memory":
+      return new DatabaseScanError("SCAN_FAILED", "Detection on a batch of this database's cells needed more memory than a scan thread may use (SCAN_THREAD_MEMORY)");
+    case "time":
+      return new DatabaseScanError("TIMEOUT", `detection on a batch of sampled cells took longer than ${Math.round(timeoutMs / 1000)} s; the table was skipped`);
+    case "other": {
+      const e = threadErrorForLog(err);
+      return new DatabaseScanError(
+        "SCAN_FAILED",
+        "Detection on a batch of this database's cells stopped on an unexpected error (it was logged)",
+        `detection thread: ${[e.name, e.code, e.message].filter(Boolean).join(": ")}`,
+      );
     }
   }
 }
