@@ -3,7 +3,6 @@ import type { AddressInfo } from "node:net";
 import { ApolloServer, type ApolloServerPlugin } from "@apollo/server";
 import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHttpServer";
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
-import { expressMiddleware } from "@as-integrations/express5";
 import express from "express";
 import type { GraphQLSchema } from "graphql";
 import type { Config } from "../config/config.js";
@@ -14,6 +13,7 @@ import type { QueryLimits } from "../graphql/limits.js";
 import { FANOUT } from "../graphql/schema.js";
 import type { Metrics } from "../platform/observability/metrics.js";
 import { AppError } from "../shared/errors.js";
+import { apolloHandler } from "./apollo-handler.js";
 import { bodyErrorHandler, requireJsonBody, sendErrors } from "./http-errors.js";
 import { mountProbes, type ReadinessCheck } from "./probes.js";
 import { metricsGate } from "./metrics-access.js";
@@ -100,16 +100,14 @@ export async function createHttpApp(options: {
     "/graphql",
     requireJsonBody,
     express.json({ limit: config.MAX_BODY_SIZE, type: ["application/json", "application/graphql-response+json"] }),
-    expressMiddleware(apollo, {
-      context: async ({ req }) => {
-        const user = await authenticate(deps, req.headers.authorization).catch((err: unknown) => {
-          if (err instanceof AppError) {
-            throw new AppError(err.code, err.message, { http: { status: 401 } });
-          }
-          throw err;
-        });
-        return buildContext(deps, user, "http");
-      },
+    apolloHandler(apollo, async ({ req }) => {
+      const user = await authenticate(deps, req.headers.authorization).catch((err: unknown) => {
+        if (err instanceof AppError) {
+          throw new AppError(err.code, err.message, { http: { status: 401 } });
+        }
+        throw err;
+      });
+      return buildContext(deps, user, "http");
     }),
   );
   options.mount?.(app);
