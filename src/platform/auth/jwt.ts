@@ -11,6 +11,12 @@ export type Role = "USER" | "ADMIN";
 export interface AuthUser {
   id: string;
   role: Role;
+  /**
+   * When the token that identified this user expires (its `exp`), in ms since the epoch. Set by
+   * the verifier on every answer, fresh or cached; absent on users built elsewhere (tests). A
+   * transport that keeps a connection open after the check (WebSocket) closes it at this time.
+   */
+  expiresAt?: number;
 }
 
 export interface JwtSettings {
@@ -193,10 +199,10 @@ export function createTokenVerifier(settings: JwtSettings, options: VerifierOpti
         rejections.note(problem, now);
         throw new AuthError("invalid", "authentication token has no valid subject");
       }
-      const user = userFromClaims(payload);
       // `exp` is required above, so it is a number here.
-      const expiresAt = Math.min((payload.exp as number) * 1000, now + cacheTtlMs);
-      if (token.length <= MAX_CACHED_TOKEN_LENGTH && expiresAt > now) cache.set(token, user, expiresAt);
+      const user = { ...userFromClaims(payload), expiresAt: (payload.exp as number) * 1000 };
+      const cachedUntil = Math.min(user.expiresAt, now + cacheTtlMs);
+      if (token.length <= MAX_CACHED_TOKEN_LENGTH && cachedUntil > now) cache.set(token, user, cachedUntil);
       return user;
     },
   };
@@ -287,7 +293,8 @@ function isJwksFetchFailure(error: unknown): boolean {
 
 interface CacheEntry {
   user: AuthUser;
-  expiresAt: number;
+  /** Served until then: min(the token's exp, verified + cacheTtlMs). */
+  until: number;
 }
 
 /** A bounded LRU of verified tokens: a Map keeps insertion order, so the first key is the oldest. */
@@ -299,16 +306,16 @@ class TokenCache {
     const entry = this.entries.get(token);
     if (!entry) return undefined;
     this.entries.delete(token);
-    if (entry.expiresAt <= now) return undefined;
+    if (entry.until <= now) return undefined;
     this.entries.set(token, entry);
     // A copy, so a caller mutating its user cannot change the next request's.
     return { ...entry.user };
   }
 
-  set(token: string, user: AuthUser, expiresAt: number): void {
+  set(token: string, user: AuthUser, until: number): void {
     if (this.max <= 0) return;
     this.entries.delete(token);
-    this.entries.set(token, { user: { ...user }, expiresAt });
+    this.entries.set(token, { user: { ...user }, until });
     if (this.entries.size > this.max) {
       const oldest = this.entries.keys().next();
       if (!oldest.done) this.entries.delete(oldest.value);

@@ -32,7 +32,7 @@ describe("HS256 verification", () => {
 
   it("accepts a valid token and returns the user", async () => {
     const token = await signToken(SECRET, { sub: "alice" });
-    await expect(verifier.verify(token)).resolves.toEqual({ id: "alice", role: "USER" });
+    await expect(verifier.verify(token)).resolves.toEqual({ id: "alice", role: "USER", expiresAt: expect.any(Number) });
   });
 
   it("refuses an expired token", async () => {
@@ -78,8 +78,8 @@ describe("HS256 verification", () => {
     const token = await hmacToken({ sub: "alice" }, { alg: "HS512" });
     await expectAuthError(verifier.verify(token), "invalid");
     const both = createTokenVerifier({ secret: SECRET, algorithms: ["HS256", "HS512"] });
-    await expect(both.verify(token)).resolves.toEqual({ id: "alice", role: "USER" });
-    await expect(both.verify(await signToken(SECRET, { sub: "bob" }))).resolves.toEqual({ id: "bob", role: "USER" });
+    await expect(both.verify(token)).resolves.toEqual({ id: "alice", role: "USER", expiresAt: expect.any(Number) });
+    await expect(both.verify(await signToken(SECRET, { sub: "bob" }))).resolves.toEqual({ id: "bob", role: "USER", expiresAt: expect.any(Number) });
   });
 
   it("refuses a tampered payload", async () => {
@@ -107,7 +107,7 @@ describe("issuer and audience", () => {
   it("are checked when configured", async () => {
     const verifier = createTokenVerifier({ secret: SECRET, issuer: "https://idp.example", audience: "dataguardian" });
     const good = await signToken(SECRET, { sub: "alice", issuer: "https://idp.example", audience: "dataguardian" });
-    await expect(verifier.verify(good)).resolves.toEqual({ id: "alice", role: "USER" });
+    await expect(verifier.verify(good)).resolves.toEqual({ id: "alice", role: "USER", expiresAt: expect.any(Number) });
 
     const wrongIss = await signToken(SECRET, { sub: "alice", issuer: "https://evil.example", audience: "dataguardian" });
     const wrongAud = await signToken(SECRET, { sub: "alice", issuer: "https://idp.example", audience: "other" });
@@ -120,7 +120,7 @@ describe("issuer and audience", () => {
   it("are not checked when not configured", async () => {
     const verifier = createTokenVerifier({ secret: SECRET });
     const token = await signToken(SECRET, { sub: "alice", issuer: "https://anything", audience: "whatever" });
-    await expect(verifier.verify(token)).resolves.toEqual({ id: "alice", role: "USER" });
+    await expect(verifier.verify(token)).resolves.toEqual({ id: "alice", role: "USER", expiresAt: expect.any(Number) });
   });
 });
 
@@ -132,7 +132,7 @@ describe("claims", () => {
     [{ role: "user" }, "USER"],
     [{}, "USER"],
   ] as const)("role %j maps to %s", async (claims, role) => {
-    await expect(verifier.verify(await hmacToken({ sub: "u1", ...claims }))).resolves.toEqual({ id: "u1", role });
+    await expect(verifier.verify(await hmacToken({ sub: "u1", ...claims }))).resolves.toEqual({ id: "u1", role, expiresAt: expect.any(Number) });
   });
 
   it.each([["ADMIN"], ["Admin"], ["superuser"], [""], [null], [1], [["admin"]], [{ admin: true }]])(
@@ -149,12 +149,12 @@ describe("claims", () => {
 
   it("accepts a 200-character sub", async () => {
     const sub = "s".repeat(200);
-    await expect(verifier.verify(await hmacToken({ sub }))).resolves.toEqual({ id: sub, role: "USER" });
+    await expect(verifier.verify(await hmacToken({ sub }))).resolves.toEqual({ id: sub, role: "USER", expiresAt: expect.any(Number) });
   });
 
   it("signToken sets role, and a numeric expiresIn means seconds from now", async () => {
     const token = await signToken(SECRET, { sub: "root", role: "admin", expiresIn: 120 });
-    await expect(verifier.verify(token)).resolves.toEqual({ id: "root", role: "ADMIN" });
+    await expect(verifier.verify(token)).resolves.toEqual({ id: "root", role: "ADMIN", expiresAt: expect.any(Number) });
     const payload = JSON.parse(Buffer.from(token.split(".")[1]!, "base64url").toString()) as { exp: number };
     expect(payload.exp - nowSec()).toBeGreaterThan(100);
     expect(payload.exp - nowSec()).toBeLessThanOrEqual(120);
@@ -169,7 +169,7 @@ describe("cache", () => {
     first.role = "USER"; // a caller mutating its copy must not poison the cache
     const second = await verifier.verify(token); // served from the cache
     second.role = "USER";
-    await expect(verifier.verify(token)).resolves.toEqual({ id: "alice", role: "ADMIN" });
+    await expect(verifier.verify(token)).resolves.toEqual({ id: "alice", role: "ADMIN", expiresAt: expect.any(Number) });
     const bad = await hmacToken({ sub: "alice" }, { secret: "nope-nope-nope-nope-nope-nope-nope" });
     await expectAuthError(verifier.verify(bad), "invalid");
     await expectAuthError(verifier.verify(bad), "invalid");
@@ -180,6 +180,20 @@ describe("cache", () => {
     const token = await signToken(SECRET, { sub: "alice", expiresIn: 1 });
     await expect(verifier.verify(token)).resolves.toMatchObject({ id: "alice" });
     vi.useFakeTimers({ toFake: ["Date"], now: Date.now() + 2_100 });
+    try {
+      await expectAuthError(verifier.verify(token), "expired");
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("carries the token's exp (ms) on every answer, fresh or cached, and caches no longer than that", async () => {
+    const verifier = createTokenVerifier({ secret: SECRET, clockToleranceSec: 0 });
+    const exp = nowSec() + 30;
+    const token = await hmacToken({ sub: "alice" }, { exp });
+    await expect(verifier.verify(token)).resolves.toEqual({ id: "alice", role: "USER", expiresAt: exp * 1000 });
+    await expect(verifier.verify(token)).resolves.toEqual({ id: "alice", role: "USER", expiresAt: exp * 1000 }); // cached
+    vi.useFakeTimers({ toFake: ["Date"], now: exp * 1000 + 1 });
     try {
       await expectAuthError(verifier.verify(token), "expired");
     } finally {
@@ -262,7 +276,7 @@ describe("JWKS", () => {
 
   it("verifies an RS256 token signed with the provider's key", async () => {
     const verifier = createTokenVerifier({ jwksUrl });
-    await expect(verifier.verify(await rsToken(privateKey))).resolves.toEqual({ id: "carol", role: "ADMIN" });
+    await expect(verifier.verify(await rsToken(privateKey))).resolves.toEqual({ id: "carol", role: "ADMIN", expiresAt: expect.any(Number) });
     expect(requests).toBeGreaterThan(0);
   });
 
