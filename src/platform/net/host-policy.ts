@@ -235,9 +235,14 @@ export async function checkHostAllowed(
   const literal = stripBrackets(host);
   const name = normalizeHostname(literal);
   const listedByName = policy.mode === "allowList" && policy.hostnames.has(name);
+  const isLiteral = isIP(literal) !== 0;
+  // An allow list of names only can never allow an unlisted name: refused without a lookup, so
+  // the answer says nothing of our DNS, not even whether the name exists.
+  if (!isLiteral && policy.mode === "allowList" && !listedByName && policy.cidrs.length === 0) {
+    return nameRefused(`${host} is not in ${VARIABLE} (not looked up)`);
+  }
   const resolved = await resolveAll(literal, options.lookupTimeoutMs ?? 5_000, options.resolve);
   if (!resolved.ok) return { ok: false, reason: resolved.reason, listable: false, unresolved: true };
-  const isLiteral = isIP(literal) !== 0;
   for (const address of resolved.addresses) {
     const verdict = checkAddressAllowed(policy, address, listedByName);
     if (!verdict.ok) {

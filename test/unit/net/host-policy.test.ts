@@ -259,6 +259,27 @@ describe("a refused host name is no oracle for internal DNS", () => {
     expect(answers.size).toBe(1);
   });
 
+  it("an allow list of names only refuses an unlisted name without looking it up: existing or not, the same answer", async () => {
+    const policy = parseAllowedHosts("db.corp.example");
+    const looked: string[] = [];
+    const spy = (name: string) => {
+      looked.push(name);
+      return resolve(name);
+    };
+    for (const name of ["files.corp.example", "no-such-name.corp.example"]) {
+      expect(await checkHostAllowed(policy, name, { resolve: spy }), name).toEqual({
+        ok: false,
+        reason: NAME_REFUSED,
+        listable: true,
+        byName: true,
+        detail: `${name} is not in DATABASE_SCAN_ALLOWED_HOSTS (not looked up)`,
+      });
+    }
+    expect(looked).toEqual([]);
+    expect(await checkHostAllowed(policy, "db.corp.example", { resolve: spy })).toEqual({ ok: true, addresses: ["10.1.2.3"] });
+    expect(looked).toEqual(["db.corp.example"]);
+  });
+
   it("an address typed by the user still says what it is (nothing is revealed that the user did not type)", async () => {
     expect(await checkHostAllowed(defaults, "10.1.2.3", { resolve })).toEqual({ ok: false, reason: expect.stringMatching(/^a private address/), listable: true });
     expect(hostRefusal("169.254.169.254", (await checkHostAllowed(defaults, "169.254.169.254")) as { reason: string; listable: boolean })).toBe(
