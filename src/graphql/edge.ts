@@ -47,6 +47,14 @@ export class GraphQLEdge {
    */
   private readonly documents = new Map<string, DocumentNode>();
   private readonly listSizes: Record<string, number>;
+  /**
+   * What admit() learns from a document alone, kept per DocumentNode: both transports reuse one
+   * immutable node per query text (Apollo's document store, {@link document}), so a repeated
+   * query is not searched for introspection or walked for its cost again. An operation without
+   * variable definitions cannot read variables (validation refuses undefined ones), so its cost
+   * is a property of the document; operations with variables are costed per request.
+   */
+  private readonly facts = new WeakMap<DocumentNode, { introspection: boolean; costs: Map<OperationDefinitionNode, number> }>();
 
   constructor(private readonly deps: EdgeDeps) {
     this.rules = [...specifiedRules, ...deps.limits.validationRules];
@@ -84,15 +92,22 @@ export class GraphQLEdge {
     variables: Readonly<Record<string, unknown>> | null | undefined;
     user: AuthUser | null;
   }): Promise<void> {
-    const { config, schema } = this.deps;
-    if (usesIntrospection(args.document) && !introspectionAllowed(args.user, config)) {
+    const { config } = this.deps;
+    let facts = this.facts.get(args.document);
+    if (!facts) this.facts.set(args.document, (facts = { introspection: usesIntrospection(args.document), costs: new Map() }));
+    if (facts.introspection && !introspectionAllowed(args.user, config)) {
       throw new AppError("FORBIDDEN", INTROSPECTION_DENIED, { http: { status: 403 } });
     }
-    if (!args.operation) return;
-    const cost = operationCost(schema, args.document, args.operation, args.variables, {
-      listSizes: this.listSizes,
-      stopAbove: config.MAX_QUERY_COST,
-    });
+    const operation = args.operation;
+    if (!operation) return;
+    let cost: number;
+    if (operation.variableDefinitions?.length) {
+      cost = this.cost(args.document, operation, args.variables);
+    } else {
+      let known = facts.costs.get(operation);
+      if (known === undefined) facts.costs.set(operation, (known = this.cost(args.document, operation, null)));
+      cost = known;
+    }
     if (cost > config.MAX_QUERY_COST) {
       throw new AppError(
         "BAD_USER_INPUT",
@@ -100,7 +115,11 @@ export class GraphQLEdge {
         { reason: "QUERY_LIMIT", limit: config.MAX_QUERY_COST, http: { status: 400 } },
       );
     }
-    if (args.operation.operation === "mutation" && args.user) await this.deps.ensureUser(args.user);
+    if (operation.operation === "mutation" && args.user) await this.deps.ensureUser(args.user);
+  }
+
+  private cost(document: DocumentNode, operation: OperationDefinitionNode, variables: Readonly<Record<string, unknown>> | null | undefined): number {
+    return operationCost(this.deps.schema, document, operation, variables, { listSizes: this.listSizes, stopAbove: this.deps.config.MAX_QUERY_COST });
   }
 
   /** Counts and times one operation; returns the function that records its end. */
