@@ -46,13 +46,36 @@ export async function authenticate(deps: ContextDeps, authorization: string | nu
 }
 
 export function buildContext(deps: ContextDeps, user: AuthUser | null, transport: "http" | "ws"): GraphQLContext {
-  const requestId = randomUUID();
-  return {
-    user,
-    requestId,
-    transport,
-    loaders: createLoaders(deps.services, user),
-    services: deps.services,
-    log: deps.log,
-  };
+  return new RequestContext(deps, user, transport);
+}
+
+/**
+ * The request id and the DataLoaders are made on first use: most operations (`me`, a
+ * subscription's start) read neither, and both were a per-request cost of `me`
+ * (bench/me.bench.ts). A class, not an object literal with getters: Apollo copies the context
+ * of every request with Object.assign onto its prototype, which keeps prototype getters lazy
+ * (an own getter would be called by the copy).
+ */
+class RequestContext implements GraphQLContext {
+  readonly services: AppServices;
+  readonly log: Logger;
+  private madeRequestId: string | undefined = undefined;
+  private madeLoaders: Loaders | undefined = undefined;
+
+  constructor(
+    deps: ContextDeps,
+    readonly user: AuthUser | null,
+    readonly transport: "http" | "ws",
+  ) {
+    this.services = deps.services;
+    this.log = deps.log;
+  }
+
+  get requestId(): string {
+    return (this.madeRequestId ??= randomUUID());
+  }
+
+  get loaders(): Loaders {
+    return (this.madeLoaders ??= createLoaders(this.services, this.user));
+  }
 }
