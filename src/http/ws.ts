@@ -2,7 +2,6 @@ import type { IncomingMessage, Server as HttpServer } from "node:http";
 import type { Duplex } from "node:stream";
 import { GraphQLError, type GraphQLFormattedError, type GraphQLSchema, getOperationAST } from "graphql";
 import type { ServerOptions } from "graphql-ws";
-import { useServer } from "graphql-ws/use/ws";
 import { Counter, Gauge } from "prom-client";
 import { WebSocketServer, type WebSocket } from "ws";
 import type { Config } from "../config/config.js";
@@ -14,6 +13,7 @@ import { parseBearer, type AuthUser } from "../platform/auth/jwt.js";
 import type { Metrics } from "../platform/observability/metrics.js";
 import { AppError, type ErrorCode } from "../shared/errors.js";
 import { TurnScheduler } from "../shared/turns.js";
+import { servePaced } from "./ws-transport.js";
 
 interface ConnectionState {
   socket: WebSocket;
@@ -197,7 +197,6 @@ export function attachWebSocket(options: {
     connectionInitWaitTimeout: 10_000,
     subscribe: createFanoutSubscribe(schema, options.fanout) as ServerOptions["subscribe"],
     onConnect: async (ctx) => {
-      await openings.turn(); // paced: a storm's authentications do not run in one piece
       const state = stateOf(ctx.extra);
       const raw = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
       let user: AuthUser | null;
@@ -224,9 +223,6 @@ export function attachWebSocket(options: {
       return true;
     },
     onSubscribe: async (ctx, id, payload) => {
-      await openings.turn(); // paced like authentication
-      // Closed while it waited: nothing to start (graphql-ws drops the answer of a closed socket).
-      if (ctx.extra.socket.readyState !== ctx.extra.socket.OPEN) return [new AppError("BAD_USER_INPUT", "The connection closed before the operation started")];
       const state = stateOf(ctx.extra);
       if (Date.now() >= state.expiresAt) {
         expire(state);
@@ -292,8 +288,8 @@ export function attachWebSocket(options: {
       }
     },
   };
-  // Keep-alive is ours (keepAlive below: one timer for all sockets, not two per socket).
-  const disposable = useServer(serverOptions as ServerOptions<Record<string, unknown> | undefined, { socket: WebSocket }>, wss, 0);
+  // graphql-ws's protocol on our paced transport (ws-transport.ts); keep-alive is keepAlive below.
+  const disposable = servePaced(wss, serverOptions as ServerOptions<Record<string, unknown> | undefined, { socket: WebSocket; request: IncomingMessage }>, log);
 
   /**
    * The `next` messages of one subscription, written without graphql-ws's per-message JSON: the
@@ -351,12 +347,11 @@ export function attachWebSocket(options: {
 }
 
 /**
- * The pace of new sockets (shared/turns.ts): handshakes, and the first steps of each socket's
- * messages (authentication, subscription start), a few milliseconds' worth per turn of the
- * event loop each, in small slices (each is a fraction of a millisecond).
+ * The pace of new sockets (shared/turns.ts): a few milliseconds' worth of handshakes per turn
+ * of the event loop, in small slices (each is a fraction of a millisecond). Their messages and
+ * cleanup are paced by ws-transport.ts.
  */
 const handshakes = new TurnScheduler(4, 8);
-const openings = new TurnScheduler(4, 8);
 
 /**
  * WebSocket handshakes at the pace the event loop allows. A reconnect storm (10,000 clients
