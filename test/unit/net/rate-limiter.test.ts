@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { MemoryRateLimiter } from "../../../src/platform/rate-limit/rate-limiter.js";
 
@@ -32,6 +33,59 @@ describe("MemoryRateLimiter (sliding log)", () => {
       expect(allowedAt.filter((t) => t >= start && t < start + windowMs).length).toBeLessThanOrEqual(points);
     }
     expect(allowedAt.length).toBe(5 * points); // and the limit is reached in every window
+  });
+
+  it("property: under key pressure the bound holds and a refused key stays refused until its retry time", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 4 }),
+        fc.integer({ min: 1, max: 500 }),
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 50 }), fc.constantFrom("a", "b", "c", "d")), { maxLength: 300 }),
+        async (points, windowMs, steps) => {
+          let now = 0;
+          const limiter = new MemoryRateLimiter({ points, windowMs }, () => now, 2); // 2 slots for 4 keys
+          const refusedUntil = new Map<string, number>();
+          for (const [gap, key] of steps) {
+            now += gap;
+            const verdict = await limiter.take(key);
+            expect(limiter.size).toBeLessThanOrEqual(2);
+            // A key refused for being limited is not freed by other keys' traffic (no eviction of limited keys).
+            if (now < (refusedUntil.get(key) ?? -Infinity)) expect(verdict.allowed).toBe(false);
+            if (!verdict.allowed) {
+              expect(verdict.retryAfterMs).toBeGreaterThan(0);
+              expect(verdict.retryAfterMs).toBeLessThanOrEqual(windowMs);
+              refusedUntil.set(key, Math.max(refusedUntil.get(key) ?? -Infinity, now + verdict.retryAfterMs));
+            }
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it("property: with room for every key, the verdicts are those of an exact sliding log", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 5 }),
+        fc.integer({ min: 1, max: 1_000 }),
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 400 }), fc.constantFrom("a", "b", "c")), { maxLength: 200 }),
+        async (points, windowMs, steps) => {
+          let now = 0;
+          const limiter = new MemoryRateLimiter({ points, windowMs }, () => now, 3);
+          const allowed = new Map<string, number[]>();
+          for (const [gap, key] of steps) {
+            now += gap;
+            const inWindow = (allowed.get(key) ?? []).filter((t) => t > now - windowMs);
+            const expected = inWindow.length < points
+              ? { allowed: true, remaining: points - inWindow.length - 1 }
+              : { allowed: false, retryAfterMs: inWindow[0]! + windowMs - now };
+            expect(await limiter.take(key)).toEqual(expected);
+            if (expected.allowed) allowed.set(key, [...inWindow, now]);
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 
   it("refused attempts do not count: the key is allowed again when its oldest allowed attempt leaves the window", async () => {
