@@ -1,4 +1,3 @@
-import type { IncomingMessage } from "node:http";
 import { CloseCode, handleProtocols, makeServer, type ServerOptions } from "graphql-ws";
 import type { WebSocket, WebSocketServer } from "ws";
 import type { Logger } from "../platform/observability/logger.js";
@@ -25,7 +24,7 @@ const closes = new TurnScheduler(4, 32);
 
 const INTERNAL = "Internal server error";
 
-export function servePaced<E extends { socket: WebSocket; request: IncomingMessage }>(
+export function servePaced<E extends { socket: WebSocket }>(
   wss: WebSocketServer,
   options: ServerOptions<Record<string, unknown> | undefined, E>,
   log: Logger,
@@ -36,7 +35,7 @@ export function servePaced<E extends { socket: WebSocket; request: IncomingMessa
     log.error({ err }, "WebSocket server error; closing every socket");
     for (const client of wss.clients) client.close(CloseCode.InternalServerError, INTERNAL);
   });
-  wss.on("connection", (socket: WebSocket, request: IncomingMessage) => {
+  wss.on("connection", (socket: WebSocket) => {
     socket.once("error", (err) => {
       log.warn({ err: err.message }, "WebSocket error; closing it");
       socket.close(CloseCode.InternalServerError, INTERNAL);
@@ -64,7 +63,8 @@ export function servePaced<E extends { socket: WebSocket; request: IncomingMessa
             });
           }),
       },
-      { socket, request } as E,
+      // Only the socket: the upgrade request (headers, buffers) is not kept for the socket's life.
+      { socket } as E,
     );
     socket.once("close", (code: number, reason: Buffer) => {
       const why = String(reason);

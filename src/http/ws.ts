@@ -9,7 +9,7 @@ import { CloseCode, CloseReason } from "../graphql/close-codes.js";
 import { authenticate, buildContext, type ContextDeps } from "../graphql/context.js";
 import type { GraphQLEdge } from "../graphql/edge.js";
 import { createFanoutSubscribe, FANOUT_SINK, type FanoutOptions, type FanoutSink } from "../graphql/fanout.js";
-import { parseBearer, type AuthUser } from "../platform/auth/jwt.js";
+import type { AuthUser } from "../platform/auth/jwt.js";
 import type { Metrics } from "../platform/observability/metrics.js";
 import { AppError, type ErrorCode } from "../shared/errors.js";
 import { TurnScheduler } from "../shared/turns.js";
@@ -218,7 +218,7 @@ export function attachWebSocket(options: {
       }
       perUser.set(user.id, held + 1);
       state.user = user;
-      state.expiresAt = tokenExpiry(raw as string) ?? Number.POSITIVE_INFINITY;
+      state.expiresAt = user.expiresAt ?? Number.POSITIVE_INFINITY;
       armExpiry(state);
       return true;
     },
@@ -289,7 +289,7 @@ export function attachWebSocket(options: {
     },
   };
   // graphql-ws's protocol on our paced transport (ws-transport.ts); keep-alive is keepAlive below.
-  const disposable = servePaced(wss, serverOptions as ServerOptions<Record<string, unknown> | undefined, { socket: WebSocket; request: IncomingMessage }>, log);
+  const disposable = servePaced(wss, serverOptions as ServerOptions<Record<string, unknown> | undefined, { socket: WebSocket }>, log);
 
   /**
    * The `next` messages of one subscription, written without graphql-ws's per-message JSON: the
@@ -430,20 +430,4 @@ function keepAlive(wss: WebSocketServer, periodMs: number) {
   }, Math.max(1, Math.floor(periodMs / KEEPALIVE_GROUPS)));
   timer.unref();
   return { close: () => clearInterval(timer) };
-}
-
-/**
- * The `exp` of a bearer token that was just verified (so its payload is trusted), in ms.
- * Read here rather than widening the verifier's result: the socket needs it, HTTP does not.
- */
-export function tokenExpiry(authorization: string): number | null {
-  const token = parseBearer(authorization);
-  const payload = token?.split(".")[1];
-  if (!payload) return null;
-  try {
-    const claims = JSON.parse(Buffer.from(payload, "base64url").toString("utf8")) as { exp?: unknown };
-    return typeof claims.exp === "number" && Number.isFinite(claims.exp) ? claims.exp * 1000 : null;
-  } catch {
-    return null;
-  }
 }
