@@ -1,6 +1,9 @@
 import type pg from "pg";
 import { Prisma } from "../../generated/prisma/client.js";
+import { to as copyTo } from "pg-copy-streams";
 import type { PrismaClient } from "../../platform/db/prisma.js";
+import { isUuid } from "../../shared/ids.js";
+import { byteaCopyReader } from "./bytea-copy.js";
 import {
   type FindingBatch,
   type ProgressPatch,
@@ -14,7 +17,7 @@ import {
 } from "./scan.repo.js";
 import { type Scan, ScanStatus, type Severity, type SkippedInput } from "./scan.type.js";
 
-/** A stored input is read in slices of this size (loadInput). */
+/** A stored input is read in binary COPY rows of this size (loadInput). */
 const INPUT_SLICE_BYTES = 1024 * 1024;
 
 const WRITE_FINDINGS_SQL = `
@@ -109,25 +112,36 @@ export class ScanWorkerRepo extends ScanQueueReads {
     if (!this.pool) {
       return this.prisma.scanInput.findUnique({ where: { scanId_ordinal: { scanId, ordinal } }, select: { ownerId: true, content: true, keyId: true } });
     }
-    // Read on the pg pool in slices of INPUT_SLICE_BYTES: each slice's hex text is decoded in a
-    // few milliseconds, so a 10 MB document never holds the event loop for one long turn (as one
-    // read through Prisma did, 40-80 ms). Inputs are never updated, only deleted: a slice that
-    // finds no row means the scan ended meanwhile.
+    if (!isUuid(scanId) || !Number.isSafeInteger(ordinal)) return null;
     const { rows } = await this.pool.query<{ ownerId: string; keyId: string | null; bytes: number }>(
       `SELECT "ownerId", "keyId", octet_length(content)::int AS bytes FROM "ScanInput" WHERE "scanId" = $1::uuid AND ordinal = $2`,
       [scanId, ordinal],
     );
     const head = rows[0];
     if (!head) return null;
+    // The bytes come as binary COPY rows of INPUT_SLICE_BYTES each (bytea-copy.ts), copied once
+    // into one buffer: no hex text to decode on the main thread (a SELECT of a 10 MB bytea is
+    // 20 MB of hex made into strings), and pg never buffers more than one slice. One statement,
+    // one snapshot: the input is read whole or, when it was deleted meanwhile, not at all.
+    // COPY takes no parameters: the id is a checked UUID and the owner a quoted literal.
     const content = Buffer.allocUnsafe(head.bytes);
-    for (let at = 0; at < head.bytes; at += INPUT_SLICE_BYTES) {
-      const slice = await this.pool.query<{ part: Buffer }>(
-        `SELECT substring(content FROM $4::int FOR $5::int) AS part FROM "ScanInput" WHERE "scanId" = $1::uuid AND ordinal = $2 AND "ownerId" = $3`,
-        [scanId, ordinal, head.ownerId, at + 1, INPUT_SLICE_BYTES],
-      );
-      const part = slice.rows[0]?.part;
-      if (!part) return null;
-      part.copy(content, at);
+    const client = await this.pool.connect();
+    let failed: Error | undefined;
+    try {
+      const sql =
+        `COPY (SELECT substring(i.content FROM g FOR ${INPUT_SLICE_BYTES}) FROM "ScanInput" i, ` +
+        `generate_series(1, octet_length(i.content), ${INPUT_SLICE_BYTES}) g ` +
+        `WHERE i."scanId" = '${scanId}'::uuid AND i.ordinal = ${ordinal} AND i."ownerId" = ${client.escapeLiteral(head.ownerId)} ORDER BY g) ` +
+        `TO STDOUT (FORMAT binary)`;
+      const reader = byteaCopyReader(content);
+      for await (const chunk of client.query(copyTo(sql)) as AsyncIterable<Buffer>) reader.push(chunk);
+      if (reader.end() !== head.bytes) return null; // deleted between the two statements
+    } catch (err) {
+      failed = err as Error;
+      throw err;
+    } finally {
+      // A connection left inside a COPY is not handed back to the pool.
+      client.release(failed);
     }
     return { ownerId: head.ownerId, content, keyId: head.keyId };
   }

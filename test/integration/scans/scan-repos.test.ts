@@ -148,6 +148,14 @@ describe("ScanOwnerRepo: admission", () => {
     expect(Buffer.compare(Buffer.from(first!.content), big)).toBe(0);
     expect(Buffer.from((await workers.loadInput(r.scan.id, 1))!.content).toString()).toBe("jan@example.com");
     expect(await workers.loadInput(r.scan.id, 2)).toBeNull();
+    // An owner id with a quote travels into the COPY as a literal; an empty input reads as empty.
+    const quoted = { ownerId: `o'wner\\-${Date.now().toString(36)}`, sessionId: "" };
+    await prisma.user.create({ data: { id: quoted.ownerId } });
+    quoted.sessionId = (await prisma.session.create({ data: { ownerId: quoted.ownerId, name: "s", expiresAt: new Date(Date.now() + 3_600_000) } })).id;
+    const empty = await owners.admit({ ...quoted, kind: ScanKind.DOCUMENT, options: null, connectionId: null, inputs: [{ name: "e.txt", content: Buffer.alloc(0) }, { name: "q.txt", content: Buffer.from("x'y") }], limits: LIMITS });
+    if (!empty.ok) throw new Error("not admitted");
+    expect((await workers.loadInput(empty.scan.id, 0))?.content.byteLength).toBe(0);
+    expect(Buffer.from((await workers.loadInput(empty.scan.id, 1))!.content).toString()).toBe("x'y");
     // Refused (the owner is at a limit of 1): neither a scan nor its inputs remain.
     const refused = await owners.admit({
       ...o,
