@@ -21,6 +21,8 @@ import { attachWebSocket, type WsHandle } from "./ws.js";
 
 export type { ReadinessCheck };
 
+const LISTEN_BACKLOG = 4096;
+
 export interface HttpApp {
   readonly server: Server;
   readonly ws: WsHandle;
@@ -121,7 +123,10 @@ export async function createHttpApp(options: {
     listen(port, host) {
       return new Promise((resolve, reject) => {
         server.once("error", reject);
-        server.listen(port, host, () => {
+        // A deep accept queue: a reconnect storm (10,000 clients within 2 s) arrives faster than
+        // a busy loop accepts; with Node's default of 511 the kernel drops SYNs and clients
+        // wait out TCP's retry backoff (1, 3, 7, 15 s...). The kernel caps it at somaxconn.
+        server.listen({ port, host, backlog: LISTEN_BACKLOG }, () => {
           server.off("error", reject);
           resolve((server.address() as AddressInfo).port);
         });
