@@ -108,6 +108,13 @@ const tokens = await Promise.all(seeded.map((s) => signToken(secret, { sub: s.ow
 console.log(`seeded ${seeded.length} users x 1 RUNNING scan on ${process.env.DATABASE_URL ? "DATABASE_URL" : "embedded PostgreSQL"}`);
 
 // ---- helpers -------------------------------------------------------------------------------------
+/** CPU time (user + system) of a process so far, in ms, from /proc (USER_HZ = 100). */
+function cpuMsOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
 function rssOf(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
   return m ? Number(m[1]) * 1024 : NaN;
@@ -329,16 +336,21 @@ async function runOne(kind: "raw" | "ours", n: number): Promise<void> {
       const observer = await signToken(secret, { sub: "bench-progress-observer", expiresIn: "1h" });
       const probe = startProbe(`http://127.0.0.1:${port}/graphql`, observer);
       if (profileDir) await server.rpc("profileStart");
+      const stormCpu0 = cpuMsOf(server.pid);
+      const stormCpu0Clients = cpuMsOf(clients.pid);
       const storm = await clients.rpc<{ connected: number; failed: number; firstErrors: string[]; ms: number }>("storm", {
         url: `ws://127.0.0.1:${port}/graphql`,
         creds,
         spreadMs: STORM_SPREAD_MS,
       });
+      const stormCpu = cpuMsOf(server.pid) - stormCpu0;
+      const stormCpuClients = cpuMsOf(clients.pid) - stormCpu0Clients;
       const lat = await probe.stop();
       if (profileDir) console.log(`  profile (storm): ${await server.rpc("profileStop", path.join(profileDir, `storm-${n}.cpuprofile`))}`);
       stormSummary = [
         `reconnect storm (ours, n=${n}): every socket dropped, ${n} clients reconnect + resubscribe spread over ${STORM_SPREAD_MS} ms`,
-        `  all served (first event of each) after ${fmt(storm.ms / 1000, 2)} s; connected ${storm.connected}, failed ${storm.failed}${storm.firstErrors.length ? ` (${storm.firstErrors.join("; ")})` : ""}`,
+        `  all served (first event of each) after ${fmt(storm.ms / 1000, 2)} s; connected ${storm.connected}, failed ${storm.failed}${storm.firstErrors.length ? ` (${storm.firstErrors.join("; ")})` : ""}; ` +
+          `server CPU ${fmt(stormCpu / 1000, 2)} s (${fmt((stormCpu * 1000) / n, 0)} us per client), clients' CPU ${fmt(stormCpuClients / 1000, 2)} s`,
         `  another user's query ({ scans(first: 5) { totalCount } }) meanwhile: ${lat.count} requests, p50 ${fmt(lat.p50)} ms, p99 ${fmt(lat.p99)} ms, max ${fmt(lat.max)} ms, errors ${lat.errors} ${JSON.stringify(lat.codes)}`,
       ];
       for (const line of stormSummary) console.log(line);
