@@ -2,7 +2,13 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { ApolloServer, type ApolloServerPlugin } from "@apollo/server";
 import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHttpServer";
-import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
+import {
+  ApolloServerPluginCacheControlDisabled,
+  ApolloServerPluginInlineTraceDisabled,
+  ApolloServerPluginLandingPageDisabled,
+  ApolloServerPluginSchemaReportingDisabled,
+  ApolloServerPluginUsageReportingDisabled,
+} from "@apollo/server/plugin/disabled";
 import express from "express";
 import type { GraphQLSchema } from "graphql";
 import type { Config } from "../config/config.js";
@@ -80,6 +86,12 @@ export async function createHttpApp(options: {
     // Every answer is per caller and no type carries cache hints: the default cache-control plugin
     // would only cost a hook per resolved field (bench/me.bench.ts).
     ApolloServerPluginCacheControlDisabled(),
+    // Apollo turns these on by itself when APOLLO_KEY / APOLLO_GRAPH_REF are in the environment
+    // (or, for inline traces, a federated schema): operation shapes and traces sent to Apollo's
+    // cloud, and a hook or a trace per request. Never for this server.
+    ApolloServerPluginUsageReportingDisabled(),
+    ApolloServerPluginSchemaReportingDisabled(),
+    ApolloServerPluginInlineTraceDisabled(),
   ];
 
   const apollo = new ApolloServer<GraphQLContext>({
