@@ -1,3 +1,5 @@
+import type { TurnScheduler } from "./turns.js";
+
 /**
  * Batches keys into one call while earlier calls run (issue 11: a subscription storm shares its
  * queries). Unlike DataLoader's default (one batch per tick), keys that arrive while
@@ -13,10 +15,13 @@ export class Batcher<K, V> {
    * @param loadMany answers `keys` in the same order.
    * @param options.maxBatch keys per call. @default 500
    * @param options.maxConcurrent calls in flight at once. @default 2
+   * @param options.settleIn hands each caller its answer in turns of the event loop
+   *   (shared/turns.ts) instead of all at once: when what each caller does next is heavy (a
+   *   subscription starting), a batch of 500 would otherwise run as one long stall.
    */
   constructor(
     private readonly loadMany: (keys: K[]) => Promise<V[]>,
-    private readonly options: { maxBatch?: number; maxConcurrent?: number } = {},
+    private readonly options: { maxBatch?: number; maxConcurrent?: number; settleIn?: TurnScheduler } = {},
   ) {}
 
   load(key: K): Promise<V> {
@@ -46,10 +51,19 @@ export class Batcher<K, V> {
     } catch (err) {
       call = Promise.reject(err);
     }
+    const turns = this.options.settleIn;
     call
       .then(
-        (values) => batch.forEach((b, i) => b.resolve(values[i]!)),
-        (err: unknown) => batch.forEach((b) => b.reject(err)),
+        (values) =>
+          batch.forEach((b, i) => {
+            if (turns) turns.schedule({ run: () => b.resolve(values[i]!) });
+            else b.resolve(values[i]!);
+          }),
+        (err: unknown) =>
+          batch.forEach((b) => {
+            if (turns) turns.schedule({ run: () => b.reject(err) });
+            else b.reject(err);
+          }),
       )
       .finally(() => {
         this.running--;

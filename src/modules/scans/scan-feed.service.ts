@@ -1,5 +1,6 @@
 import { topics, type PubSub } from "../../platform/pubsub/pubsub.js";
 import { Batcher } from "../../shared/batcher.js";
+import { TurnScheduler } from "../../shared/turns.js";
 import { AppError } from "../../shared/errors.js";
 import { toProgressEvent } from "./scan-events.js";
 import type { ScanFeedRepo, ScanWithPosition } from "./scan-feed.repo.js";
@@ -11,6 +12,9 @@ import { ScanEventStream } from "./scan-progress.stream.js";
  * Replayed events the client already saw are dropped by sequence number on its side.
  */
 export const SINCE_MARGIN_MS = 5_000;
+
+/** Subscription starts, a few milliseconds' worth per turn of the event loop. */
+const starts = new TurnScheduler(4, 16);
 
 /**
  * The live feeds behind `myScans` and `scanProgress` (issue 11, issue 15: the replay logic
@@ -32,8 +36,10 @@ export class ScanFeed {
     },
     options: { maxBatch?: number } = {},
   ) {
-    this.changes = new Batcher((keys) => deps.repo.changedSince(keys), options);
-    this.current = new Batcher((keys) => deps.repo.current(keys), options);
+    // Each subscription's start continues in its own turn (a storm's batch of 500 is not one stall).
+    const batching = { ...options, settleIn: starts };
+    this.changes = new Batcher((keys) => deps.repo.changedSince(keys), batching);
+    this.current = new Batcher((keys) => deps.repo.current(keys), batching);
   }
 
   /**

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { Batcher } from "../../../src/shared/batcher.js";
+import { TurnScheduler } from "../../../src/shared/turns.js";
 
 /** A loader whose calls we hold open, to see what arrives while they run. */
 function heldLoader() {
@@ -55,5 +56,30 @@ describe("Batcher", () => {
     const results = await Promise.allSettled([1, 2, 3, 4, 5].map((k) => b.load(k)));
     expect(calls).toEqual([[1, 2], [3, 4], [5]]);
     expect(results.map((r) => r.status)).toEqual(["fulfilled", "fulfilled", "rejected", "rejected", "fulfilled"]);
+  });
+});
+
+describe("Batcher settleIn", () => {
+  it("hands each caller its answer in turns of the event loop, in order, not all within one", async () => {
+    const turns = new TurnScheduler(1, 1);
+    const batcher = new Batcher(async (keys: number[]) => keys.map((k) => k * 2), { settleIn: turns });
+    const settled: number[] = [];
+    const busy = () => {
+      const end = performance.now() + 2;
+      while (performance.now() < end);
+    };
+    const all = Promise.all(Array.from({ length: 20 }, (_, i) => batcher.load(i).then((v) => (busy(), settled.push(v)))));
+    // Other work queued once the batch is answered gets a turn before every caller has continued.
+    let seenByOtherWork = -1;
+    const probe = (async () => {
+      while (settled.length === 0) await new Promise((r) => setImmediate(r));
+      await new Promise((r) => setImmediate(r));
+      seenByOtherWork = settled.length;
+    })();
+    await all;
+    await probe;
+    expect(settled).toEqual(Array.from({ length: 20 }, (_, i) => i * 2));
+    expect(seenByOtherWork).toBeGreaterThan(0);
+    expect(seenByOtherWork).toBeLessThan(20);
   });
 });
