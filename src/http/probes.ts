@@ -22,11 +22,16 @@ export function mountProbes(
 ): void {
   const { metrics } = options;
   app.use((req, res, next) => {
-    const end = metrics.httpDuration.startTimer();
+    const started = process.hrtime.bigint();
+    // The route is read now: once a mount (app.use("/graphql", ...)) has trimmed req.url and its
+    // handler answered without calling next(), req.path at "finish" is "/" (every GraphQL request
+    // was counted as route "/"), and parsing it again there cost each request.
+    const path = req.path;
+    const route = KNOWN_ROUTES.has(path) ? path : "other";
+    const method = req.method;
     res.on("finish", () => {
-      const route = KNOWN_ROUTES.has(req.path) ? req.path : "other";
-      end({ method: req.method, route });
-      metrics.httpRequests.inc({ method: req.method, route, status: String(res.statusCode) });
+      metrics.httpDuration.observe({ method, route }, Number(process.hrtime.bigint() - started) / 1e9);
+      metrics.httpRequests.inc({ method, route, status: String(res.statusCode) });
     });
     next();
   });
