@@ -5,6 +5,7 @@ import { type Scan, type ScanProgress, ScanStatus, waitingForOf } from "./scan.t
 
 const PUBLISH_TIMEOUT_MS = 1_000;
 const RESOLVED: Promise<void> = Promise.resolve();
+const TOPIC_CACHE_SIZE = 50_000;
 
 /** Builds the event for a scan row; `queuePosition` only means something while QUEUED. */
 export function toProgressEvent(scan: Scan, queuePosition: number | null, capacityHold: string | null = null): ScanProgress {
@@ -43,6 +44,8 @@ export type ScanEventMessage = ScanProgress & { ownerId: string };
  * re-read it, so a failed publish is logged, never thrown into the scan.
  */
 export class ScanEvents {
+  private readonly topicCache = new Map<string, readonly [string, string]>();
+
   constructor(
     private readonly pubsub: PubSub,
     private readonly log: Logger,
@@ -54,11 +57,26 @@ export class ScanEvents {
     const message: ScanEventMessage = eventOf(scan, queuePosition, this.capacityHold(), scan.ownerId);
     if (this.pubsub.local) {
       // In process: delivered synchronously, cannot block; no promise to wait for per event.
-      this.pubsub.publish(topics.scanProgress(scan.id), message);
-      this.pubsub.publish(topics.userScans(scan.ownerId), message);
+      const [scanTopic, ownerTopic] = this.topicsOf(scan);
+      this.pubsub.publish(scanTopic, message);
+      this.pubsub.publish(ownerTopic, message);
       return RESOLVED;
     }
     return this.publishRemote(scan, message);
+  }
+
+  /**
+   * The scan's two topics, kept per scan id: a scan publishes many events, and a kept string is
+   * hashed once (a new one per event is built, flattened and hashed on every lookup). Bounded.
+   */
+  private topicsOf(scan: Scan): readonly [string, string] {
+    let pair = this.topicCache.get(scan.id);
+    if (!pair) {
+      if (this.topicCache.size >= TOPIC_CACHE_SIZE) this.topicCache.clear();
+      pair = [topics.scanProgress(scan.id), topics.userScans(scan.ownerId)];
+      this.topicCache.set(scan.id, pair);
+    }
+    return pair;
   }
 
   private async publishRemote(scan: Scan, message: ScanEventMessage): Promise<void> {

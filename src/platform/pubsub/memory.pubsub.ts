@@ -5,20 +5,22 @@ const RESOLVED: Promise<void> = Promise.resolve();
 /** In-process PubSub for a single instance (the embedded default). */
 export class MemoryPubSub implements PubSub {
   readonly local = true;
-  private readonly listeners = new Map<string, Set<(payload: unknown) => void>>();
+  /** Per topic, its listeners (an array: iterated on every publish, changed only on listen/unlisten). */
+  private readonly listeners = new Map<string, Array<(payload: unknown) => void>>();
 
   /**
    * Delivers synchronously, before it returns (a resolved promise, no allocation per call).
    * The payload is shared by the listeners as is (no copy: publishers build a fresh object per
    * event and listeners treat payloads as read-only, as they would a parsed Redis message).
-   * A listener added while delivering gets the event too; a removed one does not (Set order).
+   * Listeners added or removed while delivering take effect from the next event (the array
+   * is replaced, never changed in place).
    */
   publish(topic: string, payload: unknown): Promise<void> {
-    const set = this.listeners.get(topic);
-    if (set) {
-      for (const listener of set) {
+    const list = this.listeners.get(topic);
+    if (list) {
+      for (let i = 0; i < list.length; i++) {
         try {
-          listener(payload);
+          list[i]!(payload);
         } catch {
           // a failing listener must not stop delivery to the others
         }
@@ -28,12 +30,15 @@ export class MemoryPubSub implements PubSub {
   }
 
   async listen(topic: string, listener: (payload: unknown) => void): Promise<() => Promise<void>> {
-    let set = this.listeners.get(topic);
-    if (!set) this.listeners.set(topic, (set = new Set()));
-    set.add(listener);
+    this.listeners.set(topic, [...(this.listeners.get(topic) ?? []), listener]);
+    let listening = true;
     return async () => {
-      set.delete(listener);
-      if (set.size === 0 && this.listeners.get(topic) === set) this.listeners.delete(topic);
+      const list = this.listeners.get(topic);
+      const at = listening && list ? list.indexOf(listener) : -1;
+      listening = false;
+      if (at < 0) return;
+      if (list!.length === 1) this.listeners.delete(topic);
+      else this.listeners.set(topic, [...list!.slice(0, at), ...list!.slice(at + 1)]);
     };
   }
 
