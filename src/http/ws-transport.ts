@@ -1,7 +1,7 @@
 import { CloseCode, handleProtocols, makeServer, type ServerOptions } from "graphql-ws";
 import type { WebSocket, WebSocketServer } from "ws";
 import type { Logger } from "../platform/observability/logger.js";
-import { TurnScheduler } from "../shared/turns.js";
+import { socketWork } from "../shared/turns.js";
 
 /**
  * graphql-ws's protocol server (makeServer) on `ws` sockets: what graphql-ws/use/ws does, with
@@ -18,9 +18,9 @@ export interface PacedTransport {
   dispose(): Promise<void>;
 }
 
-/** A few milliseconds per turn, in small slices: a message start is a fraction of a millisecond. */
-const messages = new TurnScheduler(4, 8);
-const closes = new TurnScheduler(4, 32);
+/** Message starts and cleanup wait in the line of socket work (shared/turns.ts), a few ms per turn. */
+const messages = socketWork;
+const closes = socketWork;
 
 const INTERNAL = "Internal server error";
 

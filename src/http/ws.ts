@@ -12,7 +12,7 @@ import { createFanoutSubscribe, FANOUT_SINK, type FanoutOptions, type FanoutSink
 import type { AuthUser } from "../platform/auth/jwt.js";
 import type { Metrics } from "../platform/observability/metrics.js";
 import { AppError, type ErrorCode } from "../shared/errors.js";
-import { TurnScheduler } from "../shared/turns.js";
+import { socketWork } from "../shared/turns.js";
 import { servePaced } from "./ws-transport.js";
 
 interface ConnectionState {
@@ -346,12 +346,8 @@ export function attachWebSocket(options: {
   };
 }
 
-/**
- * The pace of new sockets (shared/turns.ts): a few milliseconds' worth of handshakes per turn
- * of the event loop, in small slices (each is a fraction of a millisecond). Their messages and
- * cleanup are paced by ws-transport.ts.
- */
-const handshakes = new TurnScheduler(4, 8);
+/** Handshakes wait in the line of socket work (shared/turns.ts), with messages, starts and cleanup. */
+const handshakes = socketWork;
 
 /**
  * WebSocket handshakes at the pace the event loop allows. A reconnect storm (10,000 clients
@@ -364,20 +360,23 @@ const handshakes = new TurnScheduler(4, 8);
  */
 function paceUpgrades(server: HttpServer, wss: WebSocketServer, maxPending: number) {
   let open = true;
+  let waiting = 0;
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     if (!wss.shouldHandle(req)) {
       // Not ours (another path): ws answers 400 at once, as when it listened itself.
       wss.handleUpgrade(req, socket, head, () => socket.destroy());
       return;
     }
-    if (handshakes.pending >= maxPending) {
+    if (waiting >= maxPending) {
       socket.end("HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
       return;
     }
     const onError = () => socket.destroy(); // a reset while queued must not be an unhandled error
     socket.on("error", onError);
+    waiting++;
     handshakes.schedule({
       run() {
+        waiting--;
         socket.off("error", onError); // ws adds its own
         if (!open || socket.destroyed || !socket.writable) return void socket.destroy(); // gave up while waiting, or shutting down
         wss.handleUpgrade(req, socket, head, (ws) => wss.emit("connection", ws, req));
@@ -386,7 +385,7 @@ function paceUpgrades(server: HttpServer, wss: WebSocketServer, maxPending: numb
   };
   server.on("upgrade", onUpgrade);
   return {
-    pending: () => handshakes.pending,
+    pending: () => waiting,
     close() {
       open = false;
       server.off("upgrade", onUpgrade);

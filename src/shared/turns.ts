@@ -82,3 +82,10 @@ export class TurnScheduler {
     else setImmediate(this.startTurn);
   };
 }
+
+/**
+ * The work new and closing sockets bring (handshakes, each message's start, subscription starts,
+ * cleanup after a close), in one line and one budget: in a reconnect storm they all come at
+ * once, and separate budgets would add up to one long turn. Deliveries have their own.
+ */
+export const socketWork = new TurnScheduler(4, 8);

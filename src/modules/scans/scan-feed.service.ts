@@ -1,6 +1,6 @@
 import { topics, type PubSub } from "../../platform/pubsub/pubsub.js";
 import { Batcher } from "../../shared/batcher.js";
-import { TurnScheduler } from "../../shared/turns.js";
+import { socketWork } from "../../shared/turns.js";
 import { AppError } from "../../shared/errors.js";
 import { toProgressEvent } from "./scan-events.js";
 import type { ScanFeedRepo, ScanWithPosition } from "./scan-feed.repo.js";
@@ -13,8 +13,8 @@ import { ScanEventStream } from "./scan-progress.stream.js";
  */
 export const SINCE_MARGIN_MS = 5_000;
 
-/** Subscription starts, a few milliseconds' worth per turn of the event loop. */
-const starts = new TurnScheduler(4, 16);
+/** Subscription starts wait in the line of socket work (shared/turns.ts), a few ms per turn. */
+const starts = socketWork;
 
 /**
  * The live feeds behind `myScans` and `scanProgress` (issue 11, issue 15: the replay logic
