@@ -37,7 +37,9 @@ export function servePaced<E extends { socket: WebSocket }>(
   });
   wss.on("connection", (socket: WebSocket) => {
     socket.once("error", (err) => {
-      log.warn({ err: err.message }, "WebSocket error; closing it");
+      // A client's protocol fault (bad frame, message too big: ws closes with its own code);
+      // counted by close code in /metrics, logged at debug so a hostile client cannot flood the log.
+      log.debug({ err: err.message }, "WebSocket error; closing it");
       socket.close(CloseCode.InternalServerError, INTERNAL);
     });
     const closed = server.opened(

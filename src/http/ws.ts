@@ -80,7 +80,8 @@ export function attachWebSocket(options: {
   const wss = new WebSocketServer({ noServer: true, path: "/graphql", maxPayload: config.MAX_WS_MESSAGE_SIZE });
   const upgrades = paceUpgrades(server, wss, config.MAX_PENDING_WS_UPGRADES);
   const keepalive = keepAlive(wss, config.WS_KEEPALIVE);
-  const states = new WeakMap<object, ConnectionState>();
+  /** Per socket (graphql-ws's `extra` holds it): the user, the expiry, the operations. */
+  const states = new WeakMap<WebSocket, ConnectionState>();
   const perUser = new Map<string, number>();
   let subscriptions = 0;
   const stats = { refusedPerUser: 0, refusedInstanceFull: 0, expired: 0 };
@@ -154,6 +155,10 @@ export function attachWebSocket(options: {
       behindSince.delete(socket);
       metrics.wsConnections.dec();
       metrics.wsClosed.inc({ code: String(code) });
+      // The user's slot is free at once: the rest of the cleanup waits its turn (ws-transport.ts),
+      // and a client reconnecting meanwhile must not be refused for a socket already gone.
+      const state = states.get(socket);
+      if (state) releaseUser(state);
     });
     if (wss.clients.size > config.MAX_WS_CONNECTIONS) {
       stats.refusedInstanceFull++;
@@ -163,9 +168,18 @@ export function attachWebSocket(options: {
   });
 
   const stateOf = (extra: { socket: WebSocket }): ConnectionState => {
-    let s = states.get(extra);
-    if (!s) states.set(extra, (s = { socket: extra.socket, user: null, expiresAt: Number.POSITIVE_INFINITY, expiryTimer: null, operations: new Map() }));
+    let s = states.get(extra.socket);
+    if (!s) states.set(extra.socket, (s = { socket: extra.socket, user: null, expiresAt: Number.POSITIVE_INFINITY, expiryTimer: null, operations: new Map() }));
     return s;
+  };
+  const releaseUser = (state: ConnectionState) => {
+    if (state.expiryTimer) clearTimeout(state.expiryTimer);
+    state.expiryTimer = null;
+    if (!state.user) return;
+    const held = (perUser.get(state.user.id) ?? 1) - 1;
+    if (held > 0) perUser.set(state.user.id, held);
+    else perUser.delete(state.user.id);
+    state.user = null;
   };
 
   const armExpiry = (state: ConnectionState) => {
@@ -276,16 +290,10 @@ export function attachWebSocket(options: {
     onError: (_ctx, _id, _payload, errors) => maskErrors(errors),
     onComplete: (ctx, id) => release(ctx.extra, id),
     onClose: (ctx) => {
-      const state = states.get(ctx.extra);
+      const state = states.get(ctx.extra.socket);
       if (!state) return;
       for (const id of [...state.operations.keys()]) release(ctx.extra, id);
-      if (state.expiryTimer) clearTimeout(state.expiryTimer);
-      if (state.user) {
-        const held = (perUser.get(state.user.id) ?? 1) - 1;
-        if (held > 0) perUser.set(state.user.id, held);
-        else perUser.delete(state.user.id);
-        state.user = null;
-      }
+      releaseUser(state); // normally done already when the socket closed
     },
   };
   // graphql-ws's protocol on our paced transport (ws-transport.ts); keep-alive is keepAlive below.
@@ -311,8 +319,8 @@ export function attachWebSocket(options: {
     };
   }
 
-  function release(extra: object, id: string): void {
-    const state = states.get(extra);
+  function release(extra: { socket: WebSocket }, id: string): void {
+    const state = states.get(extra.socket);
     const isSubscription = state?.operations.get(id);
     if (isSubscription === undefined) return;
     state!.operations.delete(id);
@@ -321,6 +329,7 @@ export function attachWebSocket(options: {
       metrics.wsSubscriptions.dec();
     }
   }
+
 
   let closing: Promise<void> | null = null;
   return {
