@@ -10,16 +10,14 @@
  */
 import { createLogger } from "../src/platform/observability/logger.js";
 import {
-  HUGE,
-  catalogRow,
   closeHostileServers,
   fakePg,
   hugeMysqlVersionServer,
   hugeRowServer,
   hugeVersionServer,
   isListing,
-  pgMessage,
-  streamHuge,
+  streamEndlessCatalogue,
+  streamHugeRow,
   type Hostile,
 } from "../test/support/hostile-db.js";
 import { startServerProcess } from "../test/support/server-process.js";
@@ -72,12 +70,7 @@ const cases: Array<[string, "POSTGRESQL" | "MYSQL", () => Promise<Hostile>, (id:
     () =>
       fakePg((sql, socket, counter) => {
         if (!isListing(sql)) return version(sql);
-        const header = Buffer.alloc(11);
-        header.write("D", 0, "latin1");
-        header.writeInt32BE(4 + 2 + 4 + HUGE, 1);
-        header.writeInt16BE(1, 5);
-        header.writeInt32BE(HUGE, 7);
-        streamHuge(socket, header, counter);
+        streamHugeRow(socket, counter);
         return "custom";
       }),
     databaseScan,
@@ -88,15 +81,7 @@ const cases: Array<[string, "POSTGRESQL" | "MYSQL", () => Promise<Hostile>, (id:
     () =>
       fakePg((sql, socket, counter) => {
         if (!isListing(sql)) return version(sql);
-        const cells = (i: number) => catalogRow(`t${i}`).map((c) => Buffer.concat([Buffer.from([0, 0, 0, Buffer.byteLength(c)]), Buffer.from(c)]));
-        const batch = Buffer.concat(Array.from({ length: 2_000 }, (_, i) => pgMessage("D", Buffer.concat([Buffer.from([0, 8]), ...cells(i)]))));
-        const pump = () => {
-          while (!socket.destroyed && counter.sent < HUGE) {
-            counter.sent += batch.length;
-            if (!socket.write(batch)) return void socket.once("drain", pump);
-          }
-        };
-        pump();
+        streamEndlessCatalogue(socket, counter);
         return "custom";
       }),
     databaseScan,

@@ -97,16 +97,47 @@ export function onStartup(socket: net.Socket, then: () => void): void {
   socket.on("data", onData);
 }
 
+/** Streams a ParameterStatus server_version whose value is HUGE bytes long. */
+export function streamHugeVersion(socket: net.Socket, counter: { sent: number }): void {
+  const name = cstr("server_version");
+  const header = Buffer.alloc(5);
+  header.write("S", 0, "latin1");
+  header.writeInt32BE(4 + name.length + HUGE + 1, 1);
+  streamHuge(socket, Buffer.concat([header, name]), counter);
+}
+
+/** Streams one DataRow of one column whose value is HUGE bytes long. */
+export function streamHugeRow(socket: net.Socket, counter: { sent: number }): void {
+  const header = Buffer.alloc(11);
+  header.write("D", 0, "latin1");
+  header.writeInt32BE(4 + 2 + 4 + HUGE, 1);
+  header.writeInt16BE(1, 5);
+  header.writeInt32BE(HUGE, 7);
+  streamHuge(socket, header, counter);
+}
+
+/** Streams catalogue rows (batches of 2,000 small tables) until HUGE bytes went out or the socket closed. */
+export function streamEndlessCatalogue(socket: net.Socket, counter: { sent: number }): void {
+  const row = (i: number) => {
+    const cells = catalogRow(`t${i}`).map((cell) => Buffer.concat([int32(Buffer.byteLength(cell)), Buffer.from(cell)]));
+    return pgMessage("D", Buffer.concat([Buffer.from([0, 8]), ...cells]));
+  };
+  const batch = Buffer.concat(Array.from({ length: 2_000 }, (_, i) => row(i)));
+  const pump = () => {
+    while (!socket.destroyed && counter.sent < HUGE) {
+      counter.sent += batch.length;
+      if (!socket.write(batch)) return void socket.once("drain", pump);
+    }
+  };
+  pump();
+}
+
 /** ParameterStatus server_version whose value is HUGE bytes long. */
 export function hugeVersionServer() {
   return hostile((socket, counter) =>
     onStartup(socket, () => {
       socket.write(authOk());
-      const name = cstr("server_version");
-      const header = Buffer.alloc(5);
-      header.write("S", 0, "latin1");
-      header.writeInt32BE(4 + name.length + HUGE + 1, 1);
-      streamHuge(socket, Buffer.concat([header, name]), counter);
+      streamHugeVersion(socket, counter);
     }),
   );
 }
@@ -120,12 +151,7 @@ export function hugeRowServer() {
         // RowDescription: one text column "v".
         const field = Buffer.concat([cstr("v"), int32(0), Buffer.from([0, 0]), int32(25), Buffer.from([0xff, 0xff]), int32(-1), Buffer.from([0, 0])]);
         socket.write(pgMessage("T", Buffer.concat([Buffer.from([0, 1]), field])));
-        const header = Buffer.alloc(11);
-        header.write("D", 0, "latin1");
-        header.writeInt32BE(4 + 2 + 4 + HUGE, 1);
-        header.writeInt16BE(1, 5);
-        header.writeInt32BE(HUGE, 7);
-        streamHuge(socket, header, counter);
+        streamHugeRow(socket, counter);
       });
     }),
   );

@@ -7,7 +7,6 @@ import { Duplex } from "node:stream";
 import tls from "node:tls";
 import { afterEach, describe, expect, it } from "vitest";
 import {
-  HUGE,
   authOk,
   catalogRow,
   closeHostileServers,
@@ -22,7 +21,10 @@ import {
   onStartup,
   pgMessage,
   readyForQuery,
+  streamEndlessCatalogue,
   streamHuge,
+  streamHugeRow,
+  streamHugeVersion,
 } from "../../support/hostile-db.js";
 import { parseAllowedHosts } from "../../../src/platform/net/host-policy.js";
 import { scanDatabase } from "../../../src/modules/scans/scanners/database.scanner.js";
@@ -199,11 +201,7 @@ function hugeVersionOverTls() {
       secure.on("error", () => undefined);
       onStartup(secure, () => {
         secure.write(authOk());
-        const name = cstr("server_version");
-        const header = Buffer.alloc(5);
-        header.write("S", 0, "latin1");
-        header.writeInt32BE(4 + name.length + HUGE + 1, 1);
-        streamHuge(secure, Buffer.concat([header, name]), counter);
+        streamHugeVersion(secure as unknown as net.Socket, counter);
       });
     }),
   );
@@ -296,12 +294,7 @@ describe("a hostile server while a scan lists its tables", () => {
   it("a 400 MB catalogue row is cut at the listing's message limit", async () => {
     const server = await fakePg((sql, socket, counter) => {
       if (!isListing(sql)) return sql.includes("server_version") ? [["16.0"]] : [];
-      const header = Buffer.alloc(11);
-      header.write("D", 0, "latin1");
-      header.writeInt32BE(4 + 2 + 4 + HUGE, 1);
-      header.writeInt16BE(1, 5);
-      header.writeInt32BE(HUGE, 7);
-      streamHuge(socket, header, counter);
+      streamHugeRow(socket, counter);
       return "custom";
     });
     const { result, growthMiB } = await peakRss(() => scanOf(server.port).then(() => null, (e: unknown) => e));
@@ -314,18 +307,7 @@ describe("a hostile server while a scan lists its tables", () => {
   it("an endless catalogue of small rows is cut at the listing's response budget", async () => {
     const server = await fakePg((sql, socket, counter) => {
       if (!isListing(sql)) return sql.includes("server_version") ? [["16.0"]] : [];
-      const row = (i: number) => {
-        const cells = catalogRow(`t${i}`).map((cell) => Buffer.concat([int32(Buffer.byteLength(cell)), Buffer.from(cell)]));
-        return pgMessage("D", Buffer.concat([Buffer.from([0, 8]), ...cells]));
-      };
-      const batch = Buffer.concat(Array.from({ length: 2_000 }, (_, i) => row(i)));
-      const pump = () => {
-        while (!socket.destroyed && counter.sent < HUGE) {
-          counter.sent += batch.length;
-          if (!socket.write(batch)) return void socket.once("drain", pump);
-        }
-      };
-      pump();
+      streamEndlessCatalogue(socket, counter);
       return "custom";
     });
     const { result, growthMiB } = await peakRss(() => scanOf(server.port).then(() => null, (e: unknown) => e));
@@ -343,12 +325,7 @@ describe("a hostile server while a scan samples a table", () => {
       if (sql.includes("server_version")) return [["16.0"]];
       if (!sql.startsWith("FETCH")) return [];
       socket.write(pgMessage("T", Buffer.concat([Buffer.from([0, 1]), cstr("email"), int32(0), Buffer.from([0, 0]), int32(25), Buffer.from([0xff, 0xff]), int32(-1), Buffer.from([0, 0])])));
-      const header = Buffer.alloc(11);
-      header.write("D", 0, "latin1");
-      header.writeInt32BE(4 + 2 + 4 + HUGE, 1);
-      header.writeInt16BE(1, 5);
-      header.writeInt32BE(HUGE, 7);
-      streamHuge(socket, header, counter);
+      streamHugeRow(socket, counter);
       return "custom";
     });
     const skipped: unknown[] = [];
