@@ -18,9 +18,13 @@ export interface PacedTransport {
   dispose(): Promise<void>;
 }
 
-/** Message starts and cleanup wait in the line of socket work (shared/turns.ts), a few ms per turn. */
-const messages = socketWork;
-const closes = socketWork;
+/**
+ * A socket whose messages wait in the line faster than they start stops being read (ws pause:
+ * the kernel holds the rest and the client's sends slow down) until its backlog is small again,
+ * so a client flooding messages cannot grow our queue without bound.
+ */
+const PAUSE_AT = 32;
+const RESUME_AT = 8;
 
 const INTERNAL = "Internal server error";
 
@@ -42,6 +46,7 @@ export function servePaced<E extends { socket: WebSocket }>(
       log.debug({ err: err.message }, "WebSocket error; closing it");
       socket.close(CloseCode.InternalServerError, INTERNAL);
     });
+    let waiting = 0; // this socket's messages in the line
     const closed = server.opened(
       {
         protocol: socket.protocol,
@@ -54,8 +59,10 @@ export function servePaced<E extends { socket: WebSocket }>(
         onMessage: (cb) =>
           socket.on("message", (event) => {
             const text = String(event);
-            messages.schedule({
+            if (++waiting >= PAUSE_AT && !socket.isPaused) socket.pause();
+            socketWork.schedule({
               run() {
+                if (--waiting <= RESUME_AT && socket.isPaused) socket.resume();
                 if (socket.readyState !== socket.OPEN) return; // closed while it waited
                 cb(text).catch((err: unknown) => {
                   log.error({ err }, "WebSocket message handling failed; closing the socket (4500)");
@@ -70,7 +77,7 @@ export function servePaced<E extends { socket: WebSocket }>(
     );
     socket.once("close", (code: number, reason: Buffer) => {
       const why = String(reason);
-      closes.schedule({
+      socketWork.schedule({
         run() {
           closed(code, why).catch((err: unknown) => log.warn({ err }, "WebSocket cleanup failed"));
         },

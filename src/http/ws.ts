@@ -355,9 +355,6 @@ export function attachWebSocket(options: {
   };
 }
 
-/** Handshakes wait in the line of socket work (shared/turns.ts), with messages, starts and cleanup. */
-const handshakes = socketWork;
-
 /**
  * WebSocket handshakes at the pace the event loop allows. A reconnect storm (10,000 clients
  * within 2 s) would otherwise be handled in a few poll phases, each completing thousands of
@@ -383,7 +380,7 @@ function paceUpgrades(server: HttpServer, wss: WebSocketServer, maxPending: numb
     const onError = () => socket.destroy(); // a reset while queued must not be an unhandled error
     socket.on("error", onError);
     waiting++;
-    handshakes.schedule({
+    socketWork.schedule({ // the line of socket work (shared/turns.ts), with messages, starts and cleanup
       run() {
         waiting--;
         socket.off("error", onError); // ws adds its own

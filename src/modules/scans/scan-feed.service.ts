@@ -13,8 +13,6 @@ import { ScanEventStream } from "./scan-progress.stream.js";
  */
 export const SINCE_MARGIN_MS = 5_000;
 
-/** Subscription starts wait in the line of socket work (shared/turns.ts), a few ms per turn. */
-const starts = socketWork;
 
 /**
  * The live feeds behind `myScans` and `scanProgress` (issue 11, issue 15: the replay logic
@@ -36,8 +34,9 @@ export class ScanFeed {
     },
     options: { maxBatch?: number } = {},
   ) {
-    // Each subscription's start continues in its own turn (a storm's batch of 500 is not one stall).
-    const batching = { ...options, settleIn: starts };
+    // Each subscription's start continues in its turn, in the line of socket work (shared/turns.ts):
+    // a storm's batch of 500 is not one stall.
+    const batching = { ...options, settleIn: socketWork };
     this.changes = new Batcher((keys) => deps.repo.changedSince(keys), batching);
     this.current = new Batcher((keys) => deps.repo.current(keys), batching);
   }
