@@ -158,20 +158,26 @@ describe("query cost with variables", () => {
   });
 });
 
+/** A user's finished scan (its events are replayed to subscribers: next, and for scanProgress complete). */
+async function finishedScan(user: string): Promise<{ token: string; scanId: string }> {
+  const token = await server.token(user);
+  const session = await request<{ openSession: { id: string } }, Record<string, unknown>>(server.url, OPEN_SESSION, {}, token);
+  const started = await request<{ startDocumentScan: { id: string } }, Record<string, unknown>>(server.url, START_SCAN, { sessionId: session.data!.openSession.id }, token);
+  expect(started.errors, JSON.stringify(server.output.filter((l) => l.includes('"level":50')).slice(-2))).toBeUndefined();
+  const scanId = started.data!.startDocumentScan.id;
+  await waitFor(
+    "the scan to end",
+    async () => (await request<{ scan: { status: string } }, Record<string, unknown>>(server.url, `query($id: ID!) { scan(id: $id) { status } }`, { id: scanId }, token)).data?.scan.status,
+    (s) => s === "SUCCEEDED" || s === "FAILED",
+    { timeoutMs: 30_000 },
+  );
+  return { token, scanId };
+}
+
 describe("no missed outcome", () => {
   it("replays a scan that ended before the subscription started, terminal state first (myScans since)", async () => {
-    const token = await server.token("late-subscriber");
     const before = new Date().toISOString();
-    const session = await request<{ openSession: { id: string } }, Record<string, unknown>>(server.url, OPEN_SESSION, {}, token);
-    const started = await request<{ startDocumentScan: { id: string } }, Record<string, unknown>>(server.url, START_SCAN, { sessionId: session.data!.openSession.id }, token);
-    expect(started.errors, JSON.stringify(server.output.filter((l) => l.includes('"level":50')).slice(-2))).toBeUndefined();
-    const scanId = started.data!.startDocumentScan.id;
-    await waitFor(
-      "the scan to end",
-      async () => (await request<{ scan: { status: string } }, Record<string, unknown>>(server.url, `query($id: ID!) { scan(id: $id) { status } }`, { id: scanId }, token)).data?.scan.status,
-      (s) => s === "SUCCEEDED" || s === "FAILED",
-      { timeoutMs: 30_000 },
-    );
+    const { scanId } = await finishedScan("late-subscriber");
 
     // A client renewing its token reconnects and resubscribes from where it left off.
     const ws = await TestWsClient.connect(server.wsUrl, await server.token("late-subscriber"));
@@ -204,20 +210,6 @@ describe("fan-out close to the wire, seen by graphql-ws's own client", () => {
   const PROGRESS = `subscription P($id: ID!) { scanProgress(scanId: $id) { scanId status seq } }`;
   const FEED = `subscription F($since: DateTime) { myScans(since: $since) { scanId status } }`;
 
-  /** A user's finished scan (its events are replayed to subscribers: next, and for scanProgress complete). */
-  async function finishedScan(user: string): Promise<{ token: string; scanId: string }> {
-    const token = await server.token(user);
-    const session = await request<{ openSession: { id: string } }, Record<string, unknown>>(server.url, OPEN_SESSION, {}, token);
-    const started = await request<{ startDocumentScan: { id: string } }, Record<string, unknown>>(server.url, START_SCAN, { sessionId: session.data!.openSession.id }, token);
-    const scanId = started.data!.startDocumentScan.id;
-    await waitFor(
-      "the scan to end",
-      async () => (await request<{ scan: { status: string } }, Record<string, unknown>>(server.url, `query($id: ID!) { scan(id: $id) { status } }`, { id: scanId }, token)).data?.scan.status,
-      (s) => s === "SUCCEEDED" || s === "FAILED",
-      { timeoutMs: 30_000 },
-    );
-    return { token, scanId };
-  }
 
   const clientFor = (token: string): Client =>
     createClient({ url: server.wsUrl, webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${token}` }, retryAttempts: 0, lazy: false });
@@ -440,4 +432,18 @@ describe("keep-alive", () => {
     expect(await pong).toMatchObject({ type: "pong" });
     live.close();
   });
+});
+
+describe("a client flooding messages", () => {
+  it("is read at the pace its messages start (paused past a backlog, resumed after): every message answered, others served", async () => {
+    const ws = await TestWsClient.connect(server.wsUrl, await server.token("chatty"));
+    const N = 3_000;
+    for (let i = 0; i < N; i++) ws.send({ type: "ping" });
+    const me = await request(server.url, `{ me { id } }`, {}, await server.token("bystander-2"));
+    expect(me.data).toEqual({ me: { id: "bystander-2" } });
+    for (let i = 0; i < N; i++) expect(await ws.waitForMessage(10_000)).toMatchObject({ type: "pong" });
+    expect(ws.pending).toBe(0);
+    ws.close();
+    await ws.waitForClose();
+  }, 60_000);
 });
